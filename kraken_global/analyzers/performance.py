@@ -1,0 +1,64 @@
+"""Analyzers of the portfolio value: Sharpe, max drawdown, tail loss, returns.
+
+Each records the broker value at every bar and computes its figure with :mod:`kraken_global.metrics` at the
+end, so a figure means the same in a report, a test and a model gate.
+"""
+
+from __future__ import annotations
+
+import backtrader as bt
+
+from kraken_global import metrics
+
+
+class ValueRecorder(bt.Analyzer):
+    """Base: keeps (bar time, portfolio value) for every bar of the strategy's clock."""
+
+    def start(self) -> None:
+        self.times: list = []
+        self.values: list[float] = []
+        self.start_value = self.strategy.broker.getvalue()
+
+    def next(self) -> None:
+        self.times.append(self.strategy.datetime.datetime(0))
+        self.values.append(self.strategy.broker.getvalue())
+
+    def daily_returns(self):
+        return metrics.daily_returns(self.times, self.values, self.start_value)
+
+
+class SharpeRatio365(ValueRecorder):
+    """Annualized Sharpe of daily returns, 365 periods a year, risk-free 0."""
+
+    def stop(self) -> None:
+        self.rets["sharpe"] = metrics.sharpe_ratio(self.daily_returns()) if self.values else 0.0
+
+
+class MaxDrawdown(ValueRecorder):
+    """Largest peak-to-trough fall of the bar-by-bar value, in percent."""
+
+    def stop(self) -> None:
+        self.rets["max_drawdown_pct"] = metrics.max_drawdown_pct([self.start_value, *self.values])
+
+
+class TailLoss(ValueRecorder):
+    """Expected shortfall of daily returns at ``level`` (95%), as a positive percent."""
+
+    params = (("level", 0.95),)
+
+    def stop(self) -> None:
+        returns = self.daily_returns() if self.values else []
+        self.rets["tail_loss_pct"] = metrics.expected_shortfall_pct(returns, self.p.level)
+
+
+class Returns365(ValueRecorder):
+    """Total and annualized return, and the daily value series for reports."""
+
+    def stop(self) -> None:
+        end = self.values[-1] if self.values else self.start_value
+        returns = self.daily_returns() if self.values else []
+        self.rets["start_value"] = self.start_value
+        self.rets["end_value"] = end
+        self.rets["total_return_pct"] = metrics.total_return_pct(self.start_value, end)
+        self.rets["annualized_return_pct"] = metrics.annualized_return_pct(returns)
+        self.rets["days"] = len(returns)

@@ -1,0 +1,108 @@
+"""Analyzers of trading activity: turnover, fees, round-trip trades, exposure.
+
+They read executions from ``notify_order`` through ``order.executed.iterpending()`` (the bits executed since
+the last notification), which works for any broker that notifies order clones, paper or live.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import backtrader as bt
+import pandas as pd
+
+from kraken_global import metrics
+
+
+def _executions(order):
+    if order.status not in (bt.Order.Partial, bt.Order.Completed):
+        return []
+    return list(order.executed.iterpending())
+
+
+class Turnover(bt.Analyzer):
+    """Mean daily traded notional / end-of-day portfolio value (see :func:`metrics.turnover`)."""
+
+    def start(self) -> None:
+        self.traded: dict = defaultdict(float)
+        self.day_values: dict = {}
+
+    def notify_order(self, order) -> None:
+        for bit in _executions(order):
+            day = pd.Timestamp(bt.num2date(bit.dt)).normalize()
+            self.traded[day] += abs(bit.size * bit.price)
+
+    def next(self) -> None:
+        day = pd.Timestamp(self.strategy.datetime.datetime(0)).normalize()
+        self.day_values[day] = self.strategy.broker.getvalue()
+
+    def stop(self) -> None:
+        values = pd.Series(self.day_values, dtype=float).sort_index()
+        traded = pd.Series(dict(self.traded), dtype=float)
+        self.rets["turnover"] = metrics.turnover(traded, values)
+        self.rets["traded_notional"] = float(traded.sum()) if len(traded) else 0.0
+
+
+class FeesPaid(bt.Analyzer):
+    """Total fees, and (with the Kraken paper broker) slippage and maker/taker counts."""
+
+    def start(self) -> None:
+        self.fees = 0.0
+
+    def notify_order(self, order) -> None:
+        for bit in _executions(order):
+            self.fees += bit.comm
+
+    def stop(self) -> None:
+        self.rets["fees_paid"] = self.fees
+        broker = self.strategy.broker
+        fills = getattr(broker, "fills", None)
+        if fills is not None:
+            self.rets["slippage_paid"] = sum(f.slippage_cost for f in fills)
+            self.rets["maker_fills"] = sum(1 for f in fills if f.liquidity == "maker")
+            self.rets["taker_fills"] = sum(1 for f in fills if f.liquidity == "taker")
+            self.rets["rejected_orders"] = len(getattr(broker, "rejections", []))
+
+
+class TradeStats(bt.Analyzer):
+    """Round trips (backtrader trades): count, wins, losses, win rate, net P&L."""
+
+    def start(self) -> None:
+        self.closed: list[float] = []
+
+    def notify_trade(self, trade) -> None:
+        if trade.isclosed:
+            self.closed.append(trade.pnlcomm)
+
+    def stop(self) -> None:
+        wins = [p for p in self.closed if p > 0]
+        self.rets["trades"] = len(self.closed)
+        self.rets["wins"] = len(wins)
+        self.rets["losses"] = len(self.closed) - len(wins)
+        self.rets["win_rate_pct"] = 100.0 * len(wins) / len(self.closed) if self.closed else 0.0
+        self.rets["net_pnl_closed"] = sum(self.closed)
+
+
+class Exposure(bt.Analyzer):
+    """Mean gross exposure (positions value / portfolio value) and share of bars with any position."""
+
+    def start(self) -> None:
+        self.exposures: list[float] = []
+        self.invested_bars = 0
+
+    def next(self) -> None:
+        broker = self.strategy.broker
+        value = broker.getvalue()
+        gross = 0.0
+        for data in self.strategy.datas:
+            size = broker.getposition(data).size
+            if size and len(data):
+                gross += abs(size * data.close[0])
+        self.exposures.append(gross / value if value > 0 else 0.0)
+        self.invested_bars += gross > 0
+
+    def stop(self) -> None:
+        n = len(self.exposures)
+        self.rets["mean_exposure_pct"] = 100.0 * sum(self.exposures) / n if n else 0.0
+        self.rets["max_exposure_pct"] = 100.0 * max(self.exposures) if n else 0.0
+        self.rets["time_in_market_pct"] = 100.0 * self.invested_bars / n if n else 0.0

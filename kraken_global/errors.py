@@ -1,0 +1,39 @@
+"""One exception family for the project, grouped by what the user must do about it.
+
+The CLI prints these without a traceback and exits non-zero; every message says what was wrong, where
+(file, row, key path) and, where it can, how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class KrakenGlobalError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class ConfigError(KrakenGlobalError, ValueError):
+    """A configuration file, value or CLI argument is wrong: the user must edit it.
+
+    It is also a ValueError so that pydantic validators can raise it and the message gets the key path.
+    """
+
+
+class UnknownSymbolError(ConfigError):
+    """A pair name that the universe does not know; the message lists the known ones."""
+
+
+class DataError(KrakenGlobalError):
+    """Market data is missing or malformed: the user must fix or replace the file.
+
+    ``path``, ``row`` (1-based line number in the file, header lines included) and ``problem`` are kept as
+    attributes so tools can report them without parsing the message.
+    """
+
+    def __init__(self, problem: str, path: str | None = None, row: int | None = None) -> None:
+        self.problem = problem
+        self.path = path
+        self.row = row
+        where = path or "<data>"
+        if row is not None:
+            where = f"{where}, row {row}"
+        super().__init__(f"{where}: {problem}")

@@ -1,0 +1,30 @@
+"""Timeframe names used in configs and on the CLI, and their pandas equivalents."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from kraken_global.errors import ConfigError
+
+_UNITS = {"m": "min", "h": "h", "d": "D"}
+_PATTERN = re.compile(r"^(\d+)([mhd])$")
+
+
+def parse_timeframe(name: str) -> pd.Timedelta:
+    """``"1m"``, ``"15m"``, ``"1h"``, ``"4h"``, ``"1d"`` -> a Timedelta; anything else is a ConfigError."""
+    match = _PATTERN.match(str(name).strip().lower())
+    if not match or int(match.group(1)) == 0:
+        raise ConfigError(f"timeframe {name!r} is not valid: use a number and m, h or d, e.g. 1m, 15m, 1h, 4h, 1d")
+    return pd.Timedelta(int(match.group(1)), unit=_UNITS[match.group(2)])
+
+
+def timeframe_name(delta: pd.Timedelta) -> str:
+    """The inverse of :func:`parse_timeframe` for whole minutes, hours or days."""
+    minutes = int(delta / pd.Timedelta(minutes=1))
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440}d"
+    if minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m"

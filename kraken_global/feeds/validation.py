@@ -1,0 +1,137 @@
+"""Checks that raw candles and trades are usable, and the documented repair for gaps.
+
+Every check raises :class:`~kraken_global.errors.DataError` naming the file, the first offending line and the
+problem, with a count of further lines that share it. Rows come out oldest first on a regular grid with the
+timestamp at the candle's START (Kraken's convention).
+
+Gap policy: Kraken writes no OHLCVT row for an interval without trades. A gap of up to ``max_fill`` missing
+bars is filled with flat bars (open = high = low = close = previous close, volume 0), which is what the market
+looked like. A longer gap raises, unless ``on_larger_gap="fill"`` asks for the same repair there too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from kraken_global.errors import DataError
+from kraken_global.feeds.formats import CANDLE_COLUMNS, PRICE_COLUMNS
+
+
+@dataclass(frozen=True)
+class GapPolicy:
+    """How missing bars are handled; see the module docstring."""
+
+    max_fill: int = 6
+    on_larger_gap: Literal["error", "fill"] = "error"
+
+
+DEFAULT_GAPS = GapPolicy()
+
+
+def _fail(path: str, raw: pd.DataFrame, mask: np.ndarray | pd.Series, problem) -> None:
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return
+    positions = np.flatnonzero(mask)
+    first = positions[0]
+    more = len(positions) - 1
+    suffix = f" (and {more} more row{'s' if more > 1 else ''} with this problem)" if more else ""
+    message = problem(first) if callable(problem) else problem
+    raise DataError(f"{message}{suffix}", path, int(raw["row"].iloc[first]))
+
+
+def validate_candles(
+    raw: pd.DataFrame,
+    path: str,
+    *,
+    newest_first: bool = False,
+    timeframe: pd.Timedelta | None = None,
+    gaps: GapPolicy = DEFAULT_GAPS,
+) -> pd.DataFrame:
+    """Validate raw candle rows (from :mod:`formats`) and return clean candles indexed by start time."""
+    if raw.empty:
+        raise DataError("no rows", path)
+    _fail(path, raw, raw["timestamp"].isna(), "timestamp missing or unparseable")
+    for column in CANDLE_COLUMNS:
+        _fail(path, raw, raw[column].isna(), f"missing or non-numeric value (NaN) in column {column!r}")
+    for column in PRICE_COLUMNS:
+        values = raw[column]
+        _fail(path, raw, values <= 0, lambda i, c=column, v=values: f"non-positive price in column {c!r}: {v.iloc[i]}")
+    _fail(path, raw, raw["high"] < raw["low"],
+          lambda i: f"high {raw['high'].iloc[i]} < low {raw['low'].iloc[i]}")
+    body_high = raw[["open", "close"]].max(axis=1)
+    body_low = raw[["open", "close"]].min(axis=1)
+    _fail(path, raw, (raw["high"] < body_high) | (raw["low"] > body_low),
+          "open or close outside the high-low range")
+    _fail(path, raw, raw["volume"] < 0, lambda i: f"negative volume {raw['volume'].iloc[i]}")
+
+    stamps = raw["timestamp"]
+    duplicated = stamps.duplicated(keep="first").to_numpy()
+    _fail(path, raw, duplicated, lambda i: f"duplicate timestamp {stamps.iloc[i]}")
+    step = stamps.diff().to_numpy()
+    backwards = step > np.timedelta64(0) if newest_first else step < np.timedelta64(0)
+    order = "newest first" if newest_first else "oldest first"
+    _fail(path, raw, backwards, lambda i: f"unsorted: timestamp {stamps.iloc[i]} breaks the {order} order "
+          f"after {stamps.iloc[i - 1]}")
+
+    candles = raw.set_index("timestamp")
+    if newest_first:
+        candles = candles.iloc[::-1]
+    candles.index.name = "datetime"
+    return fill_gaps(candles, path, timeframe, gaps)
+
+
+def infer_timeframe(index: pd.DatetimeIndex) -> pd.Timedelta:
+    """The most common spacing of ``index`` (the regular bar size of a file with some gaps)."""
+    if len(index) < 2:
+        raise DataError("need at least 2 rows to infer the timeframe")
+    diffs = pd.Series(index[1:] - index[:-1])
+    return diffs.mode().iloc[0]
+
+
+def fill_gaps(candles: pd.DataFrame, path: str, timeframe: pd.Timedelta | None, gaps: GapPolicy) -> pd.DataFrame:
+    """Put ``candles`` (sorted, unique) on a regular grid, filling gaps as the policy allows."""
+    tf = timeframe or infer_timeframe(candles.index)
+    offsets = (candles.index - candles.index[0]) % tf
+    misaligned = np.asarray(offsets != pd.Timedelta(0))
+    _fail(path, candles.reset_index(), misaligned,
+          lambda i: f"timestamp {candles.index[i]} is not on the {tf} grid of this file")
+    missing = (candles.index.to_series().diff() / tf - 1).fillna(0).astype("int64").to_numpy()
+    if gaps.on_larger_gap == "error":
+        too_long = missing > gaps.max_fill
+        _fail(path, candles.reset_index(), too_long,
+              lambda i: f"gap of {missing[i]} missing bars before {candles.index[i]} (tolerance {gaps.max_fill}; "
+              "set data.gaps.on_larger_gap: fill to forward-fill it with zero-volume bars)")
+    columns = [c for c in candles.columns if c != "row"]
+    grid = pd.date_range(candles.index[0], candles.index[-1], freq=tf, name="datetime")
+    out = candles[columns].reindex(grid)
+    filled = out["close"].isna()
+    if filled.any():
+        close = out["close"].ffill()
+        for column in PRICE_COLUMNS:
+            out[column] = out[column].fillna(close)
+        out["volume"] = out["volume"].fillna(0.0)
+        if "trades" in out:
+            out["trades"] = out["trades"].fillna(0)
+    out.attrs["filled_bars"] = int(filled.sum())
+    out.attrs["timeframe"] = tf
+    return out
+
+
+def validate_trades(raw: pd.DataFrame, path: str) -> pd.DataFrame:
+    """Validate raw trade rows: parseable time, positive price, non-negative volume, oldest first."""
+    if raw.empty:
+        raise DataError("no rows", path)
+    _fail(path, raw, raw["timestamp"].isna(), "timestamp missing or unparseable")
+    for column in ("price", "volume"):
+        _fail(path, raw, raw[column].isna(), f"missing or non-numeric value (NaN) in column {column!r}")
+    _fail(path, raw, raw["price"] <= 0, lambda i: f"non-positive price {raw['price'].iloc[i]}")
+    _fail(path, raw, raw["volume"] < 0, lambda i: f"negative volume {raw['volume'].iloc[i]}")
+    stamps = raw["timestamp"]
+    _fail(path, raw, stamps.diff().to_numpy() < np.timedelta64(0),
+          lambda i: f"unsorted: trade at {stamps.iloc[i]} comes after {stamps.iloc[i - 1]}")
+    return raw.set_index("timestamp")[["price", "volume"]]

@@ -1,0 +1,84 @@
+"""Performance and risk metrics as pure functions, so analyzers and gates share one tested definition.
+
+Definitions (also in the README):
+
+- **Daily returns**: the portfolio value at the last bar of each UTC day; the first day's return is against
+  the starting value.
+- **Sharpe**: ``mean(daily) / std(daily, ddof=1) * sqrt(365)``, risk-free rate 0 (crypto trades every day).
+  0.0 when there are fewer than two days or no variation.
+- **Max drawdown %**: the largest fall from a running peak of the value series, in percent of that peak.
+- **Tail loss %**: expected shortfall of daily returns at 95%: the mean of the worst ``ceil(5% * n)`` daily
+  returns, as a positive percent (0 when that mean is a gain).
+- **Turnover**: mean over days of (traded notional that day, buys plus sells) / (portfolio value at the end of
+  that day), pyfolio's definition with the portfolio value as denominator. 1.0 means the whole book traded
+  once a day on average.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+PERIODS_PER_YEAR = 365
+
+
+def daily_values(times: Sequence, values: Sequence[float]) -> pd.Series:
+    """Value at the last observation of each UTC calendar day."""
+    series = pd.Series(np.asarray(values, dtype=float), index=pd.DatetimeIndex(times))
+    return series.groupby(series.index.normalize()).last()
+
+
+def daily_returns(times: Sequence, values: Sequence[float], start_value: float) -> pd.Series:
+    days = daily_values(times, values)
+    previous = days.shift(1)
+    previous.iloc[0] = start_value
+    return days / previous - 1.0
+
+
+def sharpe_ratio(returns: Sequence[float], periods: int = PERIODS_PER_YEAR) -> float:
+    r = np.asarray(returns, dtype=float)
+    if r.size < 2:
+        return 0.0
+    std = r.std(ddof=1)
+    if not std > 1e-15:
+        return 0.0
+    return float(r.mean() / std * math.sqrt(periods))
+
+
+def max_drawdown_pct(values: Sequence[float]) -> float:
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        return 0.0
+    peaks = np.maximum.accumulate(v)
+    return float(np.max((peaks - v) / peaks) * 100.0)
+
+
+def expected_shortfall_pct(returns: Sequence[float], level: float = 0.95) -> float:
+    r = np.sort(np.asarray(returns, dtype=float))
+    if r.size == 0:
+        return 0.0
+    k = max(1, math.ceil((1.0 - level) * r.size - 1e-12))
+    return float(max(0.0, -r[:k].mean()) * 100.0)
+
+
+def turnover(daily_traded: pd.Series, daily_value: pd.Series) -> float:
+    """Mean of traded notional / end-of-day value over all days of ``daily_value``."""
+    if daily_value.empty:
+        return 0.0
+    traded = daily_traded.reindex(daily_value.index, fill_value=0.0)
+    return float((traded / daily_value).mean())
+
+
+def total_return_pct(start_value: float, end_value: float) -> float:
+    return (end_value / start_value - 1.0) * 100.0
+
+
+def annualized_return_pct(returns: Sequence[float], periods: int = PERIODS_PER_YEAR) -> float:
+    r = np.asarray(returns, dtype=float)
+    if r.size == 0:
+        return 0.0
+    growth = float(np.prod(1.0 + r))
+    return (growth ** (periods / r.size) - 1.0) * 100.0

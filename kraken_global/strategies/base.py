@@ -1,0 +1,69 @@
+"""What every kraken-global strategy shares: the downtime schedule, late-joining pairs, order bookkeeping.
+
+- The schedule's boundaries are backtrader timers (``add_timer``), so strategies get ``on_schedule(state)``
+  at the first bar at or after each boundary (03:00 downtime, 05:00 trading, the transition before); the
+  current state is always :meth:`trading_state`, from the same pure function the broker checks.
+- Pairs whose history starts later than others join when their first bar arrives: ``prenext`` runs
+  ``next`` and :meth:`ready_datas` lists the pairs with enough bars.
+- One open order per pair at a time, tracked in ``self.open_orders``; rejections are counted with reasons.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import backtrader as bt
+
+from kraken_global.schedule import DowntimeSchedule, TradingState
+
+
+class KrakenStrategy(bt.Strategy):
+    """Base class; subclasses implement ``next`` and may override ``on_schedule``."""
+
+    params = (("schedule", None),)
+
+    def __init__(self) -> None:
+        broker_schedule = getattr(self.broker.p, "schedule", None)
+        self.schedule: DowntimeSchedule = self.p.schedule or broker_schedule or DowntimeSchedule()
+        self.open_orders: dict = {}
+        self.rejection_reasons: Counter = Counter()
+        self.schedule_events: list[tuple] = []
+        for when, state in self.schedule.boundaries():
+            self.add_timer(when=when, state=state)
+
+    def trading_state(self) -> TradingState:
+        return self.schedule.state_at(self.datetime.datetime(0))
+
+    def can_open(self) -> bool:
+        return self.trading_state() is TradingState.TRADING
+
+    def can_reduce(self) -> bool:
+        return self.trading_state() is not TradingState.DOWNTIME
+
+    def notify_timer(self, timer, when, state: TradingState) -> None:
+        self.schedule_events.append((when, state))
+        self.on_schedule(state)
+
+    def on_schedule(self, state: TradingState) -> None:
+        """Hook: the schedule entered ``state`` (e.g. retrain at DOWNTIME)."""
+
+    def prenext(self) -> None:
+        self.next()
+
+    def ready_datas(self, min_bars: int = 1) -> list:
+        return [d for d in self.datas if len(d) >= min_bars]
+
+    def notify_order(self, order) -> None:
+        if order.status == order.Rejected:
+            reason = order.info.get("reject_reason") or "rejected"
+            self.rejection_reasons[reason.split(":")[0]] += 1
+        tracked = self.open_orders.get(order.data)
+        if not order.alive() and tracked is not None and tracked.ref == order.ref:
+            del self.open_orders[order.data]
+
+    def has_open_order(self, data) -> bool:
+        return data in self.open_orders
+
+    def track(self, order) -> None:
+        if order is not None and order.alive():
+            self.open_orders[order.data] = order
