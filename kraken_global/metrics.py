@@ -3,7 +3,8 @@
 Definitions (also in the README):
 
 - **Daily returns**: the portfolio value at the last bar of each UTC day; the first day's return is against
-  the starting value.
+  the starting value. Bars are stamped when they close, so a value stamped exactly 00:00 closes the
+  previous day (see :func:`utc_day`).
 - **Sharpe**: ``mean(daily) / std(daily, ddof=1) * sqrt(365)``, risk-free rate 0 (crypto trades every day).
   0.0 when there are fewer than two days or no variation.
 - **Max drawdown %**: the largest fall from a running peak of the value series, in percent of that peak.
@@ -25,10 +26,15 @@ import pandas as pd
 PERIODS_PER_YEAR = 365
 
 
+def utc_day(times) -> pd.DatetimeIndex:
+    """The UTC day each close-stamped time belongs to: ``(0:00, 24:00]`` is one day."""
+    return (pd.DatetimeIndex(times) - pd.Timedelta(1, "ns")).normalize()
+
+
 def daily_values(times: Sequence, values: Sequence[float]) -> pd.Series:
     """Value at the last observation of each UTC calendar day."""
     series = pd.Series(np.asarray(values, dtype=float), index=pd.DatetimeIndex(times))
-    return series.groupby(series.index.normalize()).last()
+    return series.groupby(utc_day(series.index)).last()
 
 
 def daily_returns(times: Sequence, values: Sequence[float], start_value: float) -> pd.Series:

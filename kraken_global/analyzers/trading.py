@@ -29,11 +29,11 @@ class Turnover(bt.Analyzer):
 
     def notify_order(self, order) -> None:
         for bit in _executions(order):
-            day = pd.Timestamp(bt.num2date(bit.dt)).normalize()
+            day = metrics.utc_day([bt.num2date(bit.dt)])[0]
             self.traded[day] += abs(bit.size * bit.price)
 
     def next(self) -> None:
-        day = pd.Timestamp(self.strategy.datetime.datetime(0)).normalize()
+        day = metrics.utc_day([self.strategy.datetime.datetime(0)])[0]
         self.day_values[day] = self.strategy.broker.getvalue()
 
     def stop(self) -> None:

@@ -115,7 +115,7 @@ def _read_ohlcvt(path: Path) -> pd.DataFrame:
     frame.columns = names
     frame["timestamp"] = _parse_unix(frame["timestamp"])
     frame["row"] = range(1, len(frame) + 1)
-    return _numeric(frame, CANDLE_COLUMNS)
+    return _numeric(frame, tuple(c for c in names if c != "timestamp"))
 
 
 def _read_trades(path: Path) -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """What every kraken-global strategy shares: the downtime schedule, late-joining pairs, order bookkeeping.
 
-- The schedule's boundaries are backtrader timers (``add_timer``), so strategies get ``on_schedule(state)``
-  at the first bar at or after each boundary (03:00 downtime, 05:00 trading, the transition before); the
-  current state is always :meth:`trading_state`, from the same pure function the broker checks.
+- The schedule's boundaries are backtrader timers (``add_timer``), so strategies get ``on_schedule(state,
+  when)`` at the first bar at or after each boundary (03:00 downtime, 05:00 trading, the transition before);
+  boundaries skipped over (at the first bar, or after an outage) are not replayed. The current state is
+  always :meth:`trading_state`, from the same pure function the broker checks.
 - Pairs whose history starts later than others join when their first bar arrives: ``prenext`` runs
   ``next`` and :meth:`ready_datas` lists the pairs with enough bars.
 - One open order per pair at a time, tracked in ``self.open_orders``; rejections are counted with reasons.
@@ -41,11 +42,23 @@ class KrakenStrategy(bt.Strategy):
         return self.trading_state() is not TradingState.DOWNTIME
 
     def notify_timer(self, timer, when, state: TradingState) -> None:
+        # backtrader fires every boundary already passed at the first bar (and after an outage): keep only the
+        # one whose state is the state now, so a run never starts with a spurious "downtime began"
+        if self.schedule.state_at(self._data_now()) is not state:
+            return
         self.schedule_events.append((when, state))
-        self.on_schedule(state)
+        self.on_schedule(state, when)
 
-    def on_schedule(self, state: TradingState) -> None:
-        """Hook: the schedule entered ``state`` (e.g. retrain at DOWNTIME)."""
+    def _data_now(self):
+        """The latest bar time among the feeds (the strategy clock lags the feeds when timers fire)."""
+        return max(d.datetime.datetime(0) for d in self.datas if len(d))
+
+    def on_schedule(self, state: TradingState, when) -> None:
+        """Hook: the schedule entered ``state`` at ``when`` (e.g. retrain at DOWNTIME).
+
+        In runonce mode timers fire before the strategy's own clock moves, so use ``when``, not
+        ``self.datetime``, here.
+        """
 
     def prenext(self) -> None:
         self.next()
