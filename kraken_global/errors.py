@@ -33,7 +33,7 @@ class DataError(KrakenGlobalError):
         self.problem = problem
         self.path = path
         self.row = row
-        where = path or "<data>"
+        where = path or ""
         if row is not None:
             where = f"{where}, row {row}"
-        super().__init__(f"{where}: {problem}")
+        super().__init__(f"{where}: {problem}" if where else problem)

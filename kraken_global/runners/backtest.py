@@ -16,7 +16,7 @@ import pandas as pd
 
 from kraken_global.analyzers import STANDARD_ANALYZERS, BuyAndHoldBenchmark, Progress
 from kraken_global.config import BacktestConfig
-from kraken_global.errors import DataError
+from kraken_global.errors import ConfigError, DataError
 from kraken_global.feeds import NumpyFeed, load_universe, parse_timeframe
 from kraken_global.paper_broker import KrakenPaperBroker
 from kraken_global.strategies import STRATEGIES
@@ -68,10 +68,22 @@ def load_data(config: BacktestConfig):
     return data
 
 
+def check_warmup(config: BacktestConfig, candles: dict[str, pd.DataFrame]) -> None:
+    """Refuse a run too short for the strategy's indicators (backtrader would fail deep inside one)."""
+    needed = STRATEGIES[config.strategy.name].warmup_bars(**config.strategy.params)
+    longest = max(len(frame) for frame in candles.values())
+    if longest <= needed:
+        raise ConfigError(
+            f"the data has {longest} {config.data.timeframe} bars, but strategy {config.strategy.name!r} needs more "
+            f"than {needed} to warm up: use a longer period (data.start/data.end, --from/--to), a shorter "
+            "timeframe, or smaller periods in strategy.params")
+
+
 def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None] | None = None,
                  preload: bool = True, runonce: bool = True) -> BacktestResult:
     """Load data, run cerebro, collect metrics. ``on_progress(done, total)`` is called as bars pass."""
     data = load_data(config)
+    check_warmup(config, data.candles)
     cerebro = build_cerebro(config, data.candles, preload, runonce)
     clock = pd.DatetimeIndex(sorted(set().union(*(f.index for f in data.candles.values()))))
     if on_progress is not None:

@@ -32,6 +32,11 @@ class KrakenStrategy(bt.Strategy):
         for when, state in self.schedule.boundaries():
             self.add_timer(when=when, state=state)
 
+    @classmethod
+    def warmup_bars(cls, **params) -> int:
+        """Bars of history the strategy needs before it can act with ``params`` (runners check the data)."""
+        return 1
+
     def trading_state(self) -> TradingState:
         return self.schedule.state_at(self.datetime.datetime(0))
 

@@ -22,6 +22,11 @@ class SmaTrendBaseline(KrakenStrategy):
 
     params = (("fast", 240), ("slow", 1200), ("invest_fraction", 0.95))
 
+    @classmethod
+    def warmup_bars(cls, **params) -> int:
+        """Bars needed before the first signal: the slow average's period."""
+        return int(params.get("slow", cls.params.slow))
+
     def __init__(self) -> None:
         super().__init__()
         if not 0 < self.p.fast < self.p.slow:
