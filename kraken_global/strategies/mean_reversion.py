@@ -1,0 +1,54 @@
+"""MeanReversion: buy a stretched dip, sell the snap-back to the mean.
+
+Rules per pair (periods in bars; defaults for 1h candles):
+
+- z-score: (close - SMA) / standard deviation of the close, both over ``period`` bars.
+- Enter (an equal share of the sleeve) when z <= -``entry_z``.
+- Exit when z >= ``exit_z`` (back at the mean), or z <= -``stop_z`` (the dip became a crash), or after
+  ``max_hold`` bars.
+"""
+
+from __future__ import annotations
+
+import backtrader as bt
+
+from kraken_global.strategies.sleeve import SleeveStrategy, ready
+
+
+class MeanReversion(SleeveStrategy):
+    params = (("period", 48), ("entry_z", 2.0), ("exit_z", 0.0), ("stop_z", 4.0), ("max_hold", 96))
+
+    @classmethod
+    def warmup_bars(cls, **params) -> int:
+        return int(params.get("period", cls.params.period))
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mean = {d: bt.ind.SMA(d.close, period=self.p.period) for d in self.datas}
+        self.std = {d: bt.ind.StdDev(d.close, period=self.p.period) for d in self.datas}
+        self.entered_at: dict = {}
+
+    def zscore(self, data) -> float:
+        std = self.std[data][0]
+        return 0.0 if std <= 0 else (data.close[0] - self.mean[data][0]) / std
+
+    def targets(self) -> dict:
+        share = self.equal_share(self.datas)
+        out = {}
+        for d in self.datas:
+            if not ready(d, self.p.period):
+                continue
+            z = self.zscore(d)
+            if d in self.entered_at:
+                held = len(d) - self.entered_at[d]
+                if z >= self.p.exit_z or z <= -self.p.stop_z or held >= self.p.max_hold:
+                    del self.entered_at[d]
+                    out[d] = 0.0
+                else:
+                    out[d] = share
+            elif z <= -self.p.entry_z:
+                self.entered_at[d] = len(d)
+                out[d] = share
+            else:
+                out[d] = 0.0
+        return out

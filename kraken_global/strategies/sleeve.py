@@ -1,0 +1,117 @@
+"""The base of the six regime strategies: rules produce target weights, the base trades toward them.
+
+A strategy says, each bar, what fraction of its capital it wants in each pair (:meth:`targets`); the base
+turns that into market orders and keeps the books of its own sleeve:
+
+- **Capital**: ``allocation x portfolio value``. Alone, the allocation is 1. In the regime system it is read
+  from the weight line of the feed that carries the plan (``w_trendfollower``, ...): strategies share one
+  broker, so a sleeve only ever sells units it bought itself (``self.units``) and buys within its budget.
+- **Rebalancing**: a pair is traded only when its value is off its target by more than ``rebalance_band`` of
+  that target (and the trade is worth at least ``min_trade_usd``), so small drifts cost no fees. Exposure thus
+  stays within ``allocation x (1 + rebalance_band)`` plus one bar of price movement.
+- **Losing the slot**: when the allocation drops to 0 every target becomes 0 and the sleeve sells out in an
+  orderly way (market orders, subject to the downtime schedule like every order).
+- **Schedule**: new exposure only in TRADING; reductions also in TRANSITION; nothing in DOWNTIME.
+"""
+
+from __future__ import annotations
+
+from kraken_global.selection import weight_line
+from kraken_global.strategies.base import KrakenStrategy
+
+DUST = 1e-9
+
+
+class SleeveStrategy(KrakenStrategy):
+    """Target-weight trading with per-sleeve accounting; subclasses implement :meth:`targets`."""
+
+    params = (
+        ("rebalance_band", 0.10),
+        ("min_trade_usd", 10.0),
+        ("invest_fraction", 0.98),
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.units: dict = {d: 0.0 for d in self.datas}
+        self.cash_flow = 0.0
+        self.fees = 0.0
+        self.plan_feed = next((d for d in self.datas if hasattr(d.lines, "regime")), None)
+        self._weight = getattr(self.plan_feed.lines, weight_line(type(self).__name__), None) if self.plan_feed \
+            else None
+
+    # -- what subclasses provide ---------------------------------------------------------------------------
+
+    def targets(self) -> dict:
+        """Fraction of this sleeve's budget wanted in each data (sum <= 1); data left out keep their units."""
+        raise NotImplementedError
+
+    # -- books ------------------------------------------------------------------------------------------
+
+    def allocation(self) -> float:
+        if self._weight is None:
+            return 1.0
+        if not len(self.plan_feed):
+            return 0.0
+        return float(self._weight[0])
+
+    def budget(self) -> float:
+        return self.allocation() * self.broker.getvalue() * self.p.invest_fraction
+
+    def holding_value(self, data) -> float:
+        return self.units[data] * data.close[0] if len(data) else 0.0
+
+    def sleeve_value(self) -> float:
+        return sum(self.holding_value(d) for d in self.datas)
+
+    def sleeve_pnl(self) -> float:
+        """Realized and unrealized P&L of this sleeve since the start, net of fees."""
+        return self.cash_flow + self.sleeve_value()
+
+    def notify_order(self, order) -> None:
+        for bit in order.executed.iterpending() if order.status in (order.Partial, order.Completed) else ():
+            units = self.units[order.data] + bit.size
+            self.units[order.data] = 0.0 if abs(units) < DUST else round(units, 12)  # no float residue
+            self.cash_flow -= bit.size * bit.price + bit.comm
+            self.fees += bit.comm
+        super().notify_order(order)
+
+    # -- trading ---------------------------------------------------------------------------------------------
+
+    def next(self) -> None:
+        allocation = self.allocation()
+        wanted = self.targets() if allocation > 0 else {d: 0.0 for d in self.datas if self.units[d] > 0}
+        budget = self.budget()
+        for data, fraction in wanted.items():
+            if len(data) and not self.has_open_order(data):
+                self._trade_toward(data, max(fraction, 0.0) * budget)
+
+    def _trade_toward(self, data, target_value: float) -> None:
+        price = data.close[0]
+        current = self.units[data] * price
+        delta = target_value - current
+        band = self.p.rebalance_band * max(target_value, current)
+        closing = target_value <= 0 and self.units[data] > 0
+        if not closing and (abs(delta) <= band or abs(delta) < self.p.min_trade_usd):
+            return
+        if delta > 0:
+            if not self.can_open():
+                return
+            size = min(delta, self.broker.getcash() * 0.99) / price
+            if size * price < self.p.min_trade_usd:
+                return
+            self.track(self.buy(data=data, size=size))
+        elif self.can_reduce():
+            size = self.units[data] if closing else min(-delta / price, self.units[data])
+            if size > 0 and (closing or size * price >= self.p.min_trade_usd):
+                self.track(self.sell(data=data, size=size))
+
+    @staticmethod
+    def equal_share(datas: list) -> float:
+        return 1.0 / len(datas) if datas else 0.0
+
+
+def ready(data, bars: int) -> bool:
+    """True once ``data`` has at least ``bars`` bars (its indicators are defined)."""
+    return len(data) >= bars
+
