@@ -136,20 +136,111 @@ class ScheduleConfig(_Strict):
         return DowntimeSchedule(self.downtime_start, self.downtime_end, self.transition_minutes, self.enabled)
 
 
+STRATEGY_CHOICES = Literal["regime", "baseline", "TrendFollower", "VolatilitySwing", "MeanReversion",
+                           "DefensiveHedge", "StableAllocator", "Recovery"]
+Params = dict[str, float | int | bool | str]
+
+
+def _check_params(strategy: str, params: Params) -> None:
+    from kraken_global.strategies import STRATEGIES
+
+    known = set(STRATEGIES[strategy].params._getkeys()) - {"schedule"}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {', '.join(unknown)} for strategy {strategy!r}; "
+                         f"known: {', '.join(sorted(known))}")
+
+
 class StrategyConfig(_Strict):
-    name: Literal["baseline"] = "baseline"
-    params: dict[str, float | int | bool | str] = Field(default_factory=dict)
+    """``regime`` runs the six strategies selected by regime; any other name runs that one strategy alone."""
+
+    name: STRATEGY_CHOICES = "regime"
+    params: Params = Field(default_factory=dict)
+    per_strategy: dict[str, Params] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _known_params(self) -> StrategyConfig:
-        from kraken_global.strategies import STRATEGIES
+        from kraken_global.selection import STRATEGY_NAMES
 
-        known = set(STRATEGIES[self.name].params._getkeys()) - {"schedule"}
-        unknown = sorted(set(self.params) - known)
-        if unknown:
-            raise ValueError(f"unknown parameter(s) {', '.join(unknown)} for strategy {self.name!r}; "
-                             f"known: {', '.join(sorted(known))}")
+        if self.name == "regime" and self.params:
+            raise ValueError("params apply to a single strategy; for the regime system use per_strategy")
+        if self.name != "regime":
+            _check_params(self.name, self.params)
+        for strategy, params in self.per_strategy.items():
+            if strategy not in STRATEGY_NAMES:
+                raise ValueError(f"per_strategy: unknown strategy {strategy!r}; known: {', '.join(STRATEGY_NAMES)}")
+            _check_params(strategy, params)
         return self
+
+
+class ThresholdsConfig(_Strict):
+    """The regime rules' numbers; see kraken_global.regimes and the README."""
+
+    trend_days: float = Field(default=50, gt=0)
+    vol_days: float = Field(default=7, gt=0)
+    vol_history_days: float = Field(default=90, gt=0)
+    drawdown_days: float = Field(default=90, gt=0)
+    breadth_days: float = Field(default=20, gt=0)
+    trend_band: float = Field(default=0.02, ge=0, lt=1)
+    breadth_risk_on: float = Field(default=0.6, ge=0, le=1)
+    breadth_risk_off: float = Field(default=0.4, ge=0, le=1)
+    panic_drawdown: float = Field(default=0.25, gt=0, lt=1)
+    panic_vol_rank: float = Field(default=0.85, ge=0, le=1)
+    confirm_days: float = Field(default=1, ge=0)
+    min_dwell_days: float = Field(default=3, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ThresholdsConfig:
+        if self.breadth_risk_off > self.breadth_risk_on:
+            raise ValueError("breadth_risk_off must not exceed breadth_risk_on")
+        return self
+
+    def model(self):
+        from kraken_global.regimes import RegimeThresholds
+
+        return RegimeThresholds(**self.model_dump())
+
+
+RegimeName = Literal["RISK_ON", "NEUTRAL", "RISK_OFF", "PANIC"]
+
+
+def _default_selection() -> dict[str, dict[str, float]]:
+    from kraken_global.selection import DEFAULT_SELECTION
+
+    return {regime.name: dict(slot) for regime, slot in DEFAULT_SELECTION.items()}
+
+
+class RegimesConfig(_Strict):
+    reference: str = "BTC/USD"
+    thresholds: ThresholdsConfig = ThresholdsConfig()
+    selection: dict[RegimeName, dict[str, float]] = Field(default_factory=_default_selection)
+    after_panic: dict[str, float] = Field(default_factory=lambda: {"Recovery": 1.0})
+
+    @field_validator("selection", mode="before")
+    @classmethod
+    def _merge_defaults(cls, value: Any) -> Any:
+        """A regime left out of the config keeps its default slot."""
+        if isinstance(value, dict):
+            return {**_default_selection(), **value}
+        return value
+
+    @model_validator(mode="after")
+    def _valid_map(self) -> RegimesConfig:
+        self.selector()
+        return self
+
+    def selection_map(self):
+        from kraken_global.regimes import Regime
+
+        missing = [r.name for r in Regime if r.name not in self.selection]
+        if missing:
+            raise ValueError(f"selection has no entry for {', '.join(missing)}")
+        return {Regime[name]: slot for name, slot in self.selection.items()}
+
+    def selector(self):
+        from kraken_global.selection import RegimeSelector
+
+        return RegimeSelector(self.selection_map(), self.after_panic)
 
 
 class RunConfig(_Strict):
@@ -166,6 +257,7 @@ class BacktestConfig(_Strict):
     data: DataConfig = DataConfig()
     broker: BrokerConfig = BrokerConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    regimes: RegimesConfig = RegimesConfig()
     strategy: StrategyConfig = StrategyConfig()
     run: RunConfig = RunConfig()
 

@@ -55,7 +55,7 @@ class Fill:
     liquidity: str
     reference_price: float
     slippage_cost: float
-    order_ref: int
+    order_id: int
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class Rejection:
     side: str
     size: float
     reason: str
-    order_ref: int
+    order_id: int
 
 
 class KrakenCommInfo(bt.CommInfoBase):
@@ -121,6 +121,7 @@ class KrakenPaperBroker(BackBroker):
         self._liquidity: tuple[str, bool] | None = None
         self._volume: deque[tuple[datetime, float]] = deque()
         self._volume_sum = 0.0
+        self._order_ids: dict[int, int] = {}
 
     def start(self) -> None:
         super().start()
@@ -168,7 +169,13 @@ class KrakenPaperBroker(BackBroker):
             plimit = rules.round_price(plimit, "down" if is_buy else "up")
         return size, price, plimit
 
+    def order_id(self, order) -> int:
+        """A run-local order number (1, 2, ...): backtrader's ``order.ref`` counts across every run in a process,
+        so it would make two identical runs' reports differ."""
+        return self._order_ids.setdefault(order.ref, len(self._order_ids) + 1)
+
     def submit(self, order, check=True):
+        self.order_id(order)
         reason = self._check(order)
         if reason is not None:
             return self._reject(order, reason)
@@ -180,7 +187,7 @@ class KrakenPaperBroker(BackBroker):
         order.addinfo(reject_reason=reason)
         order.reject(self)
         self.rejections.append(Rejection(when, data._name, "buy" if order.isbuy() else "sell",
-                                         abs(order.size), reason, order.ref))
+                                         abs(order.size), reason, self.order_id(order)))
         self.notify(order)
         return order
 
@@ -212,7 +219,7 @@ class KrakenPaperBroker(BackBroker):
                 return f"insufficient funds: needs {need:.2f} USD, {max(free, 0):.2f} free"
         else:
             held = self.getposition(data).size - self._reserved_sells(data)
-            if size > held + 1e-12:
+            if size > held + 0.5 * 10.0 ** -rules.lot_decimals:  # float residue of summed fills is not a shortfall
                 return (f"insufficient holdings: sell {size:g} but {max(held, 0):g} {rules.base_currency} free "
                         "(spot: no shorting)")
         return None
@@ -238,12 +245,34 @@ class KrakenPaperBroker(BackBroker):
     # -- execution ---------------------------------------------------------------------------------------
 
     def _fill_size(self, order, price, ago) -> float:
-        """Filler: the remaining size, capped at ``volume_share`` of the bar's volume, on the lot grid."""
+        """Filler: the remaining size, capped at ``volume_share`` of the bar's volume, on the lot grid.
+
+        Partial fills subtract floats from the order's remaining size, which can leave dust (4.5e-13) that no
+        lot-sized fill can take; a remainder within half a lot of the fill is therefore filled whole, so an
+        order always completes instead of staying Partial forever.
+        """
         remaining = abs(order.executed.remsize)
         if self.p.volume_share is None:
             return remaining
+        rules = self.rules_for(order.data)
         cap = self.p.volume_share * max(order.data.volume[ago], 0.0)
-        return self.rules_for(order.data).round_size(min(remaining, cap))
+        size = min(rules.round_size(min(remaining, cap)), remaining)
+        if remaining - size < 0.5 * 10.0 ** -rules.lot_decimals and (size > 0 or cap >= remaining):
+            return remaining
+        return size
+
+    def notify(self, order) -> None:
+        """Complete an order whose remainder is float dust (under half a lot, either sign) before it is notified.
+
+        backtrader derives each execution from position arithmetic, so a remainder can end at +-1e-9 instead
+        of 0; such an order would stay Partial forever and block its owner.
+        """
+        if order.status == bt.Order.Partial:
+            half_lot = 0.5 * 10.0 ** -self.rules_for(order.data).lot_decimals
+            if abs(order.executed.remsize) < half_lot:
+                order.executed.remsize = 0.0
+                order.status = bt.Order.Completed
+        super().notify(order)
 
     def _try_exec_market(self, order, popen, phigh, plow):
         self._liquidity = ("taker", True)
@@ -294,7 +323,7 @@ class KrakenPaperBroker(BackBroker):
         self._comminfo.p.commission = rate
         size_before, comm_before = order.executed.size, order.executed.comm
         super()._execute(order, ago, price, cash, position, dtcoc)
-        filled = order.executed.size - size_before
+        filled = order.executed.exbits[-1].size if order.executed.size != size_before else 0.0
         if filled:
             notional = abs(filled) * price
             self._volume.append((now, notional))
@@ -303,11 +332,12 @@ class KrakenPaperBroker(BackBroker):
                 dt=now, symbol=order.data._name, side="buy" if order.isbuy() else "sell", size=abs(filled),
                 price=price, notional=notional, fee=order.executed.comm - comm_before, fee_rate=rate,
                 liquidity=role, reference_price=reference, slippage_cost=abs(filled) * abs(price - reference),
-                order_ref=order.ref,
+                order_id=self.order_id(order),
             ))
         if order.status == bt.Order.Margin:
             self.rejections.append(Rejection(now, order.data._name, "buy" if order.isbuy() else "sell",
-                                             abs(order.executed.remsize), "insufficient funds at fill", order.ref))
+                                             abs(order.executed.remsize), "insufficient funds at fill",
+                                             self.order_id(order)))
         return None
 
     def _slipped(self, price: float, is_buy: bool, rules: PairRules) -> float:

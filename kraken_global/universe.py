@@ -52,11 +52,20 @@ class PairRules:
         return self.symbol.split("/")[0]
 
     def round_size(self, size: float) -> float:
-        """Truncate ``size`` toward zero to ``lot_decimals`` (Kraken rejects extra decimals)."""
+        """Truncate ``size`` toward zero to ``lot_decimals`` (Kraken rejects extra decimals).
+
+        A size within float noise (1% of a lot) below a lot boundary is taken as on it: 0.00399999999999999
+        is 0.004 computed in floats, and truncating it to 0.00399999 would silently drop a lot. (Sums of fills
+        of thousands of units carry ~1e-12 of float error, a sizeable share of a 1e-8 lot.)
+        """
         if not math.isfinite(size):
             raise ValueError(f"{self.symbol}: size must be finite, got {size}")
         quantum = Decimal(1).scaleb(-self.lot_decimals)
-        return float(Decimal(repr(size)).quantize(quantum, rounding=ROUND_DOWN))
+        exact = Decimal(repr(size))
+        nearest = exact.quantize(quantum)
+        if abs(exact - nearest) <= quantum * Decimal("0.01"):
+            return float(nearest)
+        return float(exact.quantize(quantum, rounding=ROUND_DOWN))
 
     def round_price(self, price: float, direction: str = "nearest") -> float:
         """Round ``price`` to the pair's tick: ``up``, ``down`` or ``nearest``."""

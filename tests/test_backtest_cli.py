@@ -40,10 +40,17 @@ def test_default_backtest_writes_every_result_and_prints_the_summary(tmp_path):
     assert equity["value"].iloc[-1] == pytest.approx(metrics["performance"]["end_value"])
     assert "total return" in done.stdout and "buy & hold BTC/USD" in done.stdout
     assert "SOL/USD" in done.stdout  # pairs without data are named
+    system = metrics["regime_system"]
+    assert system["regimes_not_seen"] == [] and system["checks"]["max_active_strategies"] <= 2
+    for regime in ("RISK_ON", "NEUTRAL", "RISK_OFF", "PANIC"):
+        assert system["regimes"][regime]["share_of_time_pct"] > 1
+        assert regime in done.stdout
+    assert "baseline" in metrics and "baseline_value" in equity and "regime" in equity
+    assert "Strategies: time holding a slot" in done.stdout
 
 
 def test_same_config_data_and_seed_give_byte_identical_metrics(tmp_path):
-    args = ["backtest", "--config", "configs/quick.yaml", "--no-plot", "--no-progress", "--seed", "11"]
+    args = ["backtest", "--config", "configs/regime-2019.yaml", "--no-plot", "--no-progress", "--seed", "11"]
     first = cli(*args, "--out", str(tmp_path / "a"))
     second = cli(*args, "--out", str(tmp_path / "b"))
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr
@@ -82,10 +89,12 @@ def test_bad_arguments_are_rejected_by_the_parser():
     assert done.returncode == 2 and "is not a date in YYYY-MM-DD form" in done.stderr
 
 
-def test_results_do_not_depend_on_cerebro_mode():
+@pytest.mark.parametrize("strategy", [{"strategy.name": "regime"},
+                                      {"strategy.name": "baseline", "strategy.params": {"fast": 48, "slow": 240}}])
+def test_results_do_not_depend_on_cerebro_mode(strategy):
     config = BacktestConfig().with_overrides({"data.start": "2019-01-01", "data.end": "2019-06-30",
-                                              "universe.pairs": ["BTC/USD", "ETH/USD", "XRP/USD"],
-                                              "strategy.params": {"fast": 48, "slow": 240}})
-    reference = metrics_json(run_backtest(config))
+                                              "universe.pairs": ["BTC/USD", "ETH/USD", "XRP/USD"], **strategy})
+    reference = metrics_json(run_backtest(config, with_baseline=False))
+    assert json.loads(reference)["trading"]["trades"] > 0
     for preload, runonce in ((True, False), (False, False)):
-        assert metrics_json(run_backtest(config, preload=preload, runonce=runonce)) == reference
+        assert metrics_json(run_backtest(config, preload=preload, runonce=runonce, with_baseline=False)) == reference

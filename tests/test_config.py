@@ -47,7 +47,20 @@ def test_all_mistakes_are_reported_at_once_with_their_key_paths(tmp_path):
     ({"universe": {"pairs": []}}, "universe: pairs must list at least one pair"),
     ({"schedule": {"downtime_start": "03:00", "downtime_end": "03:00"}}, "schedule: downtime start and end"),
     ({"data": {"start": "2019-02-01", "end": "2019-01-01"}}, "data: start 2019-02-01 must be before end"),
-    ({"strategy": {"params": {"fats": 3}}}, "strategy: unknown parameter(s) fats for strategy 'baseline'"),
+    ({"strategy": {"name": "baseline", "params": {"fats": 3}}},
+     "strategy: unknown parameter(s) fats for strategy 'baseline'"),
+    ({"strategy": {"params": {"fast": 3}}}, "strategy: params apply to a single strategy; for the regime system use"),
+    ({"strategy": {"per_strategy": {"Foo": {}}}}, "per_strategy: unknown strategy 'Foo'; known: TrendFollower"),
+    ({"strategy": {"per_strategy": {"Recovery": {"tranche": 2}}}},
+     "unknown parameter(s) tranche for strategy 'Recovery'"),
+    ({"strategy": {"name": "Momentum"}}, "strategy.name: Input should be 'regime', 'baseline', 'TrendFollower'"),
+    ({"regimes": {"selection": {"RISK_ON": {"TrendFollower": 0.4, "VolatilitySwing": 0.3, "Recovery": 0.3}}}},
+     "regimes: RISK_ON: between 1 and 2 strategies may run at once, got 3"),
+    ({"regimes": {"selection": {"PANIC": {"DefensiveHedge": 0.8, "Recovery": 0.5}}}},
+     "regimes: PANIC: weights must be in (0, 1] and sum to at most 1"),
+    ({"regimes": {"after_panic": {"Rebound": 1.0}}}, "regimes: after_panic: unknown strategy Rebound"),
+    ({"regimes": {"thresholds": {"breadth_risk_off": 0.7}}}, "regimes.thresholds: breadth_risk_off must not exceed"),
+    ({"regimes": {"thresholds": {"trend_days": 0}}}, "regimes.thresholds.trend_days: Input should be greater than 0"),
     ({"broker": {"fees": {"preset": "custom"}}}, "broker.fees: tiers are required with preset 'custom'"),
     ({"broker": {"volume_share": 1.5}}, "broker.volume_share: Input should be less than or equal to 1"),
 ])
@@ -68,6 +81,12 @@ def test_unreadable_and_malformed_files_are_clear_errors(tmp_path):
     listing.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="top level must be a mapping"):
         load_config(listing)
+
+
+def test_a_partial_selection_map_keeps_the_other_defaults():
+    config = parse_config({"regimes": {"selection": {"PANIC": {"Recovery": 1.0}}}})
+    assert config.regimes.selection["PANIC"] == {"Recovery": 1.0}
+    assert config.regimes.selection["RISK_ON"] == {"TrendFollower": 0.6, "VolatilitySwing": 0.4}
 
 
 def test_custom_fee_tiers_and_custom_pairs_build():

@@ -196,3 +196,15 @@ def test_value_is_conserved_minus_fees_on_a_flat_market(orders):
 def test_flat_fee_schedule_rejects_bad_tiers():
     with pytest.raises(ValueError, match="first tier"):
         FeeSchedule("x", ())
+
+
+def test_partial_fills_never_leave_an_order_open_on_float_dust():
+    # 10% of 0.37 per bar: 0.037 + 0.037 + ... leaves float residue in remsize; the order must still complete
+    frame = candles([100.0] * 40, volume=[0.37] * 40)
+    strategy, broker = run({"ETH/USD": frame}, broker_kwargs={"volume_share": 0.1},
+                           script={1: [("buy", "ETH/USD", 0.3, {})], 12: [("sell", "ETH/USD", 0.3, {})]})
+    statuses = [e["status"] for e in strategy.events]
+    assert statuses.count("Completed") == 2
+    assert broker.getposition(strategy.datas[0]).size == pytest.approx(0.0, abs=1e-12)
+    assert not [o for o in broker.pending if o is not None and o.alive()]
+

@@ -80,7 +80,7 @@ def test_mean_reversion_buys_a_stretched_dip_and_sells_the_snap_back():
     calm = 100 + 0.3 * np.sin(np.arange(60))  # a sine never stretches 2 standard deviations
     closes = np.concatenate([calm, [97.0, 95.0], path((95.5, 100, 8)), 100 + 0.3 * np.sin(np.arange(20))])
     frame = candles(closes)
-    _, broker = run({"ETH/USD": frame}, strategy=MeanReversion, period=20, entry_z=2.0, exit_z=0.0)
+    _, broker = run({"ETH/USD": frame}, strategy=MeanReversion, period=20, entry_z=2.0, exit_z=0.0, trend_period=0)
     buy, sell = broker.fills[0], broker.fills[1]
     assert buy.side == "buy" and bar_of(frame, buy) in (61, 62) and buy.price < 98
     assert sell.side == "sell" and sell.price > buy.price
@@ -90,10 +90,17 @@ def test_mean_reversion_buys_a_stretched_dip_and_sells_the_snap_back():
 def test_mean_reversion_stops_out_when_the_dip_becomes_a_crash():
     closes = np.concatenate([100 + 0.3 * np.sin(np.arange(40)), [97.5], path((96, 60, 10))])
     _, broker = run({"ETH/USD": candles(closes)}, strategy=MeanReversion, period=20, entry_z=2.0, stop_z=2.5,
-                    max_hold=30)
+                    max_hold=30, trend_period=0)
     sides = [f.side for f in broker.fills]
     assert sides[:2] == ["buy", "sell"]
     assert broker.fills[1].price < broker.fills[0].price
+
+
+def test_mean_reversion_does_not_buy_dips_in_a_decline():
+    decline = path((130, 100, 60)) + 0.3 * np.sin(np.arange(60))
+    closes = np.concatenate([decline, [97.0, 95.0], path((95.5, 100, 8))])
+    _, broker = run({"ETH/USD": candles(closes)}, strategy=MeanReversion, period=20, entry_z=2.0, trend_period=40)
+    assert broker.fills == []
 
 
 def test_defensive_hedge_holds_only_a_core_above_trend_and_parks_the_rest_in_a_stablecoin():
@@ -116,8 +123,8 @@ def test_defensive_hedge_without_a_stablecoin_keeps_cash():
 
 def test_stable_allocator_weights_pairs_by_inverse_volatility():
     rng = np.random.default_rng(4)
-    calm = 100 * np.cumprod(1 + rng.normal(0, 0.005, 120))
-    wild = 100 * np.cumprod(1 + rng.normal(0, 0.02, 120))
+    calm = 100 * np.cumprod(1 + 0.004 + rng.normal(0, 0.005, 120))  # both rising: both pass the trend filter
+    wild = 100 * np.cumprod(1 + 0.008 + rng.normal(0, 0.02, 120))
     strategy, broker = run({"ETH/USD": candles(calm), "XRP/USD": candles(wild)}, strategy=StableAllocator,
                            vol_period=60, max_exposure=0.5)
     eth, xrp = strategy.datas
@@ -125,6 +132,14 @@ def test_stable_allocator_weights_pairs_by_inverse_volatility():
     eth_w, xrp_w = (strategy.units[d] * d.close[0] / value for d in (eth, xrp))
     assert eth_w + xrp_w == pytest.approx(0.49, abs=0.06)
     assert eth_w / xrp_w == pytest.approx(strategy.vol[xrp][0] / strategy.vol[eth][0], rel=0.35)
+
+
+def test_stable_allocator_drops_a_pair_in_a_decline():
+    rising = candles(path((100, 130, 120)))
+    falling = candles(path((130, 90, 120)))
+    strategy, _ = run({"ETH/USD": rising, "XRP/USD": falling}, strategy=StableAllocator, vol_period=60)
+    eth, xrp = strategy.datas
+    assert strategy.units[eth] > 0 and strategy.units[xrp] == 0
 
 
 def test_recovery_scales_in_by_tranches_and_exits_when_the_low_breaks():
@@ -138,4 +153,6 @@ def test_recovery_scales_in_by_tranches_and_exits_when_the_low_breaks():
     assert all(30 <= bar_of(frame, b) < 60 for b in buys)
     assert buys[1].notional == pytest.approx(buys[0].notional, rel=0.25)  # equal tranches
     sell = broker.fills[-1]
-    assert sell.side == "sell" and sell.price < 101 and strategy.units[strategy.datas[0]] == 0
+    assert sell.side == "sell" and bar_of(frame, sell) > 60  # in the second leg down
+    assert sell.price < buys[-1].price * 0.9 + 1  # the failed-recovery stop: 10% under the last tranche
+    assert strategy.units[strategy.datas[0]] == 0

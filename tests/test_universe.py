@@ -55,6 +55,8 @@ def test_size_truncates_and_price_rounds_to_the_tick():
     btc = catalog().resolve("BTC/USD")
     assert btc.round_size(0.123456789) == 0.12345678
     assert btc.round_size(0.3) == 0.3  # no float residue
+    assert btc.round_size(0.00399999999999999) == 0.004  # float noise below a lot boundary is not a lost lot
+    assert btc.round_size(0.003999995) == 0.00399999  # half a lot short is a real shortfall
     assert btc.round_price(50_000.06, "down") == 50_000.0
     assert btc.round_price(50_000.01, "up") == 50_000.1
     assert btc.round_price(50_000.06) == 50_000.1

@@ -6,8 +6,6 @@ the last notification), which works for any broker that notifies order clones, p
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import backtrader as bt
 import pandas as pd
 
@@ -24,23 +22,29 @@ class Turnover(bt.Analyzer):
     """Mean daily traded notional / end-of-day portfolio value (see :func:`metrics.turnover`)."""
 
     def start(self) -> None:
-        self.traded: dict = defaultdict(float)
-        self.day_values: dict = {}
+        self.trades: list[tuple[float, float]] = []
+        self.times: list[float] = []
+        self.values: list[float] = []
 
     def notify_order(self, order) -> None:
         for bit in _executions(order):
-            day = metrics.utc_day([bt.num2date(bit.dt)])[0]
-            self.traded[day] += abs(bit.size * bit.price)
+            self.trades.append((bit.dt, abs(bit.size * bit.price)))
 
     def next(self) -> None:
-        day = metrics.utc_day([self.strategy.datetime.datetime(0)])[0]
-        self.day_values[day] = self.strategy.broker.getvalue()
+        self.times.append(self.strategy.datetime[0])
+        self.values.append(self.strategy.broker.getvalue())
 
     def stop(self) -> None:
-        values = pd.Series(self.day_values, dtype=float).sort_index()
-        traded = pd.Series(dict(self.traded), dtype=float)
+        """Bucket by UTC day once, at the end (per-bar pandas calls would dominate the run)."""
+        values = metrics.daily_values([bt.num2date(t) for t in self.times], self.values) if self.values \
+            else pd.Series(dtype=float)
+        traded = pd.Series(dtype=float)
+        if self.trades:
+            stamps, notional = zip(*self.trades, strict=True)
+            traded = pd.Series(notional, index=metrics.utc_day([bt.num2date(t) for t in stamps]))
+            traded = traded.groupby(level=0).sum()
         self.rets["turnover"] = metrics.turnover(traded, values)
-        self.rets["traded_notional"] = float(traded.sum()) if len(traded) else 0.0
+        self.rets["traded_notional"] = float(traded.sum())
 
 
 class FeesPaid(bt.Analyzer):

@@ -6,6 +6,7 @@ trading will reuse with a live feed; only the feed and broker differ.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -15,39 +16,46 @@ import backtrader as bt
 import pandas as pd
 
 from kraken_global.analyzers import STANDARD_ANALYZERS, BuyAndHoldBenchmark, Progress
-from kraken_global.config import BacktestConfig
+from kraken_global.analyzers.regime import summarize_regimes
+from kraken_global.config import BacktestConfig, StrategyConfig
 from kraken_global.errors import ConfigError, DataError
 from kraken_global.feeds import NumpyFeed, load_universe, parse_timeframe
 from kraken_global.paper_broker import KrakenPaperBroker
+from kraken_global.regimes import Regime, RegimeWindows
+from kraken_global.runners.regime_system import add_regime_system, build_plan
 from kraken_global.strategies import STRATEGIES
 
 
 @dataclass
 class BacktestResult:
-    """What a run produced: metrics (JSON-ready), the equity curve, fills and what was left out."""
+    """What a run produced: metrics (JSON-ready), the equity curve, fills, the regime plan and what was left out."""
 
     config: BacktestConfig
     metrics: dict[str, Any]
     equity: pd.DataFrame
     fills: pd.DataFrame
     missing_pairs: list[str] = field(default_factory=list)
+    plan: pd.DataFrame | None = None
+    sleeves: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def build_cerebro(config: BacktestConfig, candles: dict[str, pd.DataFrame], preload: bool = True,
-                  runonce: bool = True) -> bt.Cerebro:
-    """A cerebro with one NumpyFeed per pair (named by symbol), the paper broker and the analyzers."""
+                  runonce: bool = True, plan: pd.DataFrame | None = None) -> bt.Cerebro:
+    """A cerebro with the feeds (named by symbol), the paper broker, the strategy or regime system, analyzers."""
     cerebro = bt.Cerebro(stdstats=False, preload=preload, runonce=runonce)
     timeframe = parse_timeframe(config.data.timeframe)
-    for symbol, frame in candles.items():
-        cerebro.adddata(NumpyFeed(frame=frame, bar_duration=timeframe), name=symbol)
-    universe = config.universe.build()
     fees = config.broker.fees.schedule()
     cerebro.broker = KrakenPaperBroker(
-        cash=config.broker.cash, universe=universe, fees=fees, slippage_bps=config.broker.slippage_bps,
+        cash=config.broker.cash, universe=config.universe.build(), fees=fees, slippage_bps=config.broker.slippage_bps,
         random_slippage_bps=config.broker.random_slippage_bps, volume_share=config.broker.volume_share,
         schedule=config.schedule.schedule(), seed=config.run.seed,
     )
-    cerebro.addstrategy(STRATEGIES[config.strategy.name], **config.strategy.params)
+    if config.strategy.name == "regime":
+        add_regime_system(cerebro, config, candles, plan if plan is not None else build_plan(config, candles))
+    else:
+        for symbol, frame in candles.items():
+            cerebro.adddata(NumpyFeed(frame=frame, bar_duration=timeframe), name=symbol)
+        cerebro.addstrategy(STRATEGIES[config.strategy.name], **config.strategy.params)
     for name, analyzer in STANDARD_ANALYZERS.items():
         cerebro.addanalyzer(analyzer, _name=name)
     cerebro.addanalyzer(BuyAndHoldBenchmark, _name="benchmark", symbol=config.universe.benchmark,
@@ -70,28 +78,47 @@ def load_data(config: BacktestConfig):
 
 def check_warmup(config: BacktestConfig, candles: dict[str, pd.DataFrame]) -> None:
     """Refuse a run too short for the strategy's indicators (backtrader would fail deep inside one)."""
-    needed = STRATEGIES[config.strategy.name].warmup_bars(**config.strategy.params)
+    if config.strategy.name == "regime":
+        windows = RegimeWindows.for_timeframe(config.regimes.thresholds.model(), parse_timeframe(config.data.timeframe))
+        needed = windows.warmup
+        what = "the regime detector"
+    else:
+        needed = STRATEGIES[config.strategy.name].warmup_bars(**config.strategy.params)
+        what = f"strategy {config.strategy.name!r}"
     longest = max(len(frame) for frame in candles.values())
     if longest <= needed:
         raise ConfigError(
-            f"the data has {longest} {config.data.timeframe} bars, but strategy {config.strategy.name!r} needs more "
-            f"than {needed} to warm up: use a longer period (data.start/data.end, --from/--to), a shorter "
-            "timeframe, or smaller periods in strategy.params")
+            f"the data has {longest} {config.data.timeframe} bars, but {what} needs more than {needed} to warm up: "
+            "use a longer period (data.start/data.end, --from/--to), a shorter timeframe, or smaller periods")
 
 
 def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None] | None = None,
-                 preload: bool = True, runonce: bool = True) -> BacktestResult:
-    """Load data, run cerebro, collect metrics. ``on_progress(done, total)`` is called as bars pass."""
+                 preload: bool = True, runonce: bool = True, with_baseline: bool = True) -> BacktestResult:
+    """Load data, run cerebro, collect metrics. ``on_progress(done, total)`` is called as bars pass.
+
+    For the regime system the baseline strategy also runs on the same data, as the report's benchmark line.
+    """
     data = load_data(config)
     check_warmup(config, data.candles)
-    cerebro = build_cerebro(config, data.candles, preload, runonce)
+    plan = build_plan(config, data.candles) if config.strategy.name == "regime" else None
+    cerebro = build_cerebro(config, data.candles, preload, runonce, plan)
     clock = pd.DatetimeIndex(sorted(set().union(*(f.index for f in data.candles.values()))))
     if on_progress is not None:
         total = len(clock)
         cerebro.addanalyzer(Progress, _name="progress", callback=lambda done: on_progress(done, total))
-    strategy = cerebro.run()[0]
+    strategies = cerebro.run()
     broker: KrakenPaperBroker = cerebro.broker
-    metrics = collect_metrics(strategy, broker)
+    metrics = collect_metrics(strategies, broker)
+    equity = equity_frame(strategies[0])
+    if plan is not None:
+        closes_at = plan.index + parse_timeframe(config.data.timeframe)  # the plan is by candle start
+        equity["regime"] = pd.Series(plan["regime"].to_numpy(), index=closes_at).reindex(equity.index) \
+            .map(lambda code: Regime(int(code)).name if code == code else None)
+        metrics["regime_system"] = summarize_regimes([s.analyzers.regime for s in strategies], plan["warmup"])
+        if with_baseline:
+            baseline = baseline_run(config, data.candles, preload, runonce)
+            metrics["baseline"] = baseline["metrics"]
+            equity["baseline_value"] = baseline["equity"].reindex(equity.index)
     metrics["run"] = {
         "strategy": config.strategy.name,
         "pairs_traded": list(data.candles),
@@ -104,18 +131,47 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
         "filled_gap_bars": {s: int(f.attrs.get("filled_bars", 0)) for s, f in data.candles.items()},
         "seed": config.run.seed,
     }
-    return BacktestResult(config, metrics, equity_frame(strategy), fills_frame(broker), data.missing)
+    sleeves = {type(s).__name__: s.analyzers.regime.frame() for s in strategies} if plan is not None else {}
+    return BacktestResult(config, metrics, equity, fills_frame(broker), data.missing, plan, sleeves)
 
 
-def collect_metrics(strategy, broker) -> dict[str, Any]:
-    a = strategy.analyzers
+def baseline_run(config: BacktestConfig, candles: dict[str, pd.DataFrame], preload: bool, runonce: bool) -> dict:
+    """The baseline strategy on the same data and broker settings (its own cash), for comparison."""
+    baseline_config = config.model_copy(update={"strategy": StrategyConfig(name="baseline")})
+    cerebro = build_cerebro(baseline_config, candles, preload, runonce)
+    strategies = cerebro.run()
+    perf = collect_metrics(strategies, cerebro.broker)["performance"]
+    return {"metrics": perf, "equity": equity_frame(strategies[0])["value"]}
+
+
+def collect_metrics(strategies: list, broker) -> dict[str, Any]:
+    """Portfolio figures from the first strategy's analyzers (they all see the same broker); trading figures
+    summed over strategies (each analyzer sees only its own strategy's orders)."""
+    a = strategies[0].analyzers
     performance = {**a.returns.get_analysis(), **a.sharpe.get_analysis(), **a.drawdown.get_analysis(),
                    **a.tail_loss.get_analysis()}
-    trading = {**a.turnover.get_analysis(), **a.fees.get_analysis(), **a.trades.get_analysis(),
-               "rejection_reasons": dict(sorted(strategy.rejection_reasons.items()))}
+    trading: dict[str, Any] = {"turnover": 0.0, "traded_notional": 0.0, "trades": 0, "wins": 0, "losses": 0,
+                               "net_pnl_closed": 0.0}
+    reasons: Counter = Counter()
+    for strategy in strategies:
+        sa = strategy.analyzers
+        for key in ("turnover", "traded_notional"):
+            trading[key] += sa.turnover.get_analysis()[key]
+        for key in ("trades", "wins", "losses", "net_pnl_closed"):
+            trading[key] += sa.trades.get_analysis()[key]
+        reasons.update(strategy.rejection_reasons)
+    trading["win_rate_pct"] = 100.0 * trading["wins"] / trading["trades"] if trading["trades"] else 0.0
+    trading.update({
+        "fees_paid": broker.fees_paid,
+        "slippage_paid": broker.slippage_paid,
+        "maker_fills": sum(1 for f in broker.fills if f.liquidity == "maker"),
+        "taker_fills": sum(1 for f in broker.fills if f.liquidity == "taker"),
+        "rejected_orders": len(broker.rejections),
+        "rejection_reasons": dict(sorted(reasons.items())),
+    })
     return {
         "performance": dict(performance),
-        "trading": dict(trading),
+        "trading": trading,
         "exposure": dict(a.exposure.get_analysis()),
         "benchmark": dict(a.benchmark.get_analysis()),
     }
@@ -134,5 +190,5 @@ def equity_frame(strategy) -> pd.DataFrame:
 
 def fills_frame(broker: KrakenPaperBroker) -> pd.DataFrame:
     columns = ["dt", "symbol", "side", "size", "price", "notional", "fee", "fee_rate", "liquidity",
-               "reference_price", "slippage_cost", "order_ref"]
+               "reference_price", "slippage_cost", "order_id"]
     return pd.DataFrame([f.__dict__ for f in broker.fills], columns=columns)

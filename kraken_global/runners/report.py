@@ -53,7 +53,11 @@ def plot_report(result: BacktestResult, path: Path) -> None:
 
     equity = result.equity
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 7), sharex=True, height_ratios=[3, 1])
+    if "regime" in equity:
+        shade_regimes(top, equity["regime"])
     top.plot(equity.index, equity["value"], label=f"strategy: {result.config.strategy.name}", linewidth=1.2)
+    if "baseline_value" in equity:
+        top.plot(equity.index, equity["baseline_value"], label="baseline (SMA trend)", linewidth=1.0, alpha=0.8)
     if "benchmark_value" in equity:
         top.plot(equity.index, equity["benchmark_value"], label=f"buy & hold {result.config.universe.benchmark}",
                  linewidth=1.0, alpha=0.8)
@@ -72,36 +76,96 @@ def plot_report(result: BacktestResult, path: Path) -> None:
     plt.close(fig)
 
 
+REGIME_COLOURS = {"RISK_ON": "#2ca02c", "NEUTRAL": "#bbbbbb", "RISK_OFF": "#ff7f0e", "PANIC": "#d62728"}
+
+
+def shade_regimes(axis, regimes) -> None:
+    """Colour the background of ``axis`` by regime, one span per run of equal regimes."""
+    from matplotlib.patches import Patch
+
+    labels = regimes.ffill()
+    starts = labels.ne(labels.shift())
+    edges = [*list(labels.index[starts]), labels.index[-1]]
+    names = list(labels[starts])
+    for left, right, name in zip(edges[:-1], edges[1:], names, strict=True):
+        if name in REGIME_COLOURS:
+            axis.axvspan(left, right, color=REGIME_COLOURS[name], alpha=0.12, linewidth=0)
+    handles = [Patch(color=c, alpha=0.3, label=n) for n, c in REGIME_COLOURS.items() if n in set(names)]
+    axis.add_artist(axis.legend(handles=handles, loc="lower right", title="regime", fontsize=8))
+
+
+def regime_tables(result: BacktestResult) -> list[Table]:
+    system = result.metrics.get("regime_system")
+    if not system:
+        return []
+    regimes = Table(title="Regimes: share of time and portfolio P&L (attributed to the regime the positions "
+                          "were decided in)")
+    for column in ("regime", "share of time", "bars", "P&L (USD)"):
+        regimes.add_column(column, justify="left" if column == "regime" else "right")
+    for name, row in system["regimes"].items():
+        if row["occurred"]:
+            regimes.add_row(name, f"{row['share_of_time_pct']:.1f}%", str(row["bars"]), f"{row['pnl_usd']:,.0f}")
+        else:
+            regimes.add_row(name, "did not occur", "0", "-")
+    strategies = Table(title="Strategies: time holding a slot and P&L by regime (USD, net of fees)")
+    strategies.add_column("strategy")
+    strategies.add_column("slot time", justify="right")
+    strategies.add_column("P&L", justify="right")
+    for name in system["regimes"]:
+        strategies.add_column(name, justify="right")
+    for name, row in system["strategies"].items():
+        by_regime = row.get("pnl_by_regime", {})
+        strategies.add_row(name, f"{row.get('active_share_pct', 0):.1f}%", f"{row.get('pnl', 0):,.0f}",
+                           *(f"{by_regime.get(r, 0):,.0f}" for r in system["regimes"]))
+    return [regimes, strategies]
+
+
 def summary_table(result: BacktestResult) -> Table:
     m = result.metrics
     perf, trading, exposure, bench, run = (m["performance"], m["trading"], m["exposure"], m["benchmark"], m["run"])
+    baseline = m.get("baseline")
     table = Table(title=f"Backtest {run['first_bar']} -> {run['last_bar']} ({run['timeframe']}, {run['bars']} bars)")
     table.add_column("metric")
     table.add_column(f"{run['strategy']}", justify="right")
+    if baseline:
+        table.add_column("baseline", justify="right")
     table.add_column(f"buy & hold {bench['symbol']}", justify="right")
 
     def pct(value):
         return "-" if value is None else f"{value:,.2f}%"
 
+    def row(label, ours, base, hold):
+        table.add_row(label, ours, *([base] if baseline else []), hold)
+
     has_bench = bench.get("available", False)
-    table.add_row("total return", pct(perf["total_return_pct"]), pct(bench.get("total_return_pct")))
-    table.add_row("annualized return", pct(perf["annualized_return_pct"]), "")
-    table.add_row("Sharpe (365, daily)", f"{perf['sharpe']:.2f}", f"{bench['sharpe']:.2f}" if has_bench else "-")
-    table.add_row("max drawdown", pct(perf["max_drawdown_pct"]), pct(bench.get("max_drawdown_pct")))
-    table.add_row("tail loss (ES 95%, daily)", pct(perf["tail_loss_pct"]), pct(bench.get("tail_loss_pct")))
-    table.add_row("turnover (mean daily)", f"{trading['turnover']:.3f}x", "")
-    table.add_row("final value", f"{perf['end_value']:,.2f} USD", "")
-    table.add_row("fees paid", f"{trading['fees_paid']:,.2f} USD", "")
-    table.add_row("slippage paid", f"{trading.get('slippage_paid', 0):,.2f} USD", "")
-    table.add_row("round trips (win rate)", f"{trading['trades']} ({trading['win_rate_pct']:.0f}%)", "")
-    table.add_row("rejected orders", str(trading.get("rejected_orders", 0)), "")
-    table.add_row("mean exposure", pct(exposure["mean_exposure_pct"]), "")
+    b = baseline or {}
+    row("total return", pct(perf["total_return_pct"]), pct(b.get("total_return_pct")),
+        pct(bench.get("total_return_pct")))
+    row("annualized return", pct(perf["annualized_return_pct"]), pct(b.get("annualized_return_pct")), "")
+    row("Sharpe (365, daily)", f"{perf['sharpe']:.2f}", f"{b.get('sharpe', 0):.2f}",
+        f"{bench['sharpe']:.2f}" if has_bench else "-")
+    row("max drawdown", pct(perf["max_drawdown_pct"]), pct(b.get("max_drawdown_pct")),
+        pct(bench.get("max_drawdown_pct")))
+    row("tail loss (ES 95%, daily)", pct(perf["tail_loss_pct"]), pct(b.get("tail_loss_pct")),
+        pct(bench.get("tail_loss_pct")))
+    row("turnover (mean daily)", f"{trading['turnover']:.3f}x", "", "")
+    row("final value", f"{perf['end_value']:,.2f} USD", f"{b['end_value']:,.2f} USD" if baseline else "", "")
+    row("fees paid", f"{trading['fees_paid']:,.2f} USD", "", "")
+    row("slippage paid", f"{trading.get('slippage_paid', 0):,.2f} USD", "", "")
+    row("round trips (win rate)", f"{trading['trades']} ({trading['win_rate_pct']:.0f}%)", "", "")
+    row("rejected orders", str(trading.get("rejected_orders", 0)), "", "")
+    row("mean exposure", pct(exposure["mean_exposure_pct"]), "", "")
     return table
 
 
 def print_summary(result: BacktestResult, out: Path | None, console: Console | None = None) -> None:
     console = console or Console()
     console.print(summary_table(result))
+    for table in regime_tables(result):
+        console.print(table)
+    system = result.metrics.get("regime_system") or {}
+    if system.get("regimes_not_seen"):
+        console.print(f"regimes that did not occur in this period: {', '.join(system['regimes_not_seen'])}")
     run = result.metrics["run"]
     console.print(f"pairs traded: {', '.join(run['pairs_traded'])}")
     if run["pairs_without_data"]:

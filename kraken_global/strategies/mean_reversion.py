@@ -3,7 +3,8 @@
 Rules per pair (periods in bars; defaults for 1h candles):
 
 - z-score: (close - SMA) / standard deviation of the close, both over ``period`` bars.
-- Enter (an equal share of the sleeve) when z <= -``entry_z``.
+- Enter (an equal share of the sleeve) when z <= -``entry_z`` and the close is above its SMA over
+  ``trend_period`` (buy dips in a market that is not in a decline; 0 disables the filter).
 - Exit when z >= ``exit_z`` (back at the mean), or z <= -``stop_z`` (the dip became a crash), or after
   ``max_hold`` bars.
 """
@@ -16,21 +17,29 @@ from kraken_global.strategies.sleeve import SleeveStrategy, ready
 
 
 class MeanReversion(SleeveStrategy):
-    params = (("period", 48), ("entry_z", 2.0), ("exit_z", 0.0), ("stop_z", 4.0), ("max_hold", 96))
+    params = (("period", 48), ("entry_z", 2.0), ("exit_z", 0.0), ("stop_z", 4.0), ("max_hold", 96),
+              ("trend_period", 480))
 
     @classmethod
     def warmup_bars(cls, **params) -> int:
-        return int(params.get("period", cls.params.period))
+        return int(max(params.get("period", cls.params.period), params.get("trend_period", cls.params.trend_period)))
 
     def __init__(self) -> None:
         super().__init__()
         self.mean = {d: bt.ind.SMA(d.close, period=self.p.period) for d in self.datas}
         self.std = {d: bt.ind.StdDev(d.close, period=self.p.period) for d in self.datas}
+        self.trend = {d: bt.ind.SMA(d.close, period=self.p.trend_period) for d in self.datas} \
+            if self.p.trend_period else {}
         self.entered_at: dict = {}
 
     def zscore(self, data) -> float:
         std = self.std[data][0]
         return 0.0 if std <= 0 else (data.close[0] - self.mean[data][0]) / std
+
+    def _uptrend(self, data) -> bool:
+        if not self.trend:
+            return True
+        return len(data) >= self.p.trend_period and data.close[0] > self.trend[data][0]
 
     def targets(self) -> dict:
         share = self.equal_share(self.datas)
@@ -46,7 +55,7 @@ class MeanReversion(SleeveStrategy):
                     out[d] = 0.0
                 else:
                     out[d] = share
-            elif z <= -self.p.entry_z:
+            elif z <= -self.p.entry_z and self._uptrend(d):
                 self.entered_at[d] = len(d)
                 out[d] = share
             else:

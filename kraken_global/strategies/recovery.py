@@ -7,7 +7,8 @@ Rules per pair (periods in bars; defaults for 1h candles):
   (the market has bounced and turned up).
 - Each further tranche (up to ``tranches``) when the close is above the SMA and at least ``step`` above the
   price of the previous tranche: the sleeve adds only while the recovery is confirmed by higher prices.
-- Exit everything when the close falls below the floor (a second leg down); start over from a new floor.
+- Exit everything when the close falls below the floor (a second leg down) or ``stop`` below the price of the
+  last tranche (the recovery failed); start over from a new floor.
 Each tranche is ``1 / tranches`` of the pair's equal share of the sleeve.
 """
 
@@ -19,7 +20,7 @@ from kraken_global.strategies.sleeve import SleeveStrategy, ready
 
 
 class Recovery(SleeveStrategy):
-    params = (("tranches", 3), ("sma_period", 72), ("step", 0.05), ("lookback", 720))
+    params = (("tranches", 3), ("sma_period", 72), ("step", 0.05), ("stop", 0.10), ("lookback", 720))
 
     @classmethod
     def warmup_bars(cls, **params) -> int:
@@ -39,7 +40,7 @@ class Recovery(SleeveStrategy):
                 continue
             close = d.close[0]
             held, last, floor = self.state.get(d, (0, None, None))
-            if held and close < floor:
+            if held and (close < floor or close < last * (1 - self.p.stop)):
                 self.state.pop(d)
                 out[d] = 0.0
                 continue

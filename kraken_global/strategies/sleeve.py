@@ -6,9 +6,11 @@ turns that into market orders and keeps the books of its own sleeve:
 - **Capital**: ``allocation x portfolio value``. Alone, the allocation is 1. In the regime system it is read
   from the weight line of the feed that carries the plan (``w_trendfollower``, ...): strategies share one
   broker, so a sleeve only ever sells units it bought itself (``self.units``) and buys within its budget.
-- **Rebalancing**: a pair is traded only when its value is off its target by more than ``rebalance_band`` of
-  that target (and the trade is worth at least ``min_trade_usd``), so small drifts cost no fees. Exposure thus
-  stays within ``allocation x (1 + rebalance_band)`` plus one bar of price movement.
+- **Rebalancing**: a pair is traded when its target changes by more than ``rebalance_band`` (relative), when
+  the target becomes 0 (exit), or when its value rises more than ``rebalance_band`` above target (trim). A
+  price dip never triggers a top-up: buying back losers is a decision for the rule, not for the bookkeeping.
+  Trades under ``min_trade_usd`` are skipped. Exposure thus stays within ``allocation x (1 + rebalance_band)``
+  plus one bar of price movement.
 - **Losing the slot**: when the allocation drops to 0 every target becomes 0 and the sleeve sells out in an
   orderly way (market orders, subject to the downtime schedule like every order).
 - **Schedule**: new exposure only in TRADING; reductions also in TRANSITION; nothing in DOWNTIME.
@@ -34,11 +36,13 @@ class SleeveStrategy(KrakenStrategy):
     def __init__(self) -> None:
         super().__init__()
         self.units: dict = {d: 0.0 for d in self.datas}
+        self.last_target: dict = {d: 0.0 for d in self.datas}
         self.cash_flow = 0.0
         self.fees = 0.0
         self.plan_feed = next((d for d in self.datas if hasattr(d.lines, "regime")), None)
-        self._weight = getattr(self.plan_feed.lines, weight_line(type(self).__name__), None) if self.plan_feed \
-            else None
+        self._weight = None
+        if self.plan_feed is not None:  # (a feed's truth value is a line operation, not a bool)
+            self._weight = getattr(self.plan_feed.lines, weight_line(type(self).__name__), None)
 
     # -- what subclasses provide ---------------------------------------------------------------------------
 
@@ -90,10 +94,15 @@ class SleeveStrategy(KrakenStrategy):
         price = data.close[0]
         current = self.units[data] * price
         delta = target_value - current
-        band = self.p.rebalance_band * max(target_value, current)
+        band = self.p.rebalance_band
         closing = target_value <= 0 and self.units[data] > 0
-        if not closing and (abs(delta) <= band or abs(delta) < self.p.min_trade_usd):
+        retargeted = abs(target_value - self.last_target[data]) > band * max(self.last_target[data], 1e-9)
+        over = current > target_value * (1 + band)
+        if not (closing or over or (retargeted and abs(delta) > band * target_value)):
             return
+        if abs(delta) < self.p.min_trade_usd and not closing:
+            return
+        self.last_target[data] = target_value
         if delta > 0:
             if not self.can_open():
                 return
@@ -103,8 +112,16 @@ class SleeveStrategy(KrakenStrategy):
             self.track(self.buy(data=data, size=size))
         elif self.can_reduce():
             size = self.units[data] if closing else min(-delta / price, self.units[data])
-            if size > 0 and (closing or size * price >= self.p.min_trade_usd):
+            if self._sellable(data, size) and (closing or size * price >= self.p.min_trade_usd):
                 self.track(self.sell(data=data, size=size))
+
+    def _sellable(self, data, size: float) -> bool:
+        """False for dust the exchange would refuse (under one lot or ``ordermin``); it stays in the sleeve."""
+        rules_for = getattr(self.broker, "rules_for", None)
+        if rules_for is None:
+            return size > 0
+        rules = rules_for(data)
+        return rules.round_size(size) >= max(rules.ordermin, 10.0 ** -rules.lot_decimals)
 
     @staticmethod
     def equal_share(datas: list) -> float:

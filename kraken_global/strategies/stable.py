@@ -2,8 +2,12 @@
 
 Rules (periods in bars; defaults for 1h candles):
 
-- Each pair's weight is proportional to 1 / (standard deviation of its bar returns over ``vol_period``), so calm
-  pairs get more; weights sum to ``max_exposure`` of the sleeve; the rest stays in USD.
+- Only pairs above their SMA over ``vol_period`` are held (a trend filter: no allocation to a pair in a
+  decline), with a ``trend_buffer`` of hysteresis: a pair joins above SMA x (1 + buffer) and leaves below
+  SMA x (1 - buffer), so a close hovering around the average does not trade every bar.
+- Each held pair's weight is proportional to 1 / (standard deviation of its bar returns over ``vol_period``),
+  so calm pairs get more; the weights of all eligible pairs sum to ``max_exposure`` of the sleeve, and the share
+  of a filtered-out pair stays in USD.
 - Rebalanced only when a pair drifts from its target by more than the rebalance band, which keeps turnover low.
 """
 
@@ -15,7 +19,7 @@ from kraken_global.strategies.sleeve import SleeveStrategy, ready
 
 
 class StableAllocator(SleeveStrategy):
-    params = (("max_exposure", 0.5), ("vol_period", 720))
+    params = (("max_exposure", 0.5), ("vol_period", 720), ("trend_buffer", 0.02))
 
     @classmethod
     def warmup_bars(cls, **params) -> int:
@@ -25,9 +29,19 @@ class StableAllocator(SleeveStrategy):
         super().__init__()
         self.vol = {d: bt.ind.StdDev(bt.ind.PercentChange(d.close, period=1), period=self.p.vol_period)
                     for d in self.datas}
+        self.trend = {d: bt.ind.SMA(d.close, period=self.p.vol_period) for d in self.datas}
+        self.held: set = set()
 
     def targets(self) -> dict:
         inverse = {d: 1.0 / self.vol[d][0] for d in self.datas
                    if ready(d, self.p.vol_period + 2) and self.vol[d][0] > 0}
         total = sum(inverse.values())
-        return {d: self.p.max_exposure * w / total for d, w in inverse.items()} if total else {}
+        if not total:
+            return {}
+        for d in inverse:
+            average = self.trend[d][0]
+            if d.close[0] > average * (1 + self.p.trend_buffer):
+                self.held.add(d)
+            elif d.close[0] < average * (1 - self.p.trend_buffer):
+                self.held.discard(d)
+        return {d: self.p.max_exposure * w / total if d in self.held else 0.0 for d, w in inverse.items()}

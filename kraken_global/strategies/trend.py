@@ -6,6 +6,8 @@ Rules per pair (periods in bars; defaults for 1h candles):
   above the slow EMA.
 - While in: track the highest close since entry; exit when the close falls ``stop_atr`` ATRs below it
   (trailing stop) or the fast EMA crosses below the slow EMA.
+- After a trailing stop, re-enter only above the highest close before the stop (a new high), so a stop in a
+  still-intact trend does not turn into a buy on the next bar.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class TrendFollower(SleeveStrategy):
         self.slow = {d: bt.ind.EMA(d.close, period=self.p.slow) for d in self.datas}
         self.atr = {d: bt.ind.ATR(d, period=self.p.atr_period) for d in self.datas}
         self.peak: dict = {}
+        self.reentry: dict = {}
 
     def targets(self) -> dict:
         share = self.equal_share(self.datas)
@@ -40,11 +43,13 @@ class TrendFollower(SleeveStrategy):
                 self.peak[d] = max(self.peak.get(d, close), close)
                 stopped = close < self.peak[d] - self.p.stop_atr * self.atr[d][0]
                 if stopped or fast < slow:
-                    self.peak.pop(d, None)
+                    peak = self.peak.pop(d)
+                    self.reentry[d] = peak if stopped and fast >= slow else 0.0
                     out[d] = 0.0
                 else:
                     out[d] = share
-            elif fast > slow and close > slow:
+            elif fast > slow and close > slow and close > self.reentry.get(d, 0.0):
+                self.reentry.pop(d, None)
                 self.peak[d] = close
                 out[d] = share
             else:

@@ -1,0 +1,84 @@
+"""RegimeAnalyzer: what each strategy did in each regime.
+
+Attached to every strategy of the regime system, it records per bar the regime in force (from the plan
+feed's ``regime`` line), the strategy's allocation, its sleeve's exposure (holdings / portfolio value) and its
+P&L. A bar's P&L change is attributed to the regime of the previous bar, the one in which the positions
+were decided. :func:`summarize_regimes` combines the instances into the report's regime and strategy tables.
+"""
+
+from __future__ import annotations
+
+import backtrader as bt
+import numpy as np
+import pandas as pd
+
+from kraken_global.regimes import Regime
+
+
+class RegimeAnalyzer(bt.Analyzer):
+    def start(self) -> None:
+        self.plan_feed = getattr(self.strategy, "plan_feed", None)
+        self.rows: list[tuple] = []
+
+    def next(self) -> None:
+        s = self.strategy
+        feed = self.plan_feed
+        if feed is None or not len(feed) or not hasattr(s, "sleeve_pnl"):
+            return
+        value = s.broker.getvalue()
+        self.rows.append((feed.datetime.datetime(0), int(feed.regime[0]), s.allocation(),
+                          s.sleeve_value() / value if value > 0 else 0.0, s.sleeve_pnl(), value))
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=["datetime", "regime", "allocation", "exposure", "pnl", "value"]) \
+            .set_index("datetime")
+
+    def stop(self) -> None:
+        frame = self.frame()
+        self.rets["strategy"] = type(self.strategy).__name__
+        if frame.empty:
+            return
+        change = frame["pnl"].diff().fillna(frame["pnl"].iloc[0])
+        decided_in = frame["regime"].shift(1).fillna(frame["regime"].iloc[0]).astype(int)
+        self.rets["pnl"] = float(frame["pnl"].iloc[-1])
+        self.rets["pnl_by_regime"] = {Regime(r).name: float(change[decided_in == r].sum())
+                                      for r in sorted(decided_in.unique())}
+        self.rets["active_share_pct"] = float((frame["allocation"] > 0).mean() * 100)
+
+
+def summarize_regimes(analyzers: list[RegimeAnalyzer], warmup: pd.Series) -> dict:
+    """Portfolio and per-strategy figures by regime, and the slot checks, from all strategies' analyzers."""
+    frames = {a.get_analysis()["strategy"]: a.frame() for a in analyzers}
+    first = next(iter(frames.values()))
+    if first.empty:
+        return {}
+    regimes = first["regime"].astype(int)
+    value = first["value"]
+    change = value.diff().fillna(value.iloc[0] - value.iloc[0])
+    decided_in = regimes.shift(1).fillna(regimes.iloc[0]).astype(int)
+    table = {}
+    for regime in Regime:
+        in_regime = regimes == regime
+        table[regime.name] = {
+            "occurred": bool(in_regime.any()),
+            "bars": int(in_regime.sum()),
+            "share_of_time_pct": float(in_regime.mean() * 100),
+            "pnl_usd": float(change[decided_in == regime].sum()),
+        }
+    allocations = pd.DataFrame({name: f["allocation"] for name, f in frames.items()})
+    exposures = pd.DataFrame({name: f["exposure"] for name, f in frames.items()})
+    active = (allocations > 0).sum(axis=1)
+    excess = (exposures - allocations).where(allocations > 0)
+    strategies = {a.get_analysis()["strategy"]: {k: v for k, v in a.get_analysis().items() if k != "strategy"}
+                  for a in analyzers}
+    return {
+        "regimes": table,
+        "regimes_not_seen": [name for name, row in table.items() if not row["occurred"]],
+        "warmup_bars": int(warmup.sum()),
+        "regime_changes": int((regimes.diff().fillna(0) != 0).sum()),
+        "strategies": strategies,
+        "checks": {
+            "max_active_strategies": int(active.max()),
+            "max_exposure_over_allocation": float(np.nan_to_num(excess.max().max(), nan=0.0)),
+        },
+    }

@@ -1,0 +1,67 @@
+"""Assembles the regime system in a cerebro: the plan (regimes and weights) and the six strategies.
+
+The plan is computed vectorized before the run from closes only (no lookahead: row t uses bars <= t) and
+rides on the reference pair's feed as extra lines: ``regime`` and one weight line per strategy. Each strategy
+reads its own weight line; a strategy whose weight is 0 holds no slot and winds its sleeve down.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from kraken_global.analyzers.regime import RegimeAnalyzer
+from kraken_global.config import BacktestConfig
+from kraken_global.errors import ConfigError
+from kraken_global.feeds import NumpyFeed, parse_timeframe
+from kraken_global.regimes import Regime, compute_regimes
+from kraken_global.selection import STRATEGY_NAMES, RegimeSelector, allocation_plan, weight_line
+from kraken_global.strategies import REGIME_STRATEGIES
+
+
+def build_plan(config: BacktestConfig, candles: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Regimes, their inputs and the weight of every strategy, for each bar of the reference pair."""
+    reference = config.regimes.reference
+    if reference not in candles:
+        raise ConfigError(f"regimes.reference {reference!r} has no data in this run; pairs with data: "
+                          f"{', '.join(candles)}")
+    ref_closes = candles[reference]["close"]
+    universe = pd.DataFrame({s: f["close"] for s, f in candles.items()}).reindex(ref_closes.index)
+    regimes = compute_regimes(ref_closes, universe, parse_timeframe(config.data.timeframe),
+                              config.regimes.thresholds.model())
+    selector = RegimeSelector(config.regimes.selection_map(), config.regimes.after_panic)
+    plan = allocation_plan(regimes, selector)
+    return pd.concat([regimes.drop(columns=["regime"]), plan], axis=1)
+
+
+def plan_lines() -> tuple[str, ...]:
+    return ("regime", *(weight_line(name) for name in STRATEGY_NAMES))
+
+
+def reference_frame(candles: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
+    frame = candles.copy()
+    frame["regime"] = plan["regime"]
+    for name in STRATEGY_NAMES:
+        frame[weight_line(name)] = plan[name]
+    return frame
+
+
+def add_regime_system(cerebro, config: BacktestConfig, candles: dict[str, pd.DataFrame], plan: pd.DataFrame) -> None:
+    """Feeds (the reference one with the plan lines), the six strategies and their regime analyzers."""
+    timeframe = parse_timeframe(config.data.timeframe)
+    plan_feed = NumpyFeed.with_lines(*plan_lines())
+    for symbol, frame in candles.items():
+        if symbol == config.regimes.reference:
+            cerebro.adddata(plan_feed(frame=reference_frame(frame, plan), bar_duration=timeframe), name=symbol)
+        else:
+            cerebro.adddata(NumpyFeed(frame=frame, bar_duration=timeframe), name=symbol)
+    bars_per_year = pd.Timedelta(days=365) / timeframe
+    for name in STRATEGY_NAMES:
+        params = dict(config.strategy.per_strategy.get(name, {}))
+        if name == "VolatilitySwing":
+            params.setdefault("bars_per_year", bars_per_year)
+        cerebro.addstrategy(REGIME_STRATEGIES[name], **params)
+    cerebro.addanalyzer(RegimeAnalyzer, _name="regime")
+
+
+def regime_label(code: float) -> str:
+    return Regime(int(code)).name
