@@ -1,7 +1,8 @@
 """The ``kraken-global`` command line.
 
-Errors of the project's own family are printed as one clear message without a traceback; the exit code is
-2 for bad input (config, data, arguments) and 1 for other failures, so scripts can tell them apart.
+Errors of the project's own family are printed as one clear message without a traceback. Exit codes: 0 success;
+1 a refusal or failure of the registry (gates failed, integrity error, nothing to roll back); 2 bad input
+(config, data, arguments, a missing confirmation word, a path outside the namespace).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from datetime import date
 from pathlib import Path
 
 from kraken_global import __version__
-from kraken_global.errors import KrakenGlobalError
+from kraken_global.errors import ConfigError, KrakenGlobalError
+from kraken_global.registry.errors import ConfirmationRequired, PathEscapeError, RegistryError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -44,8 +46,129 @@ def build_parser() -> argparse.ArgumentParser:
     bt_parser.add_argument("--data-dir", type=Path, help="folder of Kraken CSV exports instead of bundled data")
     bt_parser.add_argument("--no-plot", action="store_true", help="skip report.png")
     bt_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bt_parser.add_argument("--model", choices=["none", "approved"], help="filter entries with the approved model")
     bt_parser.set_defaults(handler=cmd_backtest)
+
+    registry_options = argparse.ArgumentParser(add_help=False)
+    registry_options.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
+    registry_options.add_argument("--artifacts", type=Path, help="registry base folder (default: ml.artifacts)")
+    registry_options.add_argument("--namespace", help="system namespace inside it (default: ml.namespace)")
+
+    train = commands.add_parser("train", parents=[registry_options], help="train a candidate model")
+    train.set_defaults(handler=cmd_train)
+    gates = commands.add_parser("gates", parents=[registry_options],
+                                help="run the gates on a candidate: JSON report; exit 0 pass, 1 fail, 2 error")
+    gates.add_argument("candidate")
+    gates.add_argument("--output", type=Path, help="also write the JSON report here")
+    gates.set_defaults(handler=cmd_gates)
+    promote = commands.add_parser("promote", parents=[registry_options], help="approve a candidate that passed")
+    promote.add_argument("candidate")
+    promote.add_argument("--confirm", help="must be exactly yes-promote")
+    promote.set_defaults(handler=cmd_promote)
+    rollback = commands.add_parser("rollback", parents=[registry_options], help="return to the previous model")
+    rollback.add_argument("--confirm", help="must be exactly yes-rollback")
+    rollback.set_defaults(handler=cmd_rollback)
+    models = commands.add_parser("models", parents=[registry_options], help="list, show or trace models")
+    models.add_argument("action", choices=["list", "show", "history"])
+    models.add_argument("candidate", nargs="?")
+    models.set_defaults(handler=cmd_models)
+    audit = commands.add_parser("audit", parents=[registry_options], help="verify the audit log's hash chain")
+    audit.add_argument("action", choices=["verify"])
+    audit.set_defaults(handler=cmd_audit)
     return parser
+
+
+def _registry_config(args: argparse.Namespace):
+    from kraken_global.config import load_config
+
+    config = load_config(args.config)
+    overrides = {"ml.artifacts": str(args.artifacts) if args.artifacts else None, "ml.namespace": args.namespace}
+    return config.with_overrides({k: v for k, v in overrides.items() if v is not None})
+
+
+def _registry(args: argparse.Namespace):
+    from kraken_global.ml.pipeline import registry_for
+
+    return registry_for(_registry_config(args))
+
+
+def _print_json(data) -> None:
+    import json
+
+    print(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from kraken_global.ml.pipeline import train_candidate
+
+    config = _registry_config(args)
+    registry = _registry(args)
+    candidate = train_candidate(config, registry)
+    manifest = registry.manifest(candidate)
+    print(f"candidate {candidate}")
+    print(f"  sha256 {manifest['sha256']}")
+    print(f"  trained on {manifest['training_window']['first_bar']} .. {manifest['training_window']['train_end']}")
+    print(f"  walk-forward mean AUC {manifest['metrics']['mean_auc']:.3f}")
+    print(f"next: kraken-global gates {candidate}")
+    return EXIT_OK
+
+
+def cmd_gates(args: argparse.Namespace) -> int:
+    import json
+
+    from kraken_global.ml.pipeline import run_gates
+
+    report = run_gates(_registry_config(args), args.candidate, _registry(args))
+    if args.output:
+        args.output.write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
+    _print_json(report)
+    return EXIT_OK if report["passed"] else EXIT_FAILED
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    state = _registry(args).promote(args.candidate, args.confirm)
+    print(f"approved {state['approved']['id']} (sha256 {state['approved']['sha256']})")
+    return EXIT_OK
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    state = _registry(args).rollback(args.confirm)
+    print(f"rolled back: approved is now {state['approved']['id']} (sha256 {state['approved']['sha256']})")
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    state = registry.state()
+    approved = (state["approved"] or {}).get("id")
+    if args.action == "list":
+        for candidate in registry.candidates():
+            report = registry.validation(candidate)
+            gates = "not gated" if report is None else ("passed" if report.get("passed") else "failed")
+            print(f"{candidate}  gates: {gates}{'  APPROVED' if candidate == approved else ''}")
+        return EXIT_OK
+    if args.action == "show":
+        if not args.candidate:
+            raise_config("models show needs a candidate id")
+        _print_json({"manifest": registry.manifest(args.candidate), "validation": registry.validation(args.candidate),
+                     "approved": args.candidate == approved})
+        return EXIT_OK
+    _print_json({"approved": state["approved"], "approvals": state["approvals"],
+                 "audit": [e for e in registry.audit.entries() if e["action"] in ("promote", "rollback")]})
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    count = registry.audit.verify()
+    print(f"audit log {registry.audit.path}: {count} entries, hash chain intact")
+    return EXIT_OK
+
+
+def raise_config(message: str) -> None:
+    from kraken_global.errors import ConfigError
+
+    raise ConfigError(message)
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -67,6 +190,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         "data.directory": str(args.data_dir) if args.data_dir else None,
         "run.plot": False if args.no_plot else None,
         "run.progress": False if args.no_progress else None,
+        "ml.use_model": args.model,
     }
     config = config.with_overrides({k: v for k, v in overrides.items() if v is not None})
     console = Console()
@@ -81,9 +205,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except KrakenGlobalError as exc:
+    except (ConfigError, ConfirmationRequired, PathEscapeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KrakenGlobalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED if isinstance(exc, RegistryError) else EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_FAILED

@@ -243,6 +243,31 @@ class RegimesConfig(_Strict):
         return RegimeSelector(self.selection_map(), self.after_panic)
 
 
+class MLConfig(_Strict):
+    """Training of the entry-filter model and where the registry keeps it."""
+
+    artifacts: Path = Path("artifacts")
+    namespace: str = Field(default="kraken_global", pattern=r"^[a-z][a-z0-9_-]{0,63}$")
+    train_end: date | None = None
+    horizon_bars: int = Field(default=24, ge=1, le=10_000)
+    embargo_bars: int = Field(default=24, ge=0, le=10_000)
+    folds: int = Field(default=4, ge=2, le=20)
+    min_probability: float = Field(default=0.5, ge=0, le=1)
+    use_model: Literal["none", "approved"] = "none"
+
+
+class GatesConfig(_Strict):
+    """The four gates' thresholds (see README "Gates"), and the optional fifth on the Deflated Sharpe Ratio."""
+
+    min_sharpe: float = 0.5
+    max_drawdown_pct: float = Field(default=15.0, gt=0)
+    max_tail_loss_pct: float = Field(default=5.0, gt=0)
+    max_turnover: float = Field(default=2.0, gt=0)
+    oos_windows: int = Field(default=2, ge=1, le=12)
+    dsr_gate: bool = False
+    min_dsr: float = Field(default=0.95, ge=0, le=1)
+
+
 class RunConfig(_Strict):
     seed: int = 42
     out: Path = Path("results/default")
@@ -259,6 +284,8 @@ class BacktestConfig(_Strict):
     schedule: ScheduleConfig = ScheduleConfig()
     regimes: RegimesConfig = RegimesConfig()
     strategy: StrategyConfig = StrategyConfig()
+    ml: MLConfig = MLConfig()
+    gates: GatesConfig = GatesConfig()
     run: RunConfig = RunConfig()
 
     def with_overrides(self, overrides: dict[str, Any]) -> BacktestConfig:

@@ -12,7 +12,14 @@ from kraken_global import metrics
 
 
 class ValueRecorder(bt.Analyzer):
-    """Base: keeps (bar time, portfolio value) for every bar of the strategy's clock."""
+    """Base: keeps (bar time, portfolio value) for every bar of the strategy's clock.
+
+    ``start`` (a datetime) makes the analyzer ignore earlier bars: out-of-sample runs load history before the
+    evaluation window for warm-up, and only the window counts. The starting value is then the value at the
+    last bar before ``start``.
+    """
+
+    params = (("start", None),)
 
     def start(self) -> None:
         self.times: list = []
@@ -20,8 +27,13 @@ class ValueRecorder(bt.Analyzer):
         self.start_value = self.strategy.broker.getvalue()
 
     def next(self) -> None:
-        self.times.append(self.strategy.datetime.datetime(0))
-        self.values.append(self.strategy.broker.getvalue())
+        now = self.strategy.datetime.datetime(0)
+        value = self.strategy.broker.getvalue()
+        if self.p.start is not None and now < self.p.start:
+            self.start_value = value
+            return
+        self.times.append(now)
+        self.values.append(value)
 
     def daily_returns(self):
         return metrics.daily_returns(self.times, self.values, self.start_value)
@@ -44,7 +56,7 @@ class MaxDrawdown(ValueRecorder):
 class TailLoss(ValueRecorder):
     """Expected shortfall of daily returns at ``level`` (95%), as a positive percent."""
 
-    params = (("level", 0.95),)
+    params = (("level", 0.95),)  # plus ValueRecorder's ``start``
 
     def stop(self) -> None:
         returns = self.daily_returns() if self.values else []

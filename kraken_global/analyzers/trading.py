@@ -19,7 +19,11 @@ def _executions(order):
 
 
 class Turnover(bt.Analyzer):
-    """Mean daily traded notional / end-of-day portfolio value (see :func:`metrics.turnover`)."""
+    """Mean daily traded notional / end-of-day portfolio value (see :func:`metrics.turnover`).
+
+    ``start``: ignore bars and trades before it (see ``ValueRecorder``)."""
+
+    params = (("start", None),)
 
     def start(self) -> None:
         self.trades: list[tuple[float, float]] = []
@@ -28,9 +32,12 @@ class Turnover(bt.Analyzer):
 
     def notify_order(self, order) -> None:
         for bit in _executions(order):
-            self.trades.append((bit.dt, abs(bit.size * bit.price)))
+            if self.p.start is None or bt.num2date(bit.dt) >= self.p.start:
+                self.trades.append((bit.dt, abs(bit.size * bit.price)))
 
     def next(self) -> None:
+        if self.p.start is not None and self.strategy.datetime.datetime(0) < self.p.start:
+            return
         self.times.append(self.strategy.datetime[0])
         self.values.append(self.strategy.broker.getvalue())
 

@@ -20,6 +20,7 @@ from kraken_global.analyzers.regime import summarize_regimes
 from kraken_global.config import BacktestConfig, StrategyConfig
 from kraken_global.errors import ConfigError, DataError
 from kraken_global.feeds import NumpyFeed, load_universe, parse_timeframe
+from kraken_global.ml.training import predict_probabilities
 from kraken_global.paper_broker import KrakenPaperBroker
 from kraken_global.regimes import Regime, RegimeWindows
 from kraken_global.runners.regime_system import add_regime_system, build_plan
@@ -40,8 +41,12 @@ class BacktestResult:
 
 
 def build_cerebro(config: BacktestConfig, candles: dict[str, pd.DataFrame], preload: bool = True,
-                  runonce: bool = True, plan: pd.DataFrame | None = None) -> bt.Cerebro:
-    """A cerebro with the feeds (named by symbol), the paper broker, the strategy or regime system, analyzers."""
+                  runonce: bool = True, plan: pd.DataFrame | None = None, model=None,
+                  evaluation_start=None) -> bt.Cerebro:
+    """A cerebro with the feeds (named by symbol), the paper broker, the strategy or regime system, analyzers.
+
+    ``model``: an approved entry-filter model; its probabilities ride on the feeds as ``p_up``.
+    ``evaluation_start``: analyzers ignore earlier bars (out-of-sample windows load history for warm-up)."""
     cerebro = bt.Cerebro(stdstats=False, preload=preload, runonce=runonce)
     timeframe = parse_timeframe(config.data.timeframe)
     fees = config.broker.fees.schedule()
@@ -51,13 +56,18 @@ def build_cerebro(config: BacktestConfig, candles: dict[str, pd.DataFrame], prel
         schedule=config.schedule.schedule(), seed=config.run.seed,
     )
     if config.strategy.name == "regime":
-        add_regime_system(cerebro, config, candles, plan if plan is not None else build_plan(config, candles))
+        probabilities = None
+        if model is not None:
+            probabilities = {s: predict_probabilities(model, frame) for s, frame in candles.items()}
+        add_regime_system(cerebro, config, candles, plan if plan is not None else build_plan(config, candles),
+                          probabilities)
     else:
         for symbol, frame in candles.items():
             cerebro.adddata(NumpyFeed(frame=frame, bar_duration=timeframe), name=symbol)
         cerebro.addstrategy(STRATEGIES[config.strategy.name], **config.strategy.params)
     for name, analyzer in STANDARD_ANALYZERS.items():
-        cerebro.addanalyzer(analyzer, _name=name)
+        takes_start = "start" in analyzer.params._getkeys()
+        cerebro.addanalyzer(analyzer, _name=name, **({"start": evaluation_start} if takes_start else {}))
     cerebro.addanalyzer(BuyAndHoldBenchmark, _name="benchmark", symbol=config.universe.benchmark,
                         fee=fees.tiers[0].taker)
     return cerebro
@@ -93,15 +103,20 @@ def check_warmup(config: BacktestConfig, candles: dict[str, pd.DataFrame]) -> No
 
 
 def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None] | None = None,
-                 preload: bool = True, runonce: bool = True, with_baseline: bool = True) -> BacktestResult:
+                 preload: bool = True, runonce: bool = True, with_baseline: bool = True, model=None) -> BacktestResult:
     """Load data, run cerebro, collect metrics. ``on_progress(done, total)`` is called as bars pass.
 
     For the regime system the baseline strategy also runs on the same data, as the report's benchmark line.
+    ``model``: an entry-filter model (``ml.use_model: approved`` loads the registry's approved one).
     """
     data = load_data(config)
     check_warmup(config, data.candles)
+    if model is None and config.ml.use_model == "approved":
+        from kraken_global.registry import ModelRegistry
+
+        model, _ = ModelRegistry(config.ml.artifacts, config.ml.namespace).approved_model()
     plan = build_plan(config, data.candles) if config.strategy.name == "regime" else None
-    cerebro = build_cerebro(config, data.candles, preload, runonce, plan)
+    cerebro = build_cerebro(config, data.candles, preload, runonce, plan, model)
     clock = pd.DatetimeIndex(sorted(set().union(*(f.index for f in data.candles.values()))))
     if on_progress is not None:
         total = len(clock)

@@ -45,20 +45,28 @@ def reference_frame(candles: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def add_regime_system(cerebro, config: BacktestConfig, candles: dict[str, pd.DataFrame], plan: pd.DataFrame) -> None:
-    """Feeds (the reference one with the plan lines), the six strategies and their regime analyzers."""
+def add_regime_system(cerebro, config: BacktestConfig, candles: dict[str, pd.DataFrame], plan: pd.DataFrame,
+                      probabilities: dict[str, pd.Series] | None = None) -> None:
+    """Feeds (the reference one with the plan lines; every one with ``p_up`` when a model is used), the six
+    strategies and their regime analyzers."""
     timeframe = parse_timeframe(config.data.timeframe)
-    plan_feed = NumpyFeed.with_lines(*plan_lines())
+    model_lines = ("p_up",) if probabilities is not None else ()
+    plan_feed = NumpyFeed.with_lines(*plan_lines(), *model_lines)
+    pair_feed = NumpyFeed.with_lines(*model_lines) if model_lines else NumpyFeed
     for symbol, frame in candles.items():
+        if probabilities is not None:
+            frame = frame.assign(p_up=probabilities[symbol].reindex(frame.index))
         if symbol == config.regimes.reference:
             cerebro.adddata(plan_feed(frame=reference_frame(frame, plan), bar_duration=timeframe), name=symbol)
         else:
-            cerebro.adddata(NumpyFeed(frame=frame, bar_duration=timeframe), name=symbol)
+            cerebro.adddata(pair_feed(frame=frame, bar_duration=timeframe), name=symbol)
     bars_per_year = pd.Timedelta(days=365) / timeframe
     for name in STRATEGY_NAMES:
         params = dict(config.strategy.per_strategy.get(name, {}))
         if name == "VolatilitySwing":
             params.setdefault("bars_per_year", bars_per_year)
+        if probabilities is not None:
+            params.setdefault("min_probability", config.ml.min_probability)
         cerebro.addstrategy(REGIME_STRATEGIES[name], **params)
     cerebro.addanalyzer(RegimeAnalyzer, _name="regime")
 

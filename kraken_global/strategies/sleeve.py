@@ -14,6 +14,9 @@ turns that into market orders and keeps the books of its own sleeve:
 - **Losing the slot**: when the allocation drops to 0 every target becomes 0 and the sleeve sells out in an
   orderly way (market orders, subject to the downtime schedule like every order).
 - **Schedule**: new exposure only in TRADING; reductions also in TRANSITION; nothing in DOWNTIME.
+- **Model filter**: when a feed carries a ``p_up`` line (the approved model's probability of a positive forward
+  return) and ``min_probability`` > 0, a new position in that pair is opened only if ``p_up >= min_probability``;
+  positions already held are managed by the rule alone.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class SleeveStrategy(KrakenStrategy):
         ("rebalance_band", 0.10),
         ("min_trade_usd", 10.0),
         ("invest_fraction", 0.98),
+        ("min_probability", 0.0),
     )
 
     def __init__(self) -> None:
@@ -85,6 +89,8 @@ class SleeveStrategy(KrakenStrategy):
     def next(self) -> None:
         allocation = self.allocation()
         wanted = self.targets() if allocation > 0 else {d: 0.0 for d in self.datas if self.units[d] > 0}
+        if self.p.min_probability > 0:
+            wanted = {d: f if f <= 0 or self.units[d] > 0 or self._model_allows(d) else 0.0 for d, f in wanted.items()}
         budget = self.budget()
         for data, fraction in wanted.items():
             if len(data) and not self.has_open_order(data):
@@ -114,6 +120,13 @@ class SleeveStrategy(KrakenStrategy):
             size = self.units[data] if closing else min(-delta / price, self.units[data])
             if self._sellable(data, size) and (closing or size * price >= self.p.min_trade_usd):
                 self.track(self.sell(data=data, size=size))
+
+    def _model_allows(self, data) -> bool:
+        line = getattr(data.lines, "p_up", None)
+        if line is None:
+            return True
+        p = line[0]
+        return p == p and p >= self.p.min_probability  # NaN (features not ready) vetoes
 
     def _sellable(self, data, size: float) -> bool:
         """False for dust the exchange would refuse (under one lot or ``ordermin``); it stays in the sleeve."""

@@ -1,0 +1,55 @@
+"""Models on disk with skops, never pickle: loading runs no arbitrary code.
+
+The types trusted at load live here, in the code, and nowhere else: a crafted artifact cannot widen the list.
+skops output is not byte-deterministic, so the SHA256 is taken over the exact bytes written, and loading hashes
+the bytes it read and deserializes those same bytes (no window between check and use).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import skops.io as sio
+
+from kraken_global.registry.errors import IntegrityError, UntrustedModelError
+from kraken_global.registry.paths import atomic_write
+
+# Beyond skops' own defaults (numpy, scipy and scikit-learn estimators), the one type our models need.
+TRUSTED_TYPES: tuple[str, ...] = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def save_model(model: Any, path: Path) -> str:
+    """Write ``model`` atomically; returns the SHA256 of the bytes written."""
+    data = sio.dumps(model)
+    atomic_write(path, data)
+    return sha256(data)
+
+
+def load_model(path: Path, expected_sha256: str) -> Any:
+    """Read ``path``, check its SHA256, then load those bytes trusting only :data:`TRUSTED_TYPES`."""
+    data = Path(path).read_bytes()
+    actual = sha256(data)
+    if actual != expected_sha256:
+        raise IntegrityError(f"model file {path} has SHA256 {actual}, but the manifest records {expected_sha256}: "
+                             "the file was changed or corrupted; retrain or restore it")
+    return loads_trusted(data, str(path))
+
+
+def loads_trusted(data: bytes, where: str) -> Any:
+    try:
+        untrusted = set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES)
+    except Exception as exc:  # skops raises assorted errors on malformed archives
+        raise UntrustedModelError(f"{where} is not a readable skops model: {exc}") from None
+    if untrusted:
+        raise UntrustedModelError(f"{where} contains types outside the trusted list: {', '.join(sorted(untrusted))}; "
+                                  "it was not loaded")
+    try:
+        return sio.loads(data, trusted=list(TRUSTED_TYPES))
+    except Exception as exc:
+        raise UntrustedModelError(f"{where} could not be loaded safely: {exc}") from None
