@@ -14,7 +14,12 @@ from pathlib import Path
 
 from kraken_global import __version__
 from kraken_global.errors import ConfigError, KrakenGlobalError
-from kraken_global.registry.errors import ConfirmationRequired, PathEscapeError, RegistryError
+from kraken_global.registry.errors import (
+    ConfirmationRequired,
+    PathEscapeError,
+    RegistryError,
+    UnknownCandidateError,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -205,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ConfigError, ConfirmationRequired, PathEscapeError) as exc:
+    except (ConfigError, ConfirmationRequired, PathEscapeError, UnknownCandidateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KrakenGlobalError as exc:

@@ -27,6 +27,7 @@ from kraken_global.ml.training import TrainingSettings, canonical_json, train
 from kraken_global.regimes import RegimeWindows
 from kraken_global.registry import ModelRegistry, RegistryError
 from kraken_global.registry.errors import IntegrityError, UntrustedModelError
+from kraken_global.registry.serialization import sha256
 
 TRAIN_SHARE = 0.7
 
@@ -113,8 +114,10 @@ def run_gates(config: BacktestConfig, candidate_id: str, registry: ModelRegistry
     gates: list[dict[str, Any]] = []
     sha = None
     model = manifest = None
+    if not registry.paths.candidate_dir(candidate_id).is_dir():
+        registry.manifest(candidate_id)  # raises UnknownCandidateError
     try:
-        sha = registry.file_sha256(candidate_id)
+        sha = sha256((registry.paths.candidate_dir(candidate_id) / "model.skops").read_bytes())
         model, manifest = registry.load_candidate(candidate_id)
         gates.append(_gate("integrity", True, "SHA256 matches the manifest; only trusted types", sha256=sha))
     except (IntegrityError, UntrustedModelError, FileNotFoundError) as exc:

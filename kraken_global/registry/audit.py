@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kraken_global.registry.crash import ENV as CRASH_ENV
+from kraken_global.registry.crash import EXIT_CODE as CRASH_EXIT_CODE
 from kraken_global.registry.errors import IntegrityError
 from kraken_global.registry.paths import fsync_dir
 
@@ -59,6 +61,10 @@ class AuditLog:
         line = json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n"
         new_file = not self.path.exists()
         with open(self.path, "a") as handle:
+            if os.environ.get(CRASH_ENV) == "audit:torn":  # a crash in the middle of the write, for tests
+                handle.write(line[: len(line) // 2])
+                handle.flush()
+                os._exit(CRASH_EXIT_CODE)
             handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())

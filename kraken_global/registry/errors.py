@@ -23,3 +23,7 @@ class UntrustedModelError(RegistryError):
 
 class ConfirmationRequired(RegistryError):
     """A state-changing command was run without its exact confirmation word."""
+
+
+class UnknownCandidateError(RegistryError):
+    """No candidate has that id (a usage error: exit code 2 on the command line)."""

@@ -26,7 +26,7 @@ from filelock import FileLock, Timeout
 
 from kraken_global.registry.audit import AuditLog
 from kraken_global.registry.crash import crash_point
-from kraken_global.registry.errors import ConfirmationRequired, IntegrityError, RegistryError
+from kraken_global.registry.errors import ConfirmationRequired, IntegrityError, RegistryError, UnknownCandidateError
 from kraken_global.registry.paths import ArtifactRoot, atomic_write, check_id, fsync_dir
 from kraken_global.registry.serialization import load_model, save_model, sha256
 
@@ -115,7 +115,8 @@ class ModelRegistry:
     def manifest(self, candidate_id: str) -> dict[str, Any]:
         path = self.paths.candidate_dir(candidate_id) / "manifest.json"
         if not path.exists():
-            raise RegistryError(f"no candidate {candidate_id!r}; known: {', '.join(self.candidates()) or 'none'}")
+            raise UnknownCandidateError(f"no candidate {candidate_id!r}; known: "
+                                        f"{', '.join(self.candidates()) or 'none'}")
         try:
             manifest = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
@@ -128,6 +129,7 @@ class ModelRegistry:
         return manifest
 
     def file_sha256(self, candidate_id: str) -> str:
+        self.manifest(candidate_id)  # an unknown id is a usage error, not a failed check
         return sha256((self.paths.candidate_dir(candidate_id) / "model.skops").read_bytes())
 
     def load_candidate(self, candidate_id: str, expected_sha256: str | None = None) -> tuple[Any, dict[str, Any]]:

@@ -1,0 +1,36 @@
+"""Small real candidates for registry tests (a tiny scikit-learn model and a complete manifest)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from kraken_global.ml.features import FEATURE_SCHEMA, FEATURES
+from kraken_global.registry import ModelRegistry
+
+
+def tiny_model(seed: int = 0) -> HistGradientBoostingClassifier:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(200, len(FEATURES)))
+    y = (x[:, 0] + rng.normal(0, 0.5, 200) > 0).astype(int)
+    return HistGradientBoostingClassifier(max_iter=5, random_state=seed).fit(x, y)
+
+
+def manifest(**overrides) -> dict:
+    base = {
+        "feature_schema": FEATURE_SCHEMA,
+        "library_versions": {"scikit-learn": "test"},
+        "training_window": {"first_bar": "2018-01-01", "train_end": "2019-01-01", "embargo_bars": 24},
+        "data_hash": "0" * 64,
+        "config_hash": "0" * 64,
+        "metrics": {},
+    }
+    return {**base, **overrides}
+
+
+def passed_candidate(registry: ModelRegistry, seed: int = 0) -> str:
+    """A stored candidate with a passing gates report bound to its SHA256."""
+    candidate = registry.add_candidate(tiny_model(seed), manifest())
+    registry.record_validation(candidate, {"candidate": candidate, "sha256": registry.file_sha256(candidate),
+                                           "passed": True, "gates": []})
+    return candidate
