@@ -190,3 +190,12 @@ def test_gates_report_a_tampered_or_wrongly_shaped_candidate(workflow):
     assert "the file was changed or corrupted" in gates["integrity"]["detail"]
     unknown = cli("gates", "20200101T000000Z-deadbeef", "--config", str(lenient))
     assert unknown.returncode == 2 and "no candidate" in unknown.stderr
+
+
+def test_the_ci_example_fails_the_job_on_an_unknown_candidate(workflow, tmp_path):
+    _, _, lenient = workflow
+    done = subprocess.run(["bash", str(ROOT / "examples/ci/model-gates.sh"), "19990101T000000Z-00000000",
+                           str(lenient)], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          env={"KRAKEN_GLOBAL": str(Path(sys.executable).parent / "kraken-global"),
+                               "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 2 and "could not run" in done.stdout

@@ -24,7 +24,6 @@ from kraken_global.feeds import parse_timeframe
 from kraken_global.ml import stats
 from kraken_global.ml.features import FEATURE_SCHEMA
 from kraken_global.ml.training import TrainingSettings, canonical_json, train
-from kraken_global.regimes import RegimeWindows
 from kraken_global.registry import ModelRegistry, RegistryError
 from kraken_global.registry.errors import IntegrityError, UntrustedModelError
 from kraken_global.registry.serialization import sha256
@@ -81,11 +80,12 @@ def oos_windows(train_end: pd.Timestamp, data_end: pd.Timestamp, count: int, emb
 def run_oos_backtest(config: BacktestConfig, model, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, Any]:
     """The regime system with ``model`` on [start, end], warmed up on the history before ``start``; figures
     from the analyzers restricted to the window."""
-    from kraken_global.runners.backtest import build_cerebro, load_data
+    from kraken_global.runners.backtest import build_cerebro, load_data, warmup_needs
     from kraken_global.runners.regime_system import build_plan
 
     timeframe = parse_timeframe(config.data.timeframe)
-    warmup = RegimeWindows.for_timeframe(config.regimes.thresholds.model(), timeframe).warmup * timeframe
+    regime_config = config.with_overrides({"strategy.name": "regime"})
+    warmup = (max(warmup_needs(regime_config).values()) + 1) * timeframe
     window_config = config.with_overrides({
         "strategy.name": "regime", "data.start": str((start - warmup - timedelta(days=2)).date()),
         "data.end": str((end - timedelta(days=1)).date())})

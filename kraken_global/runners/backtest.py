@@ -24,7 +24,7 @@ from kraken_global.ml.training import predict_probabilities
 from kraken_global.paper_broker import KrakenPaperBroker
 from kraken_global.regimes import Regime, RegimeWindows
 from kraken_global.runners.regime_system import add_regime_system, build_plan
-from kraken_global.strategies import STRATEGIES
+from kraken_global.strategies import REGIME_STRATEGIES, STRATEGIES
 
 
 @dataclass
@@ -86,12 +86,22 @@ def load_data(config: BacktestConfig):
     return data
 
 
+def warmup_needs(config: BacktestConfig) -> dict[str, int]:
+    """Bars of history each part of the run needs before it can act (regime detector and strategies)."""
+    if config.strategy.name != "regime":
+        return {f"strategy {config.strategy.name!r}":
+                STRATEGIES[config.strategy.name].warmup_bars(**config.strategy.params)}
+    timeframe = parse_timeframe(config.data.timeframe)
+    needs = {"the regime detector": RegimeWindows.for_timeframe(config.regimes.thresholds.model(), timeframe).warmup}
+    for name, cls in REGIME_STRATEGIES.items():
+        needs[f"strategy {name!r}"] = cls.warmup_bars(**config.strategy.per_strategy.get(name, {}))
+    return needs
+
+
 def check_warmup(config: BacktestConfig, candles: dict[str, pd.DataFrame]) -> None:
-    """Refuse a run too short for the strategy's indicators (backtrader would fail deep inside one)."""
+    """Refuse a run too short for the strategies' indicators (backtrader would fail deep inside one)."""
     if config.strategy.name == "regime":
-        windows = RegimeWindows.for_timeframe(config.regimes.thresholds.model(), parse_timeframe(config.data.timeframe))
-        needed = windows.warmup
-        what = "the regime detector"
+        what, needed = max(warmup_needs(config).items(), key=lambda item: item[1])
     else:
         needed = STRATEGIES[config.strategy.name].warmup_bars(**config.strategy.params)
         what = f"strategy {config.strategy.name!r}"
