@@ -80,7 +80,45 @@ def build_parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", parents=[registry_options], help="verify the audit log's hash chain")
     audit.add_argument("action", choices=["verify"])
     audit.set_defaults(handler=cmd_audit)
+    emulator = commands.add_parser("emulator", help="run the local Kraken REST emulator on 127.0.0.1")
+    emulator.add_argument("--port", type=int, default=8799)
+    emulator.add_argument("--speed", type=float, default=60.0, help="market seconds per wall second")
+    emulator.add_argument("--start", type=_date, default="2019-06-01", help="replay start day (UTC)")
+    emulator.add_argument("--usd", type=float, default=10_000.0, help="starting USD balance")
+    emulator.add_argument("--credentials", type=Path, default=Path("emulator-credentials.json"),
+                          help="file (mode 0600) with the API key and secret to use; created when missing")
+    emulator.set_defaults(handler=cmd_emulator)
     return parser
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    import json
+    import os
+    import time
+    from datetime import datetime
+
+    from kraken_global.emulator.server import EmulatorServer, new_credentials
+
+    if args.credentials.exists():
+        if args.credentials.stat().st_mode & 0o077:
+            raise_config(f"{args.credentials} is readable by others: chmod 600 it")
+        stored = json.loads(args.credentials.read_text())
+        key, secret = stored["key"], stored["secret"]
+    else:
+        key, secret = new_credentials()
+        fd = os.open(args.credentials, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"key": key, "secret": secret}, handle)
+    server = EmulatorServer(key, secret, datetime.fromisoformat(args.start), args.speed, {"ZUSD": args.usd},
+                            args.port)
+    with server:
+        print(f"Kraken emulator on {server.base_url} (market time {server.clock.now()}, x{args.speed}); "
+              f"credentials in {args.credentials}; Ctrl-C stops it", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return EXIT_OK
 
 
 def _registry_config(args: argparse.Namespace):

@@ -1,0 +1,281 @@
+"""The emulated exchange: accounts, orders, fills, and Kraken's order rules and error strings.
+
+Matching: a market order, or a limit order that is marketable on arrival, fills at once at the last price and
+pays the taker fee (a post-only order that would cross is rejected). A resting limit order fills at its limit
+price, paying the maker fee, when a candle that closes after it was placed trades through that price. Funds are
+held for open orders. ``CancelAllOrdersAfter`` cancels everything when its timer passes on the emulator clock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from kraken_global.emulator.clock import ReplayClock
+from kraken_global.emulator.market import Market
+from kraken_global.fees import KRAKEN_LEGACY
+from kraken_global.universe import PairRules
+
+
+class KrakenError(Exception):
+    """A reply with Kraken's ``error`` array (``EOrder:Insufficient funds``, ...)."""
+
+
+@dataclass
+class Order:
+    txid: str
+    pair_id: str
+    side: str
+    ordertype: str
+    volume: float
+    price: float | None
+    userref: int | None
+    cl_ord_id: str | None
+    oflags: str
+    opentm: float
+    status: str = "open"
+    vol_exec: float = 0.0
+    cost: float = 0.0
+    fee: float = 0.0
+    closetm: float | None = None
+    reason: str | None = None
+    trades: list[str] = field(default_factory=list)
+    held: float = 0.0
+
+
+@dataclass
+class Account:
+    secret: str
+    balances: dict[str, float]
+
+
+def epoch(moment: datetime) -> float:
+    """Unix seconds of a naive-UTC datetime (``datetime.timestamp`` would assume the machine's zone)."""
+    return moment.replace(tzinfo=UTC).timestamp()
+
+
+def from_epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
+
+
+def _ids(prefix: str):
+    for n in itertools.count(1):
+        yield f"{prefix}{n:05d}-{(n * 7919) % 100000:05d}-{(n * 104729) % 1000000:06d}"
+
+
+class Exchange:
+    def __init__(self, market: Market, clock: ReplayClock, accounts: dict[str, Account]) -> None:
+        self.market = market
+        self.clock = clock
+        self.accounts = accounts
+        self.orders: dict[str, dict[str, Order]] = {key: {} for key in accounts}
+        self.trades: dict[str, dict[str, dict[str, Any]]] = {key: {} for key in accounts}
+        self.lock = threading.RLock()
+        self._order_ids = _ids("O")
+        self._trade_ids = _ids("T")
+        self._synced = clock.now()
+        self._dead_man: dict[str, datetime | None] = {key: None for key in accounts}
+        self.volume: dict[str, float] = {key: 0.0 for key in accounts}
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    def rules(self, pair: str) -> PairRules:
+        for pid, rules in self.market.rules.items():
+            if pair in (pid, rules.altname, *rules.aliases) or pair.replace("/", "") == rules.altname:
+                return rules
+        raise KrakenError("EQuery:Unknown asset pair")
+
+    def fee_rates(self, key: str) -> tuple[float, float]:
+        return KRAKEN_LEGACY.rates(self.volume[key])
+
+    def available(self, key: str, asset: str) -> float:
+        held = sum(o.held for o in self.orders[key].values() if o.status == "open" and self._held_asset(o) == asset)
+        return self.accounts[key].balances.get(asset, 0.0) - held
+
+    def _held_asset(self, order: Order) -> str:
+        rules = self.market.rules[order.pair_id]
+        return rules.quote if order.side == "buy" else rules.base
+
+    # -- time ------------------------------------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Match resting orders against candles closed since the last sync; run the dead man's switch."""
+        with self.lock:
+            now = self.clock.now()
+            for key, orders in self.orders.items():
+                trigger = self._dead_man[key]
+                if trigger is not None and now >= trigger:
+                    for order in orders.values():
+                        if order.status == "open":
+                            self._close(order, "canceled", "Dead man's switch", now)
+                    self._dead_man[key] = None
+                for order in list(orders.values()):
+                    if order.status != "open" or order.ordertype != "limit":
+                        continue
+                    placed = from_epoch(order.opentm)
+                    for start, candle in self.market.closed_between(order.pair_id, max(placed, self._synced),
+                                                                    now).iterrows():
+                        if start < placed:
+                            continue  # that candle's range includes trading from before the order existed
+                        touched = candle["low"] <= order.price if order.side == "buy" else candle["high"] >= order.price
+                        if touched:
+                            self._fill(key, order, order.volume - order.vol_exec, order.price, "maker", now)
+                            break
+            self._synced = now
+
+    # -- orders ------------------------------------------------------------------------------------------------
+
+    def add_order(self, key: str, params: dict[str, str]) -> dict[str, Any]:
+        with self.lock:
+            self.sync()
+            rules = self.rules(params.get("pair", ""))
+            side = params.get("type")
+            ordertype = params.get("ordertype")
+            if side not in ("buy", "sell"):
+                raise KrakenError("EGeneral:Invalid arguments:type")
+            if ordertype not in ("market", "limit"):
+                raise KrakenError("EGeneral:Invalid arguments:ordertype")
+            try:
+                volume = float(Decimal(params["volume"]))
+            except Exception:
+                raise KrakenError("EGeneral:Invalid arguments:volume") from None
+            if volume < rules.ordermin:
+                raise KrakenError("EOrder:Order minimum not met")
+            price = None
+            if ordertype == "limit":
+                try:
+                    price_text = params["price"]
+                    price = float(Decimal(price_text))
+                except Exception:
+                    raise KrakenError("EGeneral:Invalid arguments:price") from None
+                if (Decimal(price_text) / Decimal(str(rules.tick_size))) % 1 != 0:
+                    raise KrakenError("EOrder:Tick size check failed")
+            userref = params.get("userref")
+            cl_ord_id = params.get("cl_ord_id")
+            if userref is not None and cl_ord_id is not None:
+                raise KrakenError("EGeneral:Invalid arguments:cl_ord_id and userref are exclusive")
+            if cl_ord_id is not None and any(o.cl_ord_id == cl_ord_id and o.status == "open"
+                                             for o in self.orders[key].values()):
+                raise KrakenError("EOrder:Duplicate order")
+            now = self.clock.now()
+            last = self.market.last_price(rules.pair_id, now)
+            reference = price if price is not None else last
+            if volume * reference < rules.costmin:
+                raise KrakenError("EOrder:Cost minimum not met")
+            oflags = params.get("oflags", "")
+            marketable = ordertype == "market" or (side == "buy" and price >= last) or \
+                (side == "sell" and price <= last)
+            if "post" in oflags.split(",") and marketable:
+                raise KrakenError("EOrder:Post only order")
+            _maker, taker = self.fee_rates(key)
+            if side == "buy":
+                need = volume * (last if marketable else price) * (1 + taker)
+                if need > self.available(key, rules.quote) + 1e-9:
+                    raise KrakenError("EOrder:Insufficient funds")
+            elif volume > self.available(key, rules.base) + 1e-12:
+                raise KrakenError("EOrder:Insufficient funds")
+            description = f"{side} {params['volume']} {rules.altname} @ " + \
+                ("market" if ordertype == "market" else f"limit {params['price']}")
+            if str(params.get("validate", "")).lower() in ("true", "1"):
+                return {"descr": {"order": description}}
+            order = Order(next(self._order_ids), rules.pair_id, side, ordertype, volume, price,
+                          int(userref) if userref is not None else None, cl_ord_id, oflags, epoch(now))
+            self.orders[key][order.txid] = order
+            if marketable:
+                self._fill(key, order, volume, last, "taker", now)
+            else:
+                order.held = volume * price * (1 + taker) if side == "buy" else volume
+            return {"descr": {"order": description}, "txid": [order.txid]}
+
+    def _fill(self, key: str, order: Order, volume: float, price: float, liquidity: str, now: datetime) -> None:
+        rules = self.market.rules[order.pair_id]
+        maker, taker = self.fee_rates(key)
+        rate = maker if liquidity == "maker" else taker
+        cost = volume * price
+        fee = cost * rate
+        balances = self.accounts[key].balances
+        if order.side == "buy":
+            balances[rules.quote] = balances.get(rules.quote, 0.0) - cost - fee
+            balances[rules.base] = balances.get(rules.base, 0.0) + volume
+        else:
+            balances[rules.base] = balances.get(rules.base, 0.0) - volume
+            balances[rules.quote] = balances.get(rules.quote, 0.0) + cost - fee
+        trade_id = next(self._trade_ids)
+        self.trades[key][trade_id] = {
+            "ordertxid": order.txid, "postxid": "", "pair": order.pair_id, "time": epoch(now),
+            "type": order.side, "ordertype": order.ordertype, "price": f"{price:.{rules.pair_decimals}f}",
+            "cost": f"{cost:.5f}", "fee": f"{fee:.5f}", "vol": f"{volume:.8f}", "margin": "0.00000", "misc": "",
+            "trade_id": len(self.trades[key]) + 1, "maker": liquidity == "maker",
+        }
+        self.volume[key] += cost
+        order.vol_exec += volume
+        order.cost += cost
+        order.fee += fee
+        order.trades.append(trade_id)
+        order.held = 0.0
+        if order.vol_exec >= order.volume - 1e-12:
+            self._close(order, "closed", None, now)
+
+    def _close(self, order: Order, status: str, reason: str | None, now: datetime) -> None:
+        order.status, order.reason, order.closetm, order.held = status, reason, epoch(now), 0.0
+
+    def find(self, key: str, ref: str) -> list[Order]:
+        """Orders matching a txid, a userref or a cl_ord_id."""
+        orders = self.orders[key]
+        if ref in orders:
+            return [orders[ref]]
+        return [o for o in orders.values() if o.cl_ord_id == ref or (o.userref is not None and str(o.userref) == ref)]
+
+    def cancel(self, key: str, ref: str) -> dict[str, Any]:
+        with self.lock:
+            self.sync()
+            matches = [o for o in self.find(key, ref) if o.status == "open"]
+            if not matches and not self.find(key, ref):
+                raise KrakenError("EOrder:Unknown order")
+            for order in matches:
+                self._close(order, "canceled", "User requested", self.clock.now())
+            return {"count": len(matches), "pending": False}
+
+    def cancel_all(self, key: str) -> dict[str, Any]:
+        with self.lock:
+            self.sync()
+            open_orders = [o for o in self.orders[key].values() if o.status == "open"]
+            for order in open_orders:
+                self._close(order, "canceled", "User requested", self.clock.now())
+            return {"count": len(open_orders)}
+
+    def cancel_all_after(self, key: str, timeout: int) -> dict[str, Any]:
+        with self.lock:
+            if not 0 <= timeout < 86400:
+                raise KrakenError("EGeneral:Invalid arguments:timeout")
+            now = self.clock.now()
+            self._dead_man[key] = now + timedelta(seconds=timeout) if timeout else None
+            trigger = self._dead_man[key]
+            return {"currentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "triggerTime": trigger.strftime("%Y-%m-%dT%H:%M:%SZ") if trigger else "0"}
+
+    def describe(self, order: Order, with_trades: bool = False) -> dict[str, Any]:
+        rules = self.market.rules[order.pair_id]
+        decimals = rules.pair_decimals
+        price_text = f"{order.price:.{decimals}f}" if order.price is not None else "0"
+        out = {
+            "refid": None, "userref": order.userref, "cl_ord_id": order.cl_ord_id, "status": order.status,
+            "opentm": order.opentm, "starttm": 0, "expiretm": 0,
+            "descr": {"pair": rules.altname, "type": order.side, "ordertype": order.ordertype, "price": price_text,
+                      "price2": "0", "leverage": "none",
+                      "order": f"{order.side} {order.volume:.8f} {rules.altname} @ {order.ordertype} {price_text}",
+                      "close": ""},
+            "vol": f"{order.volume:.8f}", "vol_exec": f"{order.vol_exec:.8f}", "cost": f"{order.cost:.5f}",
+            "fee": f"{order.fee:.5f}",
+            "price": f"{(order.cost / order.vol_exec) if order.vol_exec else 0:.{decimals}f}",
+            "stopprice": "0.00000", "limitprice": "0.00000", "misc": "", "oflags": order.oflags or "fciq",
+        }
+        if with_trades or order.trades:
+            out["trades"] = list(order.trades)
+        if order.status in ("closed", "canceled", "expired"):
+            out.update(closetm=order.closetm, reason=order.reason)
+        return out

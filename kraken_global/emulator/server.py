@@ -1,0 +1,110 @@
+"""Run the emulator on 127.0.0.1, in this process (a background thread: tests) or in the foreground (CLI)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+import threading
+from datetime import datetime
+
+import pandas as pd
+from aiohttp import web
+
+from kraken_global.emulator.app import EmulatorApp
+from kraken_global.emulator.clock import ReplayClock
+from kraken_global.emulator.exchange import Account, Exchange
+from kraken_global.emulator.faults import FaultPlan
+from kraken_global.emulator.market import Market
+from kraken_global.feeds import bundled_data_dir, load_candles
+from kraken_global.feeds.sources import BUNDLED_FILES
+from kraken_global.universe import catalog
+
+DEFAULT_START = datetime(2019, 6, 1)
+
+
+def bundled_market() -> Market:
+    universe = catalog()
+    candles, rules = {}, {}
+    for symbol, name in BUNDLED_FILES.items():
+        pair = universe.resolve(symbol)
+        candles[pair.pair_id] = load_candles(bundled_data_dir() / name)
+        rules[pair.pair_id] = pair
+    return Market(candles, rules)
+
+
+def new_credentials() -> tuple[str, str]:
+    """A random API key and base64 secret, as Kraken issues them."""
+    return secrets.token_urlsafe(24), base64.b64encode(secrets.token_bytes(64)).decode()
+
+
+class EmulatorServer:
+    """The emulator with one account. Use as a context manager; ``base_url`` is ready inside it.
+
+    ``speed``: market seconds per wall second (0 = the clock moves only with :meth:`advance`).
+    """
+
+    def __init__(self, key: str | None = None, secret: str | None = None, start: datetime = DEFAULT_START,
+                 speed: float = 0.0, balances: dict[str, float] | None = None, port: int = 0,
+                 fault_delay: float = 10.0, market: Market | None = None) -> None:
+        generated_key, generated_secret = new_credentials()
+        self.key = key or generated_key
+        self.secret = secret or generated_secret
+        self.clock = ReplayClock(start, speed)
+        self.market = market or bundled_market()
+        self.exchange = Exchange(self.market, self.clock,
+                                 {self.key: Account(self.secret, dict(balances or {"ZUSD": 10_000.0}))})
+        self.faults = FaultPlan()
+        self.app = EmulatorApp(self.exchange, self.faults, fault_delay)
+        self.port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._ready = threading.Event()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def advance(self, seconds: float) -> datetime:
+        now = self.clock.advance(pd.Timedelta(seconds=seconds).to_pytimedelta())
+        self.exchange.sync()
+        return now
+
+    async def _start(self) -> None:
+        self._runner = web.AppRunner(self.app.build(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+
+    def start(self) -> EmulatorServer:
+        def serve() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(self._start())
+            self._ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=serve, name="kraken-emulator", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("the emulator did not start within 30 s")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(30)
+        self._loop.close()
+        self._loop = None
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"EmulatorServer(url={self.base_url!r}, key={self.key[:4]}..., now={self.clock.now()})"
