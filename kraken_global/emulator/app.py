@@ -53,7 +53,6 @@ class EmulatorApp:
     # -- dispatch with faults ------------------------------------------------------------------------------
 
     async def _with_faults(self, method: str, handler) -> web.Response:
-        self.requests.append(method)
         fault = self.faults.take(method)
         if fault is not None:
             if fault.kind == "http_500":
@@ -75,6 +74,7 @@ class EmulatorApp:
 
     async def public(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        self.requests.append(method)
         handler = getattr(self, f"public_{method}", None)
         if handler is None:
             return _error("EGeneral:Unknown method")
@@ -83,6 +83,7 @@ class EmulatorApp:
 
     async def private(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        self.requests.append(method)
         body = await request.read()
         params = dict(parse_qsl(body.decode(), keep_blank_values=True))
         key = request.headers.get("API-Key", "")

@@ -1,0 +1,60 @@
+"""API credentials from the environment or from a file only its owner can read; never printed.
+
+``KRAKEN_API_KEY`` and ``KRAKEN_API_SECRET``, or a JSON file ``{"key": ..., "secret": ...}`` with mode 0600 (a file
+that group or others can read is refused). :class:`Credentials` masks itself in ``repr``/``str`` so it cannot leak
+into logs, reports or exception messages by accident.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kraken_global.errors import ConfigError
+
+ENV_KEY = "KRAKEN_API_KEY"
+ENV_SECRET = "KRAKEN_API_SECRET"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    key: str = field(repr=False)
+    secret: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.key or not self.secret:
+            raise ConfigError("the API key and secret must both be set")
+        try:
+            base64.b64decode(self.secret, validate=True)
+        except (binascii.Error, ValueError):
+            raise ConfigError("the API secret is not valid base64 (Kraken secrets are)") from None
+
+    def __repr__(self) -> str:
+        return f"Credentials(key={self.key[:4]}..., secret=***)"
+
+    __str__ = __repr__
+
+
+def load_credentials(path: Path | None = None, environ: dict[str, str] | None = None) -> Credentials:
+    env = os.environ if environ is None else environ
+    if path is None:
+        key, secret = env.get(ENV_KEY), env.get(ENV_SECRET)
+        if not key or not secret:
+            raise ConfigError(f"no credentials: set {ENV_KEY} and {ENV_SECRET}, or give a credentials file")
+        return Credentials(key, secret)
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        raise ConfigError(f"credentials file {path} not found") from None
+    if mode & 0o077:
+        raise ConfigError(f"credentials file {path} can be read by others (mode {oct(mode & 0o777)}): chmod 600 it")
+    try:
+        stored = json.loads(path.read_text())
+        return Credentials(stored["key"], stored["secret"])
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise ConfigError(f"credentials file {path} must hold JSON with 'key' and 'secret'") from None

@@ -1,0 +1,69 @@
+"""ccxt's errors translated where they enter, grouped by what the operator must do.
+
+- :class:`TemporaryError`: the venue is busy, rate-limited, unreachable or slow; waiting and retrying helps.
+- :class:`OrderRejected`: the venue refused this order (funds, minimums, precision); retrying the same order
+  will not help. Its ``reason`` is Kraken's error string.
+- :class:`CredentialsError`: key, signature, nonce or permissions; a person must fix the configuration.
+- :class:`UnknownOrderError`: the venue does not know the order.
+"""
+
+from __future__ import annotations
+
+import ccxt
+
+from kraken_global.errors import KrakenGlobalError
+
+
+class LiveError(KrakenGlobalError):
+    pass
+
+
+class TemporaryError(LiveError):
+    pass
+
+
+class OrderRejected(LiveError):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"order rejected by the exchange: {reason}")
+
+
+class CredentialsError(LiveError):
+    pass
+
+
+class UnknownOrderError(LiveError):
+    pass
+
+
+# Kraken's own strings decide first: ccxt maps some of them (e.g. an invalid signature) to a generic error.
+CREDENTIAL_REASONS = ("EAPI:Invalid key", "EAPI:Invalid signature", "EAPI:Invalid nonce",
+                      "EGeneral:Permission denied")
+TEMPORARY_REASONS = ("EAPI:Rate limit exceeded", "EService:", "EGeneral:Internal error", "EOrder:Rate limit exceeded",
+                     "EGeneral:Temporary lockout")
+
+
+def _kraken_reason(exc: Exception) -> str:
+    text = str(exc)
+    for marker in ("EOrder:", "EGeneral:", "EAPI:", "EService:", "EQuery:"):
+        if marker in text:
+            return marker + text.split(marker, 1)[1].split('"', 1)[0]
+    return type(exc).__name__
+
+
+def translate(exc: Exception) -> LiveError:
+    """The project's error for a ccxt exception (the caller raises it ``from`` the original)."""
+    reason = _kraken_reason(exc)
+    if reason.startswith(CREDENTIAL_REASONS):
+        return CredentialsError(f"the exchange refused the credentials: {reason}")
+    if reason.startswith(TEMPORARY_REASONS):
+        return TemporaryError(f"temporary exchange problem: {reason}")
+    if isinstance(exc, ccxt.OrderNotFound):
+        return UnknownOrderError(reason)
+    if isinstance(exc, ccxt.InvalidNonce | ccxt.AuthenticationError | ccxt.PermissionDenied):
+        return CredentialsError(f"the exchange refused the credentials: {reason}")
+    if isinstance(exc, ccxt.NetworkError | ccxt.ExchangeNotAvailable | ccxt.DDoSProtection | ccxt.RateLimitExceeded):
+        return TemporaryError(f"temporary exchange problem: {reason}")
+    if isinstance(exc, ccxt.InsufficientFunds | ccxt.InvalidOrder | ccxt.BadRequest):
+        return OrderRejected(reason)
+    return LiveError(f"exchange error: {reason}")

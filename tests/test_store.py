@@ -1,0 +1,122 @@
+"""The store against the emulator: every fault on order placement ends with exactly one order, or none and a
+clear error; credentials never leak."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from kraken_global.emulator import EmulatorServer
+from kraken_global.errors import ConfigError
+from kraken_global.live.credentials import Credentials, load_credentials
+from kraken_global.live.errors import CredentialsError, OrderRejected, TemporaryError, UnknownOrderError
+from kraken_global.live.store import KrakenStore, StoreSettings, new_client_order_id
+
+
+@pytest.fixture
+def emulator():
+    with EmulatorServer(fault_delay=1.2) as server:
+        yield server
+
+
+def store_for(emulator, **settings) -> KrakenStore:
+    options = {"api_url": emulator.base_url, "timeout_ms": 600, "enable_rate_limit": False,
+               "backoff_seconds": 0.01, **settings}
+    return KrakenStore(Credentials(emulator.key, emulator.secret), StoreSettings(**options)).start()
+
+
+def add_order_requests(emulator) -> int:
+    return emulator.app.requests.count("AddOrder")
+
+
+def open_orders(emulator) -> list:
+    return [o for o in emulator.exchange.orders[emulator.key].values() if o.status == "open"]
+
+
+def test_an_order_carries_its_client_id(emulator):
+    store = store_for(emulator)
+    cid = new_client_order_id()
+    order = store.submit_order("BTC/USD", "buy", "limit", 0.01, 1000.0, client_order_id=cid)
+    assert order["status"] == "open" and len(cid) <= 18
+    assert store.find_by_client_id(cid)["id"] == order["id"]
+
+
+@pytest.mark.parametrize("faults", [["lost_response"], ["timeout"], ["http_500", "http_500"], ["rate_limit"],
+                                    ["unavailable", "lost_response"]])
+def test_faults_on_placement_never_double_the_order(emulator, faults):
+    store = store_for(emulator)
+    for kind in faults:
+        emulator.faults.add("AddOrder", kind)
+    order = store.submit_order("BTC/USD", "buy", "limit", 0.01, 1000.0)
+    assert len(open_orders(emulator)) == 1
+    assert order["id"] == open_orders(emulator)[0].txid
+    placed_by_request = sum(1 for f in emulator.faults.injected if f.kind == "lost_response")
+    assert add_order_requests(emulator) == len(faults) + 1 - placed_by_request
+
+
+def test_a_lost_response_on_a_market_order_leaves_one_fill(emulator):
+    store = store_for(emulator)
+    emulator.faults.add("AddOrder", "lost_response")
+    order = store.submit_order("BTC/USD", "buy", "market", 0.01)
+    assert order["status"] == "closed" and order["filled"] == pytest.approx(0.01)
+    assert len(emulator.exchange.trades[emulator.key]) == 1
+
+
+def test_the_lookup_itself_survives_faults(emulator):
+    store = store_for(emulator)
+    emulator.faults.add("AddOrder", "lost_response")
+    emulator.faults.add("OpenOrders", "http_500")
+    store.submit_order("BTC/USD", "buy", "limit", 0.01, 1000.0)
+    assert len(open_orders(emulator)) == 1
+
+
+def test_a_rejected_order_is_not_retried(emulator):
+    store = store_for(emulator)
+    with pytest.raises(OrderRejected, match="EOrder:Insufficient funds"):
+        store.submit_order("BTC/USD", "buy", "market", 50.0)
+    assert add_order_requests(emulator) == 1 and open_orders(emulator) == []
+
+
+def test_when_the_exchange_stays_down_there_is_no_order_and_a_clear_error(emulator):
+    store = store_for(emulator, max_attempts=3)
+    emulator.faults.add("AddOrder", "http_500", count=3)
+    with pytest.raises(TemporaryError, match="could not be placed after 3 attempts"):
+        store.submit_order("BTC/USD", "buy", "limit", 0.01, 1000.0)
+    assert open_orders(emulator) == []
+
+
+def test_reads_are_retried_and_unknown_orders_are_reported(emulator):
+    store = store_for(emulator)
+    emulator.faults.add("BalanceEx", "rate_limit", count=2)
+    assert store.fetch_balance()["USD"]["total"] == 10_000.0
+    with pytest.raises(UnknownOrderError):
+        store.cancel_order("OXXXXX-XXXXX-XXXXXX")
+
+
+def test_bad_credentials_fail_fast_and_never_show_the_secret(emulator, caplog):
+    wrong = Credentials(emulator.key, "QUJD" * 22)
+    store = KrakenStore(wrong, StoreSettings(api_url=emulator.base_url, enable_rate_limit=False,
+                                             backoff_seconds=0.01)).start()
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(CredentialsError) as info:
+        store.fetch_balance()
+    assert emulator.app.requests.count("BalanceEx") == 1  # not retried
+    for text in (str(info.value), repr(store), repr(wrong), str(wrong), caplog.text):
+        assert wrong.secret not in text and "QUJD" not in text
+
+
+def test_credentials_come_from_env_or_a_private_file(tmp_path):
+    env = {"KRAKEN_API_KEY": "k" * 10, "KRAKEN_API_SECRET": "QUJD" * 22}
+    assert load_credentials(environ=env).key == "k" * 10
+    with pytest.raises(ConfigError, match="set KRAKEN_API_KEY and KRAKEN_API_SECRET"):
+        load_credentials(environ={})
+    path = tmp_path / "creds.json"
+    path.write_text('{"key": "abc", "secret": "QUJD"}')
+    path.chmod(0o644)
+    with pytest.raises(ConfigError, match="can be read by others"):
+        load_credentials(path)
+    path.chmod(0o600)
+    assert load_credentials(path).key == "abc"
+    with pytest.raises(ConfigError, match="not valid base64"):
+        Credentials("abc", "not base64!")
