@@ -24,7 +24,7 @@ HOUR = 3600
 
 @pytest.fixture
 def emulator():
-    with EmulatorServer(fault_delay=1.5) as server:
+    with EmulatorServer(fault_delay=3.0) as server:
         yield server
 
 
@@ -148,7 +148,7 @@ def test_dead_mans_switch_cancels_everything_when_not_refreshed(emulator):
     ("rate_limit", ccxt.DDoSProtection), ("timeout", ccxt.RequestTimeout),
 ])
 def test_each_fault_reaches_ccxt_as_its_error_and_changes_nothing(emulator, kind, error):
-    ex = client(emulator, timeout_ms=800)
+    ex = client(emulator, timeout_ms=1200)
     emulator.faults.add("AddOrder", kind)
     with pytest.raises(error):
         ex.create_order("BTC/USD", "market", "buy", 0.01)
@@ -156,11 +156,11 @@ def test_each_fault_reaches_ccxt_as_its_error_and_changes_nothing(emulator, kind
 
 
 def test_a_lost_response_leaves_the_order_placed_and_findable_by_client_id(emulator):
-    ex = client(emulator, timeout_ms=800)
+    ex = client(emulator, timeout_ms=1200)
     emulator.faults.add("AddOrder", "lost_response")
     with pytest.raises(ccxt.RequestTimeout):
         ex.create_order("BTC/USD", "limit", "buy", 0.01, 1000.0, params={"cl_ord_id": "kg-00000001"})
-    time.sleep(1.0)  # the emulator finishes the request after the client gave up
+    time.sleep(0.5)  # the emulator finishes the request after the client gave up
     found = ex.privatePostOpenOrders({"cl_ord_id": "kg-00000001"})["result"]["open"]
     assert len(found) == 1
     with pytest.raises(ccxt.ExchangeError, match="EOrder:Duplicate order"):

@@ -16,12 +16,12 @@ from kraken_global.live.store import KrakenStore, StoreSettings, new_client_orde
 
 @pytest.fixture
 def emulator():
-    with EmulatorServer(fault_delay=1.2) as server:
+    with EmulatorServer(fault_delay=3.0) as server:
         yield server
 
 
 def store_for(emulator, **settings) -> KrakenStore:
-    options = {"api_url": emulator.base_url, "timeout_ms": 600, "enable_rate_limit": False,
+    options = {"api_url": emulator.base_url, "timeout_ms": 1200, "enable_rate_limit": False,
                "backoff_seconds": 0.01, **settings}
     return KrakenStore(Credentials(emulator.key, emulator.secret), StoreSettings(**options)).start()
 
