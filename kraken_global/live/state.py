@@ -1,0 +1,131 @@
+"""The live trading state in SQLite, so nothing is lost when the process or the machine dies.
+
+Tables: ``orders`` (one row per client order id, written *before* the order is sent: the intent), ``fills`` (one
+row per exchange trade id: recording a fill twice is a no-op) and ``meta``. The database runs in WAL mode with
+``synchronous=FULL`` and every change is one transaction.
+
+:meth:`TradingState.reconcile` is run on every start, before trading: each order the state does not know to be
+final is looked up on the exchange by its client order id. An intent the exchange never received is marked
+``not_placed``; an order that was placed (the process died after sending) gets its exchange id, status and fills;
+fills the exchange has for our orders and the state lacks are added. Positions are the sum of recorded fills.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+FINAL = ("closed", "canceled", "expired", "rejected", "not_placed")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS orders (
+    client_id TEXT PRIMARY KEY, txid TEXT, symbol TEXT NOT NULL, side TEXT NOT NULL, type TEXT NOT NULL,
+    amount REAL NOT NULL, price REAL, status TEXT NOT NULL, filled REAL NOT NULL DEFAULT 0,
+    average REAL, fee REAL NOT NULL DEFAULT 0, strategy TEXT, created REAL NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS fills (
+    trade_id TEXT PRIMARY KEY, client_id TEXT NOT NULL REFERENCES orders(client_id), txid TEXT, symbol TEXT NOT NULL,
+    side TEXT NOT NULL, amount REAL NOT NULL, price REAL NOT NULL, fee REAL NOT NULL, time REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class TradingState:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- orders ------------------------------------------------------------------------------------------
+
+    def record_intent(self, client_id: str, symbol: str, side: str, order_type: str, amount: float,
+                      price: float | None = None, strategy: str | None = None) -> None:
+        """Write the order before it is sent: after a crash, reconciliation knows to look for it."""
+        now = time.time()
+        with self._transaction() as db:
+            db.execute("INSERT INTO orders (client_id, symbol, side, type, amount, price, status, strategy, created, "
+                       "updated) VALUES (?, ?, ?, ?, ?, ?, 'pending_submit', ?, ?, ?)",
+                       (client_id, symbol, side, order_type, amount, price, strategy, now, now))
+
+    def update_from_exchange(self, client_id: str, order: dict[str, Any]) -> None:
+        """Take the exchange's view of the order (ccxt shape): id, status, filled, average, fee."""
+        fee = (order.get("fee") or {}).get("cost") or 0
+        with self._transaction() as db:
+            db.execute("UPDATE orders SET txid = ?, status = ?, filled = ?, average = ?, fee = ?, updated = ? "
+                       "WHERE client_id = ?", (order["id"], order["status"], float(order.get("filled") or 0),
+                                               order.get("average"), float(fee), time.time(), client_id))
+
+    def mark(self, client_id: str, status: str) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE orders SET status = ?, updated = ? WHERE client_id = ?",
+                       (status, time.time(), client_id))
+
+    def order(self, client_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM orders WHERE client_id = ?", (client_id,)).fetchone()
+        return dict(row) if row else None
+
+    def unsettled_orders(self) -> list[dict[str, Any]]:
+        marks = ",".join("?" * len(FINAL))
+        rows = self.db.execute(f"SELECT * FROM orders WHERE status NOT IN ({marks}) ORDER BY created", FINAL)
+        return [dict(r) for r in rows]
+
+    # -- fills and positions ----------------------------------------------------------------------------------
+
+    def record_fill(self, client_id: str, trade: dict[str, Any]) -> bool:
+        """Add one exchange trade (ccxt shape); False when it was already recorded."""
+        fee = (trade.get("fee") or {}).get("cost") or 0
+        with self._transaction() as db:
+            cursor = db.execute("INSERT OR IGNORE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                (str(trade["id"]), client_id, trade.get("order"), trade["symbol"], trade["side"],
+                                 float(trade["amount"]), float(trade["price"]), float(fee),
+                                 float(trade["timestamp"]) / 1000))
+            return cursor.rowcount == 1
+
+    def fills(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.execute("SELECT * FROM fills ORDER BY time, trade_id")]
+
+    def positions(self) -> dict[str, float]:
+        rows = self.db.execute("SELECT symbol, SUM(CASE side WHEN 'buy' THEN amount ELSE -amount END) AS size "
+                               "FROM fills GROUP BY symbol")
+        return {r["symbol"]: r["size"] for r in rows if abs(r["size"]) > 1e-12}
+
+    # -- reconciliation -----------------------------------------------------------------------------------------
+
+    def reconcile(self, store) -> list[str]:
+        """Bring every unsettled order and all our fills in line with the exchange; returns what changed."""
+        actions: list[str] = []
+        for row in self.unsettled_orders():
+            found = store.find_by_client_id(row["client_id"])
+            if found is None:
+                self.mark(row["client_id"], "not_placed")
+                actions.append(f"{row['client_id']}: never reached the exchange, marked not_placed")
+                continue
+            self.update_from_exchange(row["client_id"], found)
+            actions.append(f"{row['client_id']}: {found['status']} on the exchange ({found['id']})")
+        by_txid = {r["txid"]: r["client_id"] for r in self.db.execute("SELECT txid, client_id FROM orders")
+                   if r["txid"]}
+        for trade in store.fetch_my_trades():
+            client_id = by_txid.get(trade.get("order"))
+            if client_id is not None and self.record_fill(client_id, trade):
+                actions.append(f"{client_id}: recorded fill {trade['id']}")
+        return actions
