@@ -108,6 +108,11 @@ def find_pair_file(directory: Path, rules: PairRules, timeframe: pd.Timedelta) -
     return None
 
 
+def bar_clock(candles: dict[str, pd.DataFrame]) -> pd.DatetimeIndex:
+    """Every bar time of any pair, sorted: the clock of a multi-pair run."""
+    return pd.DatetimeIndex(sorted(set().union(*(frame.index for frame in candles.values()))))
+
+
 @dataclass
 class UniverseData:
     """Candles per symbol, plus the pairs that had no data (they join once data for them exists)."""

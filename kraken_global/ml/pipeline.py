@@ -21,6 +21,7 @@ import pandas as pd
 from kraken_global import metrics
 from kraken_global.config import BacktestConfig
 from kraken_global.feeds import parse_timeframe
+from kraken_global.feeds.sources import bar_clock
 from kraken_global.ml import stats
 from kraken_global.ml.features import FEATURE_SCHEMA
 from kraken_global.ml.training import TrainingSettings, canonical_json, train
@@ -35,14 +36,10 @@ def registry_for(config: BacktestConfig) -> ModelRegistry:
     return ModelRegistry(config.ml.artifacts, config.ml.namespace)
 
 
-def _clock(candles: dict[str, pd.DataFrame]) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(sorted(set().union(*(f.index for f in candles.values()))))
-
-
 def train_end_of(config: BacktestConfig, candles: dict[str, pd.DataFrame]) -> pd.Timestamp:
     if config.ml.train_end is not None:
         return pd.Timestamp(config.ml.train_end)
-    clock = _clock(candles)
+    clock = bar_clock(candles)
     return clock[int(len(clock) * TRAIN_SHARE)].normalize()
 
 
@@ -151,7 +148,7 @@ def _performance_gates(config, registry, model, manifest, gates) -> dict[str, An
 
     t = config.gates
     data = load_data(config)
-    clock = _clock(data.candles)
+    clock = bar_clock(data.candles)
     timeframe = parse_timeframe(config.data.timeframe)
     train_end = pd.Timestamp(manifest["training_window"]["train_end"])
     embargo = manifest["training_window"]["embargo_bars"] * timeframe

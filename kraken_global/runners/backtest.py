@@ -20,6 +20,7 @@ from kraken_global.analyzers.regime import summarize_regimes
 from kraken_global.config import BacktestConfig, StrategyConfig
 from kraken_global.errors import ConfigError, DataError
 from kraken_global.feeds import NumpyFeed, load_universe, parse_timeframe
+from kraken_global.feeds.sources import bar_clock
 from kraken_global.ml.training import predict_probabilities
 from kraken_global.paper_broker import KrakenPaperBroker
 from kraken_global.regimes import Regime, RegimeWindows
@@ -127,7 +128,7 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
         model, _ = ModelRegistry(config.ml.artifacts, config.ml.namespace).approved_model()
     plan = build_plan(config, data.candles) if config.strategy.name == "regime" else None
     cerebro = build_cerebro(config, data.candles, preload, runonce, plan, model)
-    clock = pd.DatetimeIndex(sorted(set().union(*(f.index for f in data.candles.values()))))
+    clock = bar_clock(data.candles)
     if on_progress is not None:
         total = len(clock)
         cerebro.addanalyzer(Progress, _name="progress", callback=lambda done: on_progress(done, total))
