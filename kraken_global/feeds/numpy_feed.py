@@ -18,6 +18,8 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
+from kraken_global.feeds.validation import infer_timeframe
+
 # backtrader stores datetimes as days since 0001-01-01 (proleptic Gregorian) plus one.
 _EPOCH_ORDINAL = 719163.0
 _NS_PER_DAY = 86_400e9
@@ -59,7 +61,9 @@ class NumpyFeed(bt.feed.DataBase):
         if index.tz is not None:
             index = index.tz_convert("UTC").tz_localize(None)
         if self.p.stamp_at_close:
-            duration = self.p.bar_duration or _infer_duration(index)
+            if self.p.bar_duration is None and len(index) < 2:
+                raise ValueError("cannot infer the bar duration from one bar: pass bar_duration")
+            duration = self.p.bar_duration or infer_timeframe(index)
             index = index + pd.Timedelta(duration)
         self._columns: dict[str, np.ndarray] = {"datetime": datetimes_to_num(index)}
         for alias in self.lines.getlinealiases():
@@ -96,8 +100,3 @@ class NumpyFeed(bt.feed.DataBase):
         self._cursor += 1
         return True
 
-
-def _infer_duration(index: pd.DatetimeIndex) -> pd.Timedelta:
-    if len(index) < 2:
-        raise ValueError("cannot infer the bar duration from one bar: pass bar_duration")
-    return pd.Series(index[1:] - index[:-1]).mode().iloc[0]

@@ -6,6 +6,7 @@ trading will reuse with a live feed; only the feed and broker differ.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,9 +23,9 @@ from kraken_global.errors import ConfigError, DataError
 from kraken_global.feeds import NumpyFeed, load_universe, parse_timeframe
 from kraken_global.feeds.sources import bar_clock
 from kraken_global.ml.training import predict_probabilities
-from kraken_global.paper_broker import KrakenPaperBroker
-from kraken_global.regimes import Regime, RegimeWindows
-from kraken_global.runners.regime_system import add_regime_system, build_plan
+from kraken_global.paper_broker import Fill, KrakenPaperBroker
+from kraken_global.regimes import RegimeWindows
+from kraken_global.runners.regime_system import add_regime_system, build_plan, regime_label
 from kraken_global.strategies import REGIME_STRATEGIES, STRATEGIES
 
 
@@ -139,7 +140,7 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
     if plan is not None:
         closes_at = plan.index + parse_timeframe(config.data.timeframe)  # the plan is by candle start
         equity["regime"] = pd.Series(plan["regime"].to_numpy(), index=closes_at).reindex(equity.index) \
-            .map(lambda code: Regime(int(code)).name if code == code else None)
+            .map(lambda code: regime_label(code) if code == code else None)
         metrics["regime_system"] = summarize_regimes([s.analyzers.regime for s in strategies], plan["warmup"])
         if with_baseline:
             baseline = baseline_run(config, data.candles, preload, runonce)
@@ -187,14 +188,10 @@ def collect_metrics(strategies: list, broker) -> dict[str, Any]:
             trading[key] += sa.trades.get_analysis()[key]
         reasons.update(strategy.rejection_reasons)
     trading["win_rate_pct"] = 100.0 * trading["wins"] / trading["trades"] if trading["trades"] else 0.0
-    trading.update({
-        "fees_paid": broker.fees_paid,
-        "slippage_paid": broker.slippage_paid,
-        "maker_fills": sum(1 for f in broker.fills if f.liquidity == "maker"),
-        "taker_fills": sum(1 for f in broker.fills if f.liquidity == "taker"),
-        "rejected_orders": len(broker.rejections),
-        "rejection_reasons": dict(sorted(reasons.items())),
-    })
+    # slippage, maker/taker counts and rejections are broker-wide: any strategy's FeesPaid analyzer has them
+    broker_costs = {k: v for k, v in a.fees.get_analysis().items() if k != "fees_paid"}
+    trading.update({"fees_paid": broker.fees_paid, **broker_costs,
+                    "rejection_reasons": dict(sorted(reasons.items()))})
     return {
         "performance": dict(performance),
         "trading": trading,
@@ -215,6 +212,5 @@ def equity_frame(strategy) -> pd.DataFrame:
 
 
 def fills_frame(broker: KrakenPaperBroker) -> pd.DataFrame:
-    columns = ["dt", "symbol", "side", "size", "price", "notional", "fee", "fee_rate", "liquidity",
-               "reference_price", "slippage_cost", "order_id"]
-    return pd.DataFrame([f.__dict__ for f in broker.fills], columns=columns)
+    columns = [f.name for f in dataclasses.fields(Fill)]
+    return pd.DataFrame([dataclasses.astuple(f) for f in broker.fills], columns=columns)
