@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
-	$(BIN)/python bench/feed_load.py
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf results .pytest_cache build *.egg-info

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     registry_options.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
     registry_options.add_argument("--artifacts", type=Path, help="registry base folder (default: ml.artifacts)")
     registry_options.add_argument("--namespace", help="system namespace inside it (default: ml.namespace)")
+    registry_options.add_argument("--scheduler", help="serial, local (a Dask LocalCluster, the default) or "
+                                                      "tcp://host:8786 (an existing Dask scheduler)")
+    registry_options.add_argument("--workers", type=int, help="LocalCluster workers (default: one per core)")
 
     train = commands.add_parser("train", parents=[registry_options], help="train a candidate model")
     train.set_defaults(handler=cmd_train)
@@ -80,6 +83,31 @@ def build_parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", parents=[registry_options], help="verify the audit log's hash chain")
     audit.add_argument("action", choices=["verify"])
     audit.set_defaults(handler=cmd_audit)
+    sweep = commands.add_parser("sweep", parents=[registry_options],
+                                help="one backtest per combination of parameter values, on Dask")
+    sweep.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=V1,V2",
+                       help="a config key and the values to try, e.g. strategy.params.fast=20,40,60 (repeatable)")
+    sweep.add_argument("--out", type=Path, help="folder for sweep.csv (default: run.out of the config)")
+    sweep.set_defaults(handler=cmd_sweep)
+    for mode, text in (("paper", "paper-trade: live Kraken candles, the simulated Kraken broker"),
+                       ("live", "trade for real: live candles, orders on Kraken (approved model required)")):
+        session = commands.add_parser(mode, help=text)
+        session.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
+        session.add_argument("--api-url", help="Kraken REST base URL (default: live.api_url, else Kraken itself); "
+                                               "e.g. http://127.0.0.1:8799 for the emulator")
+        session.add_argument("--pairs", nargs="+", metavar="PAIR", help="pairs to trade")
+        session.add_argument("--out", type=Path, help="results folder (default: run.out of the config)")
+        session.add_argument("--max-bars", type=int, help="end after this many live bars (default: run until stopped)")
+        session.add_argument("--no-retrain", action="store_true", help="no retraining in the downtime")
+        session.add_argument("--no-rate-limit", action="store_true", help="no client throttle (the emulator only)")
+        session.add_argument("--poll-seconds", type=float, help="seconds between candle polls")
+        if mode == "live":
+            session.add_argument("--credentials", type=Path,
+                                 help="JSON file (mode 0600) with key and secret (default: KRAKEN_API_KEY/SECRET)")
+            session.add_argument("--state", type=Path, help="SQLite trading state (default: live.state)")
+        else:
+            session.add_argument("--model", choices=["none", "approved"], help="filter entries with the approved model")
+        session.set_defaults(handler=cmd_session, mode=mode)
     emulator = commands.add_parser("emulator", help="run the local Kraken REST emulator on 127.0.0.1")
     emulator.add_argument("--port", type=int, default=8799)
     emulator.add_argument("--speed", type=float, default=60.0, help="market seconds per wall second")
@@ -125,8 +153,16 @@ def _registry_config(args: argparse.Namespace):
     from kraken_global.config import load_config
 
     config = load_config(args.config)
-    overrides = {"ml.artifacts": str(args.artifacts) if args.artifacts else None, "ml.namespace": args.namespace}
+    overrides = {"ml.artifacts": str(args.artifacts) if args.artifacts else None, "ml.namespace": args.namespace,
+                 "run.scheduler": getattr(args, "scheduler", None), "run.workers": getattr(args, "workers", None)}
     return config.with_overrides({k: v for k, v in overrides.items() if v is not None})
+
+
+def _cluster(config):
+    """The Dask client of ``run.scheduler`` (None for serial); progress and cluster logs stay off stdout."""
+    from kraken_global.distributed import dask_client
+
+    return dask_client(config.run.scheduler, config.run.workers)
 
 
 def _registry(args: argparse.Namespace):
@@ -146,7 +182,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = _registry_config(args)
     registry = _registry(args)
-    candidate = train_candidate(config, registry)
+    from rich.console import Console
+
+    from kraken_global.runners.progress import progress_bar
+
+    with _cluster(config) as client, progress_bar(Console(stderr=True), config.run.progress, "fits") as on_done:
+        candidate = train_candidate(config, registry, client, on_done)
     manifest = registry.manifest(candidate)
     print(f"candidate {candidate}")
     print(f"  sha256 {manifest['sha256']}")
@@ -161,7 +202,9 @@ def cmd_gates(args: argparse.Namespace) -> int:
 
     from kraken_global.ml.pipeline import run_gates
 
-    report = run_gates(_registry_config(args), args.candidate, _registry(args))
+    config = _registry_config(args)
+    with _cluster(config) as client:
+        report = run_gates(config, args.candidate, _registry(args), client)
     if args.output:
         args.output.write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
     _print_json(report)
@@ -212,6 +255,55 @@ def raise_config(message: str) -> None:
     from kraken_global.errors import ConfigError
 
     raise ConfigError(message)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from kraken_global.runners.progress import progress_bar
+    from kraken_global.runners.sweep import parse_grid, run_sweep
+
+    config = _registry_config(args)
+    grid = parse_grid(args.assignments)
+    console = Console(stderr=True)
+    with _cluster(config) as client, progress_bar(console, config.run.progress, "backtests") as on_done:
+        table = run_sweep(config, grid, client, on_done)
+    out = args.out or config.run.out
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "sweep.csv", index=False)
+    print(table.to_string(index=False))
+    print(f"sweep of {len(table)} backtests written to {out / 'sweep.csv'}")
+    return EXIT_OK
+
+
+def cmd_session(args: argparse.Namespace) -> int:
+    from kraken_global.config import load_config
+    from kraken_global.live.logs import configure_session_logging
+    from kraken_global.runners.session import SessionRunner, write_session
+
+    config = load_config(args.config)
+    overrides = {
+        "live.api_url": args.api_url,
+        "universe.pairs": _pairs(args.pairs) if args.pairs else None,
+        "run.out": str(args.out) if args.out else None,
+        "live.max_bars": args.max_bars,
+        "live.retrain": False if args.no_retrain else None,
+        "live.rate_limit": False if args.no_rate_limit else None,
+        "live.poll_seconds": args.poll_seconds,
+        "live.credentials": str(args.credentials) if getattr(args, "credentials", None) else None,
+        "live.state": str(args.state) if getattr(args, "state", None) else None,
+        "ml.use_model": getattr(args, "model", None),
+    }
+    config = config.with_overrides({k: v for k, v in overrides.items() if v is not None})
+    runner = SessionRunner(config, args.mode)
+    secrets = [runner.credentials.key, runner.credentials.secret] if runner.credentials else []
+    log_file = configure_session_logging(config.live.logs, args.mode, secrets)
+    result = runner.run()
+    out = write_session(result, config.run.out)
+    perf = result.metrics["performance"]
+    print(f"{args.mode} session ended: return {perf['total_return_pct']:.2f}%, {len(result.fills)} fills, "
+          f"{result.metrics['trading']['rejected_orders']} refused orders; results in {out}, log in {log_file}")
+    return EXIT_OK
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:

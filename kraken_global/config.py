@@ -268,11 +268,54 @@ class GatesConfig(_Strict):
     min_dsr: float = Field(default=0.95, ge=0, le=1)
 
 
+class RiskConfig(_Strict):
+    """Live risk limits (see :mod:`kraken_global.live.risk`)."""
+
+    max_order_notional: float = Field(default=5_000.0, gt=0)
+    max_position_notional: float = Field(default=10_000.0, gt=0)
+    max_daily_loss_pct: float = Field(default=5.0, gt=0, le=100)
+
+    def limits(self):
+        from kraken_global.live.risk import RiskLimits
+
+        return RiskLimits(self.max_order_notional, self.max_position_notional, self.max_daily_loss_pct)
+
+
+class LiveConfig(_Strict):
+    """Paper and live sessions: where Kraken is, where state and logs go, how often to poll."""
+
+    api_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")  # None: Kraken itself
+    credentials: Path | None = None  # None: KRAKEN_API_KEY / KRAKEN_API_SECRET
+    state: Path = Path("state/trading.sqlite")
+    logs: Path = Path("logs")
+    poll_seconds: float = Field(default=10.0, gt=0, le=3600)
+    sync_seconds: float = Field(default=5.0, gt=0, le=3600)
+    timeout_ms: int = Field(default=10_000, ge=100, le=120_000)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    rate_limit: bool = True  # ccxt's throttle (about one call a second for Kraken); off only for the emulator
+    dead_mans_switch_seconds: int = Field(default=60, ge=10, le=86_400)
+    dms_refresh_seconds: float = Field(default=20.0, gt=0)
+    max_bars: int | None = Field(default=None, ge=1)  # end the session after this many live bars
+    max_idle_seconds: float | None = Field(default=None, gt=0)  # end it when no bar came for this long
+    retrain: bool = True  # train a candidate and run its gates in each downtime (never promotes)
+    risk: RiskConfig = RiskConfig()
+
+    @model_validator(mode="after")
+    def _refresh_before_expiry(self) -> LiveConfig:
+        if self.dms_refresh_seconds >= self.dead_mans_switch_seconds:
+            raise ValueError("dms_refresh_seconds must be shorter than dead_mans_switch_seconds, or the switch "
+                             "cancels every order between two refreshes")
+        return self
+
+
 class RunConfig(_Strict):
     seed: int = 42
     out: Path = Path("results/default")
     plot: bool = True
     progress: bool = True
+    # where walk-forward folds, gate windows and sweeps run: serial | local (a LocalCluster) | tcp://host:8786
+    scheduler: str = Field(default="local", pattern=r"^(serial|local|tcp://[^\s]+)$")
+    workers: int | None = Field(default=None, ge=1, le=512)  # LocalCluster size (default: the machine's cores)
 
 
 class BacktestConfig(_Strict):
@@ -286,6 +329,7 @@ class BacktestConfig(_Strict):
     strategy: StrategyConfig = StrategyConfig()
     ml: MLConfig = MLConfig()
     gates: GatesConfig = GatesConfig()
+    live: LiveConfig = LiveConfig()
     run: RunConfig = RunConfig()
 
     def with_overrides(self, overrides: dict[str, Any]) -> BacktestConfig:
@@ -295,7 +339,7 @@ class BacktestConfig(_Strict):
             node = tree
             *parents, leaf = dotted.split(".")
             for key in parents:
-                node = node[key]
+                node = node.setdefault(key, {})  # e.g. strategy.per_strategy.TrendFollower.fast
             node[leaf] = value
         return parse_config(tree, "<command line>")
 

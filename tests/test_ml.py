@@ -119,7 +119,8 @@ def workflow(tmp_path_factory):
     """A 4-hour configuration (fast) and a registry folder; strict and lenient gate thresholds."""
     folder = tmp_path_factory.mktemp("workflow")
     base = {"universe": {"pairs": PAIRS}, "data": {"timeframe": "4h", "start": "2018-01-01"},
-            "ml": {"artifacts": str(folder / "artifacts"), "horizon_bars": 6, "embargo_bars": 6}}
+            "ml": {"artifacts": str(folder / "artifacts"), "horizon_bars": 6, "embargo_bars": 6},
+            "run": {"scheduler": "serial"}}
     strict = folder / "strict.yaml"
     strict.write_text(yaml.safe_dump({**base, "gates": {"min_sharpe": 50.0}}))
     lenient = folder / "lenient.yaml"
@@ -129,7 +130,7 @@ def workflow(tmp_path_factory):
 
 
 def _train(config: Path) -> str:
-    done = cli("train", "--config", str(config))
+    done = cli("train", "--config", str(config), "--scheduler", "local", "--workers", "2")  # the Dask path
     assert done.returncode == 0, done.stderr
     return done.stdout.split()[1]
 

@@ -19,19 +19,19 @@ import pandas as pd
 
 from kraken_global.feeds.timeframes import parse_timeframe
 from kraken_global.live.errors import LiveError
+from kraken_global.live.poller import CandlePoller
 
 _COLUMNS = ("open", "high", "low", "close", "volume")
-
-
-def candles_from_ohlcv(rows: list[list[float]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["ms", *_COLUMNS])
-    frame.index = pd.to_datetime(frame.pop("ms"), unit="ms").rename("datetime")
-    return frame.astype("float64")
+_IDLE_SLEEP = 0.01  # seconds; keeps cerebro's loop from spinning a core while waiting for the next candle
 
 
 class KrakenLiveFeed(bt.feed.DataBase):
+    """``poller``: a :class:`CandlePoller` shared by all feeds of the run (one is made for this feed alone when
+    only ``store`` is given). ``history``: older candles (start-stamped frame) replayed before Kraken's."""
+
     params = (
         ("store", None),
+        ("poller", None),
         ("symbol", "BTC/USD"),
         ("interval", "1h"),
         ("history", None),
@@ -40,14 +40,24 @@ class KrakenLiveFeed(bt.feed.DataBase):
         ("max_idle_seconds", None),
     )
 
+    @classmethod
+    def with_lines(cls, *names: str) -> type[KrakenLiveFeed]:
+        """A subclass with extra lines (NaN when loaded), for values computed during the run (regime plan,
+        model probability)."""
+        return type(f"{cls.__name__}_{'_'.join(names)}", (cls,), {"lines": tuple(names)})
+
     def __init__(self) -> None:
         super().__init__()
         self.bar = parse_timeframe(self.p.interval)
+        self.poller: CandlePoller = self.p.poller or CandlePoller(self.p.store, [self.p.symbol], self.p.interval,
+                                                                   self.p.poll_seconds)
+        self.poller.add(self.p.symbol)
+        self.extra_lines = [name for name in self.lines.getlinealiases() if name not in
+                            ("close", "low", "high", "open", "volume", "openinterest", "datetime")]
         self.queue: deque[tuple[pd.Timestamp, pd.Series]] = deque()
         self.last_start: pd.Timestamp | None = None
         self.live_bars = 0
         self.statuses: list[str] = []
-        self._next_poll = 0.0
         self._disconnected = False
         self._last_bar_at = time.monotonic()
 
@@ -61,11 +71,11 @@ class KrakenLiveFeed(bt.feed.DataBase):
     def start(self) -> None:
         super().start()
         self._status(self.DELAYED)
-        recent = candles_from_ohlcv(self.p.store.fetch_ohlcv(self.p.symbol, self.p.interval))
-        history = self.p.history if self.p.history is not None else recent.iloc[:0]
-        merged = pd.concat([history[list(_COLUMNS)], recent.iloc[:-1]])
-        merged = merged[~merged.index.duplicated(keep="last")].sort_index()
-        self._enqueue(merged)
+        recent = self.poller.take(self.p.symbol, force=True)
+        if self.p.history is not None:
+            recent = pd.concat([self.p.history[list(_COLUMNS)], recent])
+            recent = recent[~recent.index.duplicated(keep="last")].sort_index()
+        self._enqueue(recent)
 
     def _enqueue(self, frame: pd.DataFrame) -> int:
         added = 0
@@ -77,21 +87,14 @@ class KrakenLiveFeed(bt.feed.DataBase):
         return added
 
     def _poll(self) -> None:
-        now = time.monotonic()
-        if now < self._next_poll:
-            return
-        self._next_poll = now + self.p.poll_seconds
-        since = int((self.last_start + self.bar).value // 1_000_000) if self.last_start is not None else None
         try:
-            rows = self.p.store.fetch_ohlcv(self.p.symbol, self.p.interval, since)
+            closed = self.poller.take(self.p.symbol)
         except LiveError:
             if not self._disconnected:
                 self._disconnected = True
                 self._status(self.DISCONNECTED)
             return
-        if self._disconnected:
-            self._disconnected = False
-        closed = candles_from_ohlcv(rows).iloc[:-1]  # the last candle is still forming
+        self._disconnected = False
         self._enqueue(closed)
 
     def _load(self) -> bool | None:
@@ -105,6 +108,7 @@ class KrakenLiveFeed(bt.feed.DataBase):
                 idle = time.monotonic() - self._last_bar_at
                 if self.p.max_idle_seconds is not None and idle > self.p.max_idle_seconds:
                     return False
+                time.sleep(_IDLE_SLEEP)
                 return None
             self.live_bars += len(self.queue) if self.statuses[-1] == "LIVE" else 0
         self._last_bar_at = time.monotonic()
@@ -113,4 +117,6 @@ class KrakenLiveFeed(bt.feed.DataBase):
         for column in _COLUMNS:
             getattr(self.lines, column)[0] = float(row[column])
         self.lines.openinterest[0] = 0.0
+        for name in self.extra_lines:
+            getattr(self.lines, name)[0] = float("nan")
         return True

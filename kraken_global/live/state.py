@@ -122,10 +122,41 @@ class TradingState:
                 continue
             self.update_from_exchange(row["client_id"], found)
             actions.append(f"{row['client_id']}: {found['status']} on the exchange ({found['id']})")
+        actions.extend(self.sync_fills(store))
+        return actions
+
+    def sync_fills(self, store, since_ms: int | None = None) -> list[str]:
+        """Record the exchange's trades of our orders that the state lacks (idempotent)."""
         by_txid = {r["txid"]: r["client_id"] for r in self.db.execute("SELECT txid, client_id FROM orders")
                    if r["txid"]}
-        for trade in store.fetch_my_trades():
+        actions = []
+        for trade in store.fetch_my_trades(since_ms):
             client_id = by_txid.get(trade.get("order"))
             if client_id is not None and self.record_fill(client_id, trade):
                 actions.append(f"{client_id}: recorded fill {trade['id']}")
         return actions
+
+    # -- strategy books ----------------------------------------------------------------------------------------
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row["value"] if row else default
+
+    def mark_flattened(self, when: float) -> None:
+        """The kill switch sold everything: every strategy's book starts again from zero after ``when``."""
+        self.set_meta("flattened_at", repr(when))
+
+    def strategy_books(self, strategy: str) -> dict[str, dict[str, float]]:
+        """Units, cash flow and fees per symbol from the fills of ``strategy``'s orders since the last
+        flattening: what a sleeve holds after a restart."""
+        since = float(self.meta("flattened_at", "0"))
+        rows = self.db.execute(
+            "SELECT f.symbol, SUM(CASE f.side WHEN 'buy' THEN f.amount ELSE -f.amount END) AS units, "
+            "SUM(CASE f.side WHEN 'buy' THEN -f.amount * f.price ELSE f.amount * f.price END) - SUM(f.fee) AS flow, "
+            "SUM(f.fee) AS fees FROM fills f JOIN orders o ON o.client_id = f.client_id "
+            "WHERE o.strategy = ? AND f.time > ? GROUP BY f.symbol", (strategy, since))
+        return {r["symbol"]: {"units": r["units"], "cash_flow": r["flow"], "fees": r["fees"]} for r in rows}

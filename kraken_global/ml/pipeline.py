@@ -20,6 +20,7 @@ import pandas as pd
 
 from kraken_global import metrics
 from kraken_global.config import BacktestConfig
+from kraken_global.distributed import run_tasks
 from kraken_global.feeds import parse_timeframe
 from kraken_global.feeds.sources import bar_clock
 from kraken_global.ml import stats
@@ -43,8 +44,10 @@ def train_end_of(config: BacktestConfig, candles: dict[str, pd.DataFrame]) -> pd
     return clock[int(len(clock) * TRAIN_SHARE)].normalize()
 
 
-def train_candidate(config: BacktestConfig, registry: ModelRegistry | None = None) -> str:
-    """Train on the data before the training end and store a candidate; returns its id."""
+def train_candidate(config: BacktestConfig, registry: ModelRegistry | None = None, client=None,
+                    on_done=None) -> str:
+    """Train on the data before the training end and store a candidate; returns its id. ``client``: a Dask
+    client for the walk-forward folds (results are identical to serial)."""
     from kraken_global.runners.backtest import load_data
 
     registry = registry or registry_for(config)
@@ -56,7 +59,7 @@ def train_candidate(config: BacktestConfig, registry: ModelRegistry | None = Non
     described = canonical_json({"universe": config.universe.model_dump(mode="json"),
                                 "data": config.data.model_dump(mode="json"), "ml": config.ml.model_dump(mode="json"),
                                 "seed": config.run.seed})
-    model, manifest = train(training, settings, parse_timeframe(config.data.timeframe), described)
+    model, manifest = train(training, settings, parse_timeframe(config.data.timeframe), described, client, on_done)
     manifest["training_window"]["train_end"] = str(end)
     manifest["training_window"]["timeframe"] = config.data.timeframe
     return registry.add_candidate(model, manifest)
@@ -104,8 +107,10 @@ def run_oos_backtest(config: BacktestConfig, model, start: pd.Timestamp, end: pd
     }
 
 
-def run_gates(config: BacktestConfig, candidate_id: str, registry: ModelRegistry | None = None) -> dict[str, Any]:
-    """Evaluate every gate, store the report (bound to the file's SHA256) and return it."""
+def run_gates(config: BacktestConfig, candidate_id: str, registry: ModelRegistry | None = None,
+              client=None) -> dict[str, Any]:
+    """Evaluate every gate, store the report (bound to the file's SHA256) and return it. ``client``: a Dask
+    client for the out-of-sample windows."""
     registry = registry or registry_for(config)
     thresholds = config.gates
     gates: list[dict[str, Any]] = []
@@ -132,7 +137,7 @@ def run_gates(config: BacktestConfig, candidate_id: str, registry: ModelRegistry
             gates.append(_gate("schema", False, str(exc)))
     report: dict[str, Any] = {"candidate": candidate_id, "sha256": sha, "thresholds": thresholds.model_dump()}
     if all(g["passed"] for g in gates):
-        report.update(_performance_gates(config, registry, model, manifest, gates))
+        report.update(_performance_gates(config, registry, model, manifest, gates, client))
     else:
         gates += [_gate("oos_metrics", False, "not run: integrity or schema failed"),
                   _gate("turnover", False, "not run: integrity or schema failed")]
@@ -143,7 +148,12 @@ def run_gates(config: BacktestConfig, candidate_id: str, registry: ModelRegistry
     return report
 
 
-def _performance_gates(config, registry, model, manifest, gates) -> dict[str, Any]:
+def _oos_task(job: tuple) -> dict[str, Any]:
+    config, model, start, end = job
+    return run_oos_backtest(config, model, start, end)
+
+
+def _performance_gates(config, registry, model, manifest, gates, client=None) -> dict[str, Any]:
     from kraken_global.runners.backtest import load_data
 
     t = config.gates
@@ -152,8 +162,8 @@ def _performance_gates(config, registry, model, manifest, gates) -> dict[str, An
     timeframe = parse_timeframe(config.data.timeframe)
     train_end = pd.Timestamp(manifest["training_window"]["train_end"])
     embargo = manifest["training_window"]["embargo_bars"] * timeframe
-    runs = [run_oos_backtest(config, model, s, e)
-            for s, e in oos_windows(train_end, clock[-1] + timeframe, t.oos_windows, embargo)]
+    windows = oos_windows(train_end, clock[-1] + timeframe, t.oos_windows, embargo)
+    runs = run_tasks(_oos_task, [(config, model, s, e) for s, e in windows], client, label="oos-window")
     daily = np.concatenate([r["daily_returns"] for r in runs])
     sharpe = metrics.sharpe_ratio(daily)
     drawdown = max(r["max_drawdown_pct"] for r in runs)

@@ -46,10 +46,15 @@ class RetrainJob:
     config: BacktestConfig
     registry: ModelRegistry
     background: bool = True
+    skip_while_running: bool = False  # live: a retrain still running when the next downtime starts is not doubled
     results: list[dict[str, Any]] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def __call__(self, when: datetime) -> None:
+        if self.skip_while_running and any(t.is_alive() for t in self._threads):
+            log.warning("retraining for %s skipped: the previous one is still running", when)
+            self.results.append({"started_for": str(when), "skipped": "the previous retraining is still running"})
+            return
         if self.background:
             thread = threading.Thread(target=self._run, args=(when,), name=f"retrain-{when:%Y%m%d}")
             self._threads.append(thread)

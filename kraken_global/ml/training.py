@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import accuracy_score, roc_auc_score
 
+from kraken_global.distributed import run_tasks
 from kraken_global.ml.features import FEATURE_SCHEMA, FEATURES, compute_features, forward_label
 
 
@@ -63,25 +64,47 @@ def purged_folds(times: pd.Series, settings: TrainingSettings, bar: pd.Timedelta
             yield train.to_numpy(), test.to_numpy()
 
 
+@dataclass(frozen=True)
+class FitTask:
+    """One fit: a walk-forward fold (scored on its test rows) or, without test rows, the final model."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray | None
+    y_test: np.ndarray | None
+    settings: TrainingSettings
+    test_start: str = ""
+    test_end: str = ""
+
+
+def fit(task: FitTask):
+    """A fold's scores, or the final model (a top-level function, so Dask workers can run it)."""
+    model = make_model(task.settings).fit(task.x_train, task.y_train)
+    if task.x_test is None:
+        return model
+    p = model.predict_proba(task.x_test)[:, 1]
+    return {
+        "train_rows": len(task.y_train), "test_rows": len(task.y_test),
+        "test_start": task.test_start, "test_end": task.test_end,
+        "auc": float(roc_auc_score(task.y_test, p)) if len(set(task.y_test)) > 1 else None,
+        "accuracy": float(accuracy_score(task.y_test, p >= 0.5)),
+    }
+
+
 def train(candles: dict[str, pd.DataFrame], settings: TrainingSettings, bar: pd.Timedelta,
-          config_json: str) -> tuple[HistGradientBoostingClassifier, dict]:
-    """Walk-forward scores and the final model; returns (model, manifest fields)."""
+          config_json: str, client=None, on_done=None) -> tuple[HistGradientBoostingClassifier, dict]:
+    """Walk-forward scores and the final model; returns (model, manifest fields). ``client``: a Dask client
+    to fit the folds and the final model in parallel (see :mod:`kraken_global.distributed`)."""
     data = dataset(candles, settings.horizon)
     if len(data) < 500:
         raise ValueError(f"only {len(data)} labelled rows: train on a longer period")
     x, y = data[list(FEATURES)].to_numpy(), data["label"].to_numpy().astype(int)
-    folds = []
-    for train_mask, test_mask in purged_folds(data["datetime"], settings, bar):
-        model = make_model(settings).fit(x[train_mask], y[train_mask])
-        p = model.predict_proba(x[test_mask])[:, 1]
-        folds.append({
-            "train_rows": int(train_mask.sum()), "test_rows": int(test_mask.sum()),
-            "test_start": str(data["datetime"][test_mask].min()), "test_end": str(data["datetime"][test_mask].max()),
-            "auc": float(roc_auc_score(y[test_mask], p)) if len(set(y[test_mask])) > 1 else None,
-            "accuracy": float(accuracy_score(y[test_mask], p >= 0.5)),
-        })
+    tasks = [FitTask(x[train_mask], y[train_mask], x[test_mask], y[test_mask], settings,
+                     str(data["datetime"][test_mask].min()), str(data["datetime"][test_mask].max()))
+             for train_mask, test_mask in purged_folds(data["datetime"], settings, bar)]
+    tasks.append(FitTask(x, y, None, None, settings))  # the final model, fitted alongside the folds
+    *folds, final = run_tasks(fit, tasks, client, label="walk-forward", on_done=on_done)
     last_known = data["datetime"].max()
-    final = make_model(settings).fit(x, y)
     manifest = {
         "feature_schema": FEATURE_SCHEMA,
         "model_type": type(final).__name__,

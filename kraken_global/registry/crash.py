@@ -14,3 +14,12 @@ EXIT_CODE = 77
 def crash_point(step: str) -> None:
     if os.environ.get(ENV) == step:
         os._exit(EXIT_CODE)
+
+
+def kill_point(step: str) -> None:
+    """Like :func:`crash_point`, but the process dies by SIGKILL (no cleanup, no buffers flushed): how live
+    trading tests simulate the machine dying between two steps of placing an order."""
+    if os.environ.get(ENV) == step:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)

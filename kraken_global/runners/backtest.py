@@ -51,12 +51,7 @@ def build_cerebro(config: BacktestConfig, candles: dict[str, pd.DataFrame], prel
     ``evaluation_start``: analyzers ignore earlier bars (out-of-sample windows load history for warm-up)."""
     cerebro = bt.Cerebro(stdstats=False, preload=preload, runonce=runonce)
     timeframe = parse_timeframe(config.data.timeframe)
-    fees = config.broker.fees.schedule()
-    cerebro.broker = KrakenPaperBroker(
-        cash=config.broker.cash, universe=config.universe.build(), fees=fees, slippage_bps=config.broker.slippage_bps,
-        random_slippage_bps=config.broker.random_slippage_bps, volume_share=config.broker.volume_share,
-        schedule=config.schedule.schedule(), seed=config.run.seed,
-    )
+    cerebro.broker = paper_broker(config)
     if config.strategy.name == "regime":
         probabilities = None
         if model is not None:
@@ -67,12 +62,26 @@ def build_cerebro(config: BacktestConfig, candles: dict[str, pd.DataFrame], prel
         for symbol, frame in candles.items():
             cerebro.adddata(NumpyFeed(frame=frame, bar_duration=timeframe), name=symbol)
         cerebro.addstrategy(STRATEGIES[config.strategy.name], **config.strategy.params)
+    add_standard_analyzers(cerebro, config, evaluation_start)
+    return cerebro
+
+
+def paper_broker(config: BacktestConfig) -> KrakenPaperBroker:
+    """The Kraken paper broker as configured (backtests and paper sessions share it)."""
+    return KrakenPaperBroker(
+        cash=config.broker.cash, universe=config.universe.build(), fees=config.broker.fees.schedule(),
+        slippage_bps=config.broker.slippage_bps, random_slippage_bps=config.broker.random_slippage_bps,
+        volume_share=config.broker.volume_share, schedule=config.schedule.schedule(), seed=config.run.seed,
+    )
+
+
+def add_standard_analyzers(cerebro: bt.Cerebro, config: BacktestConfig, evaluation_start=None) -> None:
+    """Performance, trading and benchmark analyzers: the same in backtests, paper and live sessions."""
     for name, analyzer in STANDARD_ANALYZERS.items():
         takes_start = "start" in analyzer.params._getkeys()
         cerebro.addanalyzer(analyzer, _name=name, **({"start": evaluation_start} if takes_start else {}))
     cerebro.addanalyzer(BuyAndHoldBenchmark, _name="benchmark", symbol=config.universe.benchmark,
-                        fee=fees.tiers[0].taker)
-    return cerebro
+                        fee=config.broker.fees.schedule().tiers[0].taker)
 
 
 def load_data(config: BacktestConfig):

@@ -60,12 +60,17 @@ def add_regime_system(cerebro, config: BacktestConfig, candles: dict[str, pd.Dat
             cerebro.adddata(plan_feed(frame=reference_frame(frame, plan), bar_duration=timeframe), name=symbol)
         else:
             cerebro.adddata(pair_feed(frame=frame, bar_duration=timeframe), name=symbol)
-    bars_per_year = pd.Timedelta(days=365) / timeframe
+    add_regime_strategies(cerebro, config, with_model=probabilities is not None)
+
+
+def add_regime_strategies(cerebro, config: BacktestConfig, with_model: bool) -> None:
+    """The six sleeves and their regime analyzers (the feeds, with the plan lines, are the caller's)."""
+    bars_per_year = pd.Timedelta(days=365) / parse_timeframe(config.data.timeframe)
     for name in STRATEGY_NAMES:
         params = dict(config.strategy.per_strategy.get(name, {}))
         if name == "VolatilitySwing":
             params.setdefault("bars_per_year", bars_per_year)
-        if probabilities is not None:
+        if with_model:
             params.setdefault("min_probability", config.ml.min_probability)
         cerebro.addstrategy(REGIME_STRATEGIES[name], **params)
     cerebro.addanalyzer(RegimeAnalyzer, _name="regime")

@@ -7,6 +7,9 @@
 - Pairs whose history starts later than others join when their first bar arrives: ``prenext`` runs
   ``next`` and :meth:`ready_datas` lists the pairs with enough bars.
 - One open order per pair at a time, tracked in ``self.open_orders``; rejections are counted with reasons.
+- Live feeds first replay history (status DELAYED): indicators and regimes warm up on it, but no order may be
+  placed on a replayed bar (its prices are gone), so :meth:`can_open` and :meth:`can_reduce` are False until
+  every feed reports LIVE. Backtest feeds send no status, so this never applies to them.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class KrakenStrategy(bt.Strategy):
         self.open_orders: dict = {}
         self.rejection_reasons: Counter = Counter()
         self.schedule_events: list[tuple] = []
+        self.replaying: set = set()
         for when, state in self.schedule.boundaries():
             self.add_timer(when=when, state=state)
 
@@ -41,10 +45,16 @@ class KrakenStrategy(bt.Strategy):
         return self.schedule.state_at(self.datetime.datetime(0))
 
     def can_open(self) -> bool:
-        return self.trading_state() is TradingState.TRADING
+        return not self.replaying and self.trading_state() is TradingState.TRADING
 
     def can_reduce(self) -> bool:
-        return self.trading_state() is not TradingState.DOWNTIME
+        return not self.replaying and self.trading_state() is not TradingState.DOWNTIME
+
+    def notify_data(self, data, status, *args, **kwargs) -> None:
+        if status == data.DELAYED:
+            self.replaying.add(data)
+        elif status == data.LIVE:
+            self.replaying.discard(data)
 
     def notify_timer(self, timer, when, state: TradingState) -> None:
         # backtrader fires every boundary already passed at the first bar (and after an outage): keep only the

@@ -12,8 +12,7 @@ It is deliberately plain: it is the benchmark line the regime system must beat i
 
 from __future__ import annotations
 
-import backtrader as bt
-
+from kraken_global.indicators import RollingMean
 from kraken_global.strategies.base import KrakenStrategy
 
 
@@ -31,8 +30,8 @@ class SmaTrendBaseline(KrakenStrategy):
         super().__init__()
         if not 0 < self.p.fast < self.p.slow:
             raise ValueError("SmaTrendBaseline needs 0 < fast < slow")
-        self.fast = {d: bt.ind.SMA(d.close, period=self.p.fast) for d in self.datas}
-        self.slow = {d: bt.ind.SMA(d.close, period=self.p.slow) for d in self.datas}
+        self.fast = {d: RollingMean(d.close, period=self.p.fast) for d in self.datas}
+        self.slow = {d: RollingMean(d.close, period=self.p.slow) for d in self.datas}
 
     def next(self) -> None:
         weight = self.p.invest_fraction / len(self.datas)

@@ -10,8 +10,7 @@ Rules (periods in bars; defaults for 1h candles):
 
 from __future__ import annotations
 
-import backtrader as bt
-
+from kraken_global.indicators import RollingMean
 from kraken_global.strategies.sleeve import SleeveStrategy, ready
 
 STABLECOINS = ("USDT", "USDC", "DAI")
@@ -28,7 +27,7 @@ class DefensiveHedge(SleeveStrategy):
         super().__init__()
         self.stable = next((d for d in self.datas if self._is_stable(d._name)), None)
         self.risky = [d for d in self.datas if d is not self.stable]
-        self.trend = {d: bt.ind.SMA(d.close, period=self.p.trend_period) for d in self.risky}
+        self.trend = {d: RollingMean(d.close, period=self.p.trend_period) for d in self.risky}
 
     def _is_stable(self, name: str) -> bool:
         if self.p.stable_symbol:

@@ -11,8 +11,7 @@ Rules per pair (periods in bars; defaults for 1h candles):
 
 from __future__ import annotations
 
-import backtrader as bt
-
+from kraken_global.indicators import RollingMean, RollingStd
 from kraken_global.strategies.sleeve import SleeveStrategy, ready
 
 
@@ -26,9 +25,9 @@ class MeanReversion(SleeveStrategy):
 
     def __init__(self) -> None:
         super().__init__()
-        self.mean = {d: bt.ind.SMA(d.close, period=self.p.period) for d in self.datas}
-        self.std = {d: bt.ind.StdDev(d.close, period=self.p.period) for d in self.datas}
-        self.trend = {d: bt.ind.SMA(d.close, period=self.p.trend_period) for d in self.datas} \
+        self.mean = {d: RollingMean(d.close, period=self.p.period) for d in self.datas}
+        self.std = {d: RollingStd(d.close, period=self.p.period) for d in self.datas}
+        self.trend = {d: RollingMean(d.close, period=self.p.trend_period) for d in self.datas} \
             if self.p.trend_period else {}
         self.entered_at: dict = {}
 

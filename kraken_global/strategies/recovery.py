@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import backtrader as bt
 
+from kraken_global.indicators import RollingMean
 from kraken_global.strategies.sleeve import SleeveStrategy, ready
 
 
@@ -28,7 +29,7 @@ class Recovery(SleeveStrategy):
 
     def __init__(self) -> None:
         super().__init__()
-        self.sma = {d: bt.ind.SMA(d.close, period=self.p.sma_period) for d in self.datas}
+        self.sma = {d: RollingMean(d.close, period=self.p.sma_period) for d in self.datas}
         self.low = {d: bt.ind.Lowest(d.close, period=self.p.lookback) for d in self.datas}
         self.state: dict = {}  # data -> [tranches held, last tranche price, floor]
 

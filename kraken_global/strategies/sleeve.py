@@ -67,7 +67,8 @@ class SleeveStrategy(KrakenStrategy):
         return self.allocation() * self.broker.getvalue() * self.p.invest_fraction
 
     def holding_value(self, data) -> float:
-        return self.units[data] * data.close[0] if len(data) else 0.0
+        units = self.units[data]
+        return units * data.close[0] if units else 0.0  # units > 0 implies bars; skips len() on every call
 
     def sleeve_value(self) -> float:
         return sum(self.holding_value(d) for d in self.datas)
@@ -75,6 +76,30 @@ class SleeveStrategy(KrakenStrategy):
     def sleeve_pnl(self) -> float:
         """Realized and unrealized P&L of this sleeve since the start, net of fees."""
         return self.cash_flow + self.sleeve_value()
+
+    def start(self) -> None:
+        """A live broker keeps each sleeve's book in its database: a restarted run resumes it."""
+        self._flatten_epoch = getattr(self.broker, "flatten_epoch", 0)
+        books = getattr(self.broker, "strategy_books", None)
+        if books is None:
+            return
+        for symbol, book in books(type(self).__name__).items():
+            data = self.getdatabyname(symbol) if symbol in self.env.datasbyname else None
+            if data is not None and abs(book["units"]) >= DUST:
+                self.units[data] = round(book["units"], 12)
+                self.cash_flow += book["cash_flow"]
+                self.fees += book["fees"]
+
+    def _follow_flattening(self) -> None:
+        """The live kill switch sold every position: the sleeve's units are gone (sold at about this close)."""
+        epoch = getattr(self.broker, "flatten_epoch", 0)
+        if epoch == self._flatten_epoch:
+            return
+        self._flatten_epoch = epoch
+        for data, units in self.units.items():
+            if units and len(data):
+                self.cash_flow += units * data.close[0]
+                self.units[data] = 0.0
 
     def notify_order(self, order) -> None:
         for bit in order.executed.iterpending() if order.status in (order.Partial, order.Completed) else ():
@@ -87,6 +112,7 @@ class SleeveStrategy(KrakenStrategy):
     # -- trading ---------------------------------------------------------------------------------------------
 
     def next(self) -> None:
+        self._follow_flattening()
         allocation = self.allocation()
         wanted = self.targets() if allocation > 0 else {d: 0.0 for d in self.datas if self.units[d] > 0}
         if self.p.min_probability > 0:
@@ -108,17 +134,18 @@ class SleeveStrategy(KrakenStrategy):
             return
         if abs(delta) < self.p.min_trade_usd and not closing:
             return
-        self.last_target[data] = target_value
         if delta > 0:
             if not self.can_open():
-                return
+                return  # the target is kept for when trading resumes
             size = min(delta, self.broker.getcash() * 0.99) / price
             if size * price < self.p.min_trade_usd:
                 return
+            self.last_target[data] = target_value
             self.track(self.buy(data=data, size=size))
         elif self.can_reduce():
             size = self.units[data] if closing else min(-delta / price, self.units[data])
             if self._sellable(data, size) and (closing or size * price >= self.p.min_trade_usd):
+                self.last_target[data] = target_value
                 self.track(self.sell(data=data, size=size))
 
     def _model_allows(self, data) -> bool:

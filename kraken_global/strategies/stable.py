@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import backtrader as bt
 
+from kraken_global.indicators import RollingMean, RollingStd
 from kraken_global.strategies.sleeve import SleeveStrategy, ready
 
 
@@ -27,9 +28,9 @@ class StableAllocator(SleeveStrategy):
 
     def __init__(self) -> None:
         super().__init__()
-        self.vol = {d: bt.ind.StdDev(bt.ind.PercentChange(d.close, period=1), period=self.p.vol_period)
+        self.vol = {d: RollingStd(bt.ind.PercentChange(d.close, period=1), period=self.p.vol_period)
                     for d in self.datas}
-        self.trend = {d: bt.ind.SMA(d.close, period=self.p.vol_period) for d in self.datas}
+        self.trend = {d: RollingMean(d.close, period=self.p.vol_period) for d in self.datas}
         self.held: set = set()
 
     def targets(self) -> dict:

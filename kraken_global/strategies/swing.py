@@ -15,6 +15,7 @@ import math
 
 import backtrader as bt
 
+from kraken_global.indicators import RollingStd
 from kraken_global.strategies.sleeve import SleeveStrategy, ready
 
 
@@ -30,7 +31,7 @@ class VolatilitySwing(SleeveStrategy):
         super().__init__()
         self.upper = {d: bt.ind.Highest(d.high(-1), period=self.p.channel) for d in self.datas}
         self.lower = {d: bt.ind.Lowest(d.low(-1), period=self.p.exit_channel) for d in self.datas}
-        self.vol = {d: bt.ind.StdDev(bt.ind.PercentChange(d.close, period=1), period=self.p.vol_period)
+        self.vol = {d: RollingStd(bt.ind.PercentChange(d.close, period=1), period=self.p.vol_period)
                     for d in self.datas}
         self.inside: set = set()
 

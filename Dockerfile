@@ -1,0 +1,20 @@
+# kraken-global for paper and live trading. Build: docker build -t kraken-global .
+# Run with scripts/run-paper.sh or scripts/run-live.sh, which mount the volumes below.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+RUN useradd --create-home --uid 10001 trader
+WORKDIR /app
+COPY setup.cfg pyproject.toml constraints.txt README.md ./
+COPY kraken_global ./kraken_global
+RUN pip install --disable-pip-version-check -c constraints.txt . \
+    && mkdir -p /data/artifacts /data/state /data/logs /data/results \
+    && chown -R trader /data
+
+USER trader
+# /data/artifacts: the model registry (approved model, audit log), shared with `kraken-global train/gates/promote`
+# /data/state: the SQLite trading state (orders, fills, strategy books); keep it: restarts reconcile from it
+# /data/logs: session logs;  /data/results: metrics.json, fills.csv, plan.csv, session.json per session
+VOLUME ["/data/artifacts", "/data/state", "/data/logs", "/data/results"]
+ENTRYPOINT ["kraken-global"]
+CMD ["paper", "--config", "/app/kraken_global/configs/container.yaml"]

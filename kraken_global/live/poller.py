@@ -1,0 +1,73 @@
+"""Closed candles for several pairs, released in lock-step.
+
+backtrader moves a multi-feed live run forward at the earliest new bar among its feeds. If each pair's feed polled
+Kraken on its own, a candle that closes between two polls would reach BTC/USD in one loop and ETH/USD in the next,
+and the strategies (and the regime detector, which reads every pair's close) would see bar *t* of one pair next to
+bar *t-1* of another, unlike the backtest. The poller fetches every pair in one round and releases candles only up
+to the latest start that **every** pair has closed, so all feeds get bar *t* in the same loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pandas as pd
+
+from kraken_global.feeds.timeframes import parse_timeframe
+
+log = logging.getLogger(__name__)
+_COLUMNS = ("open", "high", "low", "close", "volume")
+
+
+def candles_from_ohlcv(rows: list[list[float]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["ms", *_COLUMNS])
+    frame.index = pd.to_datetime(frame.pop("ms"), unit="ms").rename("datetime")
+    return frame.astype("float64")
+
+
+class CandlePoller:
+    """One polling schedule for all the feeds of a run. Raises the store's ``LiveError`` when a round fails."""
+
+    def __init__(self, store, symbols: list[str], interval: str = "1h", poll_seconds: float = 5.0) -> None:
+        self.store = store
+        self.symbols = list(symbols)
+        self.interval = interval
+        self.bar = parse_timeframe(interval)
+        self.poll_seconds = poll_seconds
+        self.released: dict[str, pd.Timestamp | None] = dict.fromkeys(self.symbols)
+        self.pending: dict[str, pd.DataFrame] = {}
+        self._next_round = 0.0
+
+    def add(self, symbol: str) -> None:
+        if symbol not in self.released:
+            self.symbols.append(symbol)
+            self.released[symbol] = None
+
+    def take(self, symbol: str, force: bool = False) -> pd.DataFrame:
+        """The closed candles of ``symbol`` not taken before (polling first when a round is due)."""
+        if symbol not in self.pending and (force or time.monotonic() >= self._next_round):
+            self._round()
+        return self.pending.pop(symbol, pd.DataFrame(columns=list(_COLUMNS), dtype="float64"))
+
+    def _since(self, symbol: str) -> int | None:
+        last = self.released[symbol]
+        return None if last is None else int((last + self.bar).value // 1_000_000)
+
+    def _round(self) -> None:
+        self._next_round = time.monotonic() + self.poll_seconds
+        fetched = {}
+        for symbol in self.symbols:
+            # Kraken's OHLC always ends with the candle still forming: drop it
+            fetched[symbol] = candles_from_ohlcv(
+                self.store.fetch_ohlcv(symbol, self.interval, self._since(symbol))).iloc[:-1]
+        if any(frame.empty for frame in fetched.values()):
+            return
+        cutoff = min(frame.index[-1] for frame in fetched.values())
+        for symbol, frame in fetched.items():
+            last = self.released[symbol]
+            new = frame[(frame.index <= cutoff) & ((frame.index > last) if last is not None else True)]
+            if new.empty:
+                continue
+            self.pending[symbol] = pd.concat([self.pending[symbol], new]) if symbol in self.pending else new
+            self.released[symbol] = new.index[-1]

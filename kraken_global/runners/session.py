@@ -1,0 +1,212 @@
+"""Paper and live sessions: the backtest's cerebro with live feeds, and the paper or the live broker.
+
+``paper``: live candles from Kraken (or the emulator) through :class:`KrakenLiveFeed`, the same
+:class:`KrakenPaperBroker` as backtests, the same strategies and analyzers. ``live``: the same feeds and strategies
+with :class:`KrakenLiveBroker`; it refuses to start without valid credentials and an approved model whose hash
+verifies. Both:
+
+- replay local history plus Kraken's last 720 candles first (status DELAYED: indicators and regimes warm up, no
+  orders), then trade on each closed candle;
+- compute the regime plan bar by bar (:class:`LivePlanKeeper`), and the approved model's probability when one is
+  used;
+- start a retraining job at each downtime when ``live.retrain`` is on (a candidate and its gates; never a
+  promotion);
+- write ``metrics.json``, ``fills.csv``, ``plan.csv`` and ``session.json`` (reconciliation, feed statuses) to the
+  results folder when they end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import backtrader as bt
+import pandas as pd
+
+from kraken_global.config import BacktestConfig
+from kraken_global.errors import ConfigError, DataError
+from kraken_global.feeds import parse_timeframe
+from kraken_global.live.broker import KrakenLiveBroker
+from kraken_global.live.credentials import Credentials, load_credentials
+from kraken_global.live.feed import KrakenLiveFeed
+from kraken_global.live.poller import CandlePoller
+from kraken_global.live.state import TradingState
+from kraken_global.live.store import KrakenStore, StoreSettings
+from kraken_global.ml.retraining import DowntimeRetrainer, RetrainJob, load_trading_model
+from kraken_global.registry import ModelRegistry
+from kraken_global.runners.backtest import (
+    add_standard_analyzers,
+    collect_metrics,
+    fills_frame,
+    load_data,
+    paper_broker,
+    warmup_needs,
+)
+from kraken_global.runners.live_plan import FEATURE_WINDOW, LivePlanKeeper
+from kraken_global.runners.regime_system import add_regime_strategies, plan_lines
+from kraken_global.selection import RegimeSelector
+from kraken_global.strategies import STRATEGIES
+
+log = logging.getLogger(__name__)
+Mode = Literal["paper", "live"]
+KRAKEN_OHLC_CANDLES = 720
+
+
+@dataclass
+class SessionResult:
+    mode: str
+    metrics: dict[str, Any]
+    fills: pd.DataFrame
+    plan: pd.DataFrame
+    reconciliation: list[str] = field(default_factory=list)
+    statuses: dict[str, list[str]] = field(default_factory=dict)
+    retraining: list[dict[str, Any]] = field(default_factory=list)
+
+
+def open_store(config: BacktestConfig, credentials: Credentials | None) -> KrakenStore:
+    live = config.live
+    settings = StoreSettings(api_url=live.api_url, timeout_ms=live.timeout_ms, max_attempts=live.max_attempts,
+                             enable_rate_limit=live.rate_limit)
+    return KrakenStore(credentials, settings).start()
+
+
+def history_bars(config: BacktestConfig) -> int:
+    """Bars to replay before trading: the longest warm-up (regime detector, strategies, model features) + 20%."""
+    return int(max(*warmup_needs(config).values(), FEATURE_WINDOW) * 1.2)
+
+
+def local_history(config: BacktestConfig, before: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """The last :func:`history_bars` local candles (bundled by default) that closed before ``before`` (the
+    exchange's now): more would only slow the start down."""
+    bar = parse_timeframe(config.data.timeframe)
+    try:
+        candles = load_data(config.with_overrides({"data.start": None, "data.end": None})).candles
+    except DataError as exc:
+        log.warning("no local history (%s): the session warms up on Kraken's candles alone", exc)
+        return {}
+    keep = history_bars(config)
+    # Kraken's OHLC reaches back 720 candles; older history must meet it, or the regime windows would span a gap
+    reach = before - (KRAKEN_OHLC_CANDLES - config.data.gaps.max_fill) * bar
+    history = {}
+    for symbol, frame in candles.items():
+        frame = frame[frame.index + bar <= before].iloc[-keep:]
+        if len(frame) and frame.index[-1] < reach:
+            log.warning("local history of %s ends at %s, too long before the exchange's %s to meet Kraken's last %d "
+                        "candles: not used (update data.directory)", symbol, frame.index[-1], before,
+                        KRAKEN_OHLC_CANDLES)
+            frame = frame.iloc[:0]
+        history[symbol] = frame
+    return history
+
+
+def _exchange_now(store: KrakenStore) -> pd.Timestamp:
+    return pd.Timestamp(store.read(store.client.fetch_time), unit="ms")
+
+
+class SessionRunner:
+    """Builds and runs one paper or live session; see the module docstring."""
+
+    def __init__(self, config: BacktestConfig, mode: Mode, credentials: Credentials | None = None,
+                 registry: ModelRegistry | None = None) -> None:
+        self.config = config
+        self.mode = mode
+        self.registry = registry or ModelRegistry(config.ml.artifacts, config.ml.namespace)
+        self.model = None
+        self.approved: dict[str, Any] = {}
+        if mode == "live" or config.ml.use_model == "approved":
+            self.model, _ = load_trading_model(self.registry)  # refuses on a missing or bad model
+            self.approved = self.registry.state()["approved"]
+        if mode == "live" and credentials is None:
+            credentials = load_credentials(config.live.credentials)
+        self.credentials = credentials
+        self.state: TradingState | None = None
+        self.retrain_job: RetrainJob | None = None
+
+    def build(self, store: KrakenStore) -> bt.Cerebro:
+        config = self.config
+        cerebro = bt.Cerebro(stdstats=False, quicknotify=True)
+        if self.mode == "live":
+            config.live.state.parent.mkdir(parents=True, exist_ok=True)
+            self.state = TradingState(config.live.state)
+            cerebro.broker = KrakenLiveBroker(
+                store=store, state=self.state, universe=config.universe.build(), risk=config.live.risk.limits(),
+                schedule=config.schedule.schedule(), sync_seconds=config.live.sync_seconds,
+                dead_mans_switch_seconds=config.live.dead_mans_switch_seconds,
+                dms_refresh_seconds=config.live.dms_refresh_seconds)
+        else:
+            cerebro.broker = paper_broker(config)
+        now = _exchange_now(store)
+        history = local_history(config, now)
+        listed = set(store.client.markets or {})
+        symbols = [s for s in config.universe.build().symbols if s in listed]
+        for missing in sorted(set(config.universe.build().symbols) - listed):
+            log.warning("%s is not listed by the exchange: not traded in this session", missing)
+        if not symbols:
+            raise ConfigError("none of the configured pairs is listed by the exchange")
+        if config.strategy.name == "regime" and config.regimes.reference not in symbols:
+            raise ConfigError(f"regimes.reference {config.regimes.reference} is not traded in this session")
+        poller = CandlePoller(store, symbols, config.data.timeframe, config.live.poll_seconds)
+        regime = config.strategy.name == "regime"
+        for symbol in symbols:
+            lines = [*(plan_lines() if regime and symbol == config.regimes.reference else ()),
+                     *(("p_up",) if regime and self.model is not None else ())]
+            feed_class = KrakenLiveFeed.with_lines(*lines) if lines else KrakenLiveFeed
+            cerebro.adddata(feed_class(store=store, poller=poller, symbol=symbol, interval=config.data.timeframe,
+                                       history=history.get(symbol), max_live_bars=config.live.max_bars,
+                                       max_idle_seconds=config.live.max_idle_seconds), name=symbol)
+        if regime:
+            cerebro.addstrategy(LivePlanKeeper, reference=config.regimes.reference,
+                                timeframe=parse_timeframe(config.data.timeframe),
+                                thresholds=config.regimes.thresholds.model(),
+                                selector=RegimeSelector(config.regimes.selection_map(), config.regimes.after_panic),
+                                model=self.model)
+            add_regime_strategies(cerebro, config, with_model=self.model is not None)
+        else:
+            cerebro.addstrategy(STRATEGIES[config.strategy.name], **config.strategy.params)
+        if config.live.retrain:
+            self.retrain_job = RetrainJob(config, self.registry, background=True, skip_while_running=True)
+            cerebro.addstrategy(DowntimeRetrainer, job=self.retrain_job)
+        add_standard_analyzers(cerebro, config, evaluation_start=now.to_pydatetime())  # figures cover the session only
+        return cerebro
+
+    def run(self) -> SessionResult:
+        store = open_store(self.config, self.credentials)
+        try:
+            cerebro = self.build(store)
+            log.info("%s session starting against %s", self.mode, self.config.live.api_url or "Kraken")
+            strategies = cerebro.run()
+        finally:
+            if self.state is not None:
+                self.state.close()
+            store.stop()
+        if self.retrain_job is not None:
+            self.retrain_job.wait(timeout=600)
+        return self._result(strategies, cerebro)
+
+    def _result(self, strategies: list, cerebro: bt.Cerebro) -> SessionResult:
+        keeper = next((s for s in strategies if isinstance(s, LivePlanKeeper)), None)
+        trading = [s for s in strategies if not isinstance(s, LivePlanKeeper | DowntimeRetrainer)]
+        broker = cerebro.broker
+        metrics = collect_metrics(trading, broker)
+        metrics["session"] = {"mode": self.mode, "model": self.approved.get("id"),
+                              "model_sha256": self.approved.get("sha256")}
+        plan = pd.DataFrame(keeper.rows).set_index("datetime") if keeper is not None and keeper.rows \
+            else pd.DataFrame()
+        statuses = {d._name: list(d.statuses) for d in cerebro.datas}
+        reconciliation = list(getattr(broker, "reconciliation", []))
+        retraining = list(self.retrain_job.results) if self.retrain_job is not None else []
+        return SessionResult(self.mode, metrics, fills_frame(broker), plan, reconciliation, statuses, retraining)
+
+
+def write_session(result: SessionResult, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(result.metrics, indent=2, sort_keys=True, default=str) + "\n")
+    result.fills.to_csv(out / "fills.csv", index=False)
+    result.plan.to_csv(out / "plan.csv")
+    (out / "session.json").write_text(json.dumps(
+        {"mode": result.mode, "reconciliation": result.reconciliation, "feed_statuses": result.statuses,
+         "retraining": result.retraining}, indent=2, default=str) + "\n")
+    return out

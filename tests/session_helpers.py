@@ -1,0 +1,81 @@
+"""Shared parts of the paper/live session tests: a fast emulator, a session config, the exchange's ledger."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import yaml
+
+from kraken_global.config import BacktestConfig
+from kraken_global.emulator import EmulatorServer
+from kraken_global.registry import ModelRegistry
+from tests.registry_helpers import passed_candidate
+
+PAIRS = ["BTC/USD", "ETH/USD", "XRP/USD"]
+SPEED = 20 * 3600  # twenty market hours per wall second
+LIVE_BARS = 120
+
+
+def emulator(**kwargs) -> EmulatorServer:
+    return EmulatorServer(speed=SPEED, fault_delay=2.5, **kwargs)
+
+
+def session_overrides(server: EmulatorServer, tmp_path: Path, bars: int = LIVE_BARS) -> dict:
+    """Bounded in bars (``max_bars``) and in seconds (``max_idle_seconds``); no throttle against the emulator."""
+    return {
+        "universe.pairs": PAIRS, "live.api_url": server.base_url, "live.poll_seconds": 0.05,
+        "live.sync_seconds": 0.05, "live.retrain": False, "live.rate_limit": False, "live.timeout_ms": 1000,
+        "live.max_bars": bars, "live.max_idle_seconds": 20, "live.state": str(tmp_path / "state.sqlite"),
+        "live.logs": str(tmp_path / "logs"), "ml.artifacts": str(tmp_path / "artifacts"),
+        "ml.min_probability": 0.0, "run.out": str(tmp_path / "results"),
+    }
+
+
+def session_config(server: EmulatorServer, tmp_path: Path, bars: int = LIVE_BARS) -> BacktestConfig:
+    return BacktestConfig().with_overrides(session_overrides(server, tmp_path, bars))
+
+
+def write_config_file(server: EmulatorServer, tmp_path: Path, bars: int = LIVE_BARS) -> Path:
+    tree: dict = {}
+    for dotted, value in session_overrides(server, tmp_path, bars).items():
+        node = tree
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    path = tmp_path / "session.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+def approve_a_model(artifacts: Path) -> str:
+    registry = ModelRegistry(artifacts)
+    candidate = passed_candidate(registry)
+    registry.promote(candidate, "yes-promote")
+    return candidate
+
+
+def write_credentials(server: EmulatorServer, path: Path) -> Path:
+    path.write_text(json.dumps({"key": server.key, "secret": server.secret}))
+    path.chmod(0o600)
+    return path
+
+
+def exchange_orders(server: EmulatorServer) -> list:
+    return list(server.exchange.orders[server.key].values())
+
+
+def exchange_trades(server: EmulatorServer) -> dict[str, str]:
+    """Trade id -> order txid, for every fill the exchange made for the account."""
+    return {trade_id: order.txid for order in exchange_orders(server) for trade_id in order.trades}
+
+
+def state_rows(path: Path, table: str) -> list[dict]:
+    db = sqlite3.connect(path)
+    db.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in db.execute(f"SELECT * FROM {table}")]
+    finally:
+        db.close()

@@ -1,0 +1,144 @@
+"""Live sessions under faults and crashes: no doubled order, no lost fill, positions equal to the exchange's.
+
+The crash tests run ``kraken-global live`` as a subprocess against the emulator (in this process) and kill it
+with SIGKILL: at a chosen step of placing an order (``KRAKEN_GLOBAL_CRASH_AT``) or at a random moment. The
+restarted process must reconcile with the exchange before trading. All output of those processes is searched for
+the API secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kraken_global.live.credentials import Credentials
+from kraken_global.live.state import FINAL
+from kraken_global.runners.session import SessionRunner
+from tests.session_helpers import (
+    approve_a_model,
+    emulator,
+    exchange_orders,
+    exchange_trades,
+    session_config,
+    state_rows,
+    write_config_file,
+    write_credentials,
+)
+
+ASSETS = {"BTC/USD": "XXBT", "ETH/USD": "XETH", "XRP/USD": "XXRP"}
+ORDER_FAULTS = ["lost_response", "timeout", "http_500", "rate_limit", "unavailable"]
+
+
+def assert_matches_exchange(server, state_path: Path) -> None:
+    """Each client id once on the exchange; every exchange fill recorded once; positions equal to balances."""
+    orders = exchange_orders(server)
+    client_ids = [o.cl_ord_id for o in orders]
+    assert len(client_ids) == len(set(client_ids)), "an order was doubled"
+    state_orders = {r["client_id"]: r for r in state_rows(state_path, "orders")}
+    assert set(client_ids) <= set(state_orders), "the exchange has an order the state does not know"
+    fills = state_rows(state_path, "fills")
+    assert sorted(f["trade_id"] for f in fills) == sorted(exchange_trades(server)), "a fill was lost or doubled"
+    balances = server.exchange.accounts[server.key].balances
+    for symbol, asset in ASSETS.items():
+        held = sum(f["amount"] if f["side"] == "buy" else -f["amount"] for f in fills if f["symbol"] == symbol)
+        assert held == pytest.approx(balances.get(asset, 0.0), abs=1e-9), f"{symbol} position differs"
+
+
+def test_faults_during_a_live_session_neither_double_an_order_nor_lose_a_fill(tmp_path):
+    with emulator() as server:
+        config = session_config(server, tmp_path)
+        approve_a_model(config.ml.artifacts)
+        for kind in ORDER_FAULTS:
+            server.faults.add("AddOrder", kind)
+        server.faults.add("QueryOrders", "http_500")
+        server.faults.add("Balance", "rate_limit")
+        server.faults.add("OHLC", "unavailable", count=2)
+        result = SessionRunner(config, "live", Credentials(server.key, server.secret)).run()
+        injected = [f.endpoint for f in server.faults.injected]
+        assert injected.count("AddOrder") == len(ORDER_FAULTS), "the session placed too few orders to test faults"
+        assert_matches_exchange(server, config.live.state)
+        assert all(r["status"] in FINAL for r in state_rows(config.live.state, "orders"))
+    assert len(result.fills) == len(state_rows(config.live.state, "fills"))
+
+
+def _live_command(config_file: Path, credentials: Path, bars: int | None = None) -> list[str]:
+    command = [sys.executable, "-m", "kraken_global.cli", "live", "--config", str(config_file),
+               "--credentials", str(credentials)]
+    return [*command, "--max-bars", str(bars)] if bars else command
+
+
+def _run(command: list[str], env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def _restart_and_check(server, tmp_path: Path, config_file: Path, credentials: Path,
+                       outputs: list[str]) -> dict:
+    finished = _run(_live_command(config_file, credentials, bars=30))
+    outputs += [finished.stdout, finished.stderr]
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    state = tmp_path / "state.sqlite"
+    assert_matches_exchange(server, state)
+    assert all(r["status"] in FINAL for r in state_rows(state, "orders"))
+    return json.loads((tmp_path / "results" / "session.json").read_text())
+
+
+def _no_secret_anywhere(server, tmp_path: Path, outputs: list[str]) -> None:
+    texts = list(outputs)
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.name != "credentials.json":
+            texts.append(path.read_bytes().decode("utf-8", "replace"))
+    for text in texts:
+        assert server.secret not in text and server.key not in text
+
+
+@pytest.mark.parametrize(("step", "expected"), [
+    ("live:after-intent", "never reached the exchange, marked not_placed"),
+    ("live:after-send", "closed on the exchange"),
+])
+def test_a_process_killed_while_placing_an_order_reconciles_on_restart(tmp_path, step, expected):
+    with emulator() as server:
+        config_file = write_config_file(server, tmp_path)
+        credentials = write_credentials(server, tmp_path / "credentials.json")
+        approve_a_model(tmp_path / "artifacts")
+        killed = _run(_live_command(config_file, credentials), env={"KRAKEN_GLOBAL_CRASH_AT": step})
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+        outputs = [killed.stdout, killed.stderr]
+        unsettled = [r for r in state_rows(tmp_path / "state.sqlite", "orders") if r["status"] not in FINAL]
+        assert len(unsettled) == 1, "the crash should leave exactly the order being placed unsettled"
+        session = _restart_and_check(server, tmp_path, config_file, credentials, outputs)
+        client_id = unsettled[0]["client_id"]
+        assert any(line.startswith(client_id) and expected in line for line in session["reconciliation"])
+        placed = [o for o in exchange_orders(server) if o.cl_ord_id == client_id]
+        assert len(placed) == (0 if step == "live:after-intent" else 1)
+        _no_secret_anywhere(server, tmp_path, outputs)
+
+
+def test_a_process_killed_at_a_random_moment_reconciles_on_restart(tmp_path):
+    with emulator() as server:
+        config_file = write_config_file(server, tmp_path)
+        credentials = write_credentials(server, tmp_path / "credentials.json")
+        approve_a_model(tmp_path / "artifacts")
+        process = subprocess.Popen(_live_command(config_file, credentials), stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        state = tmp_path / "state.sqlite"
+        deadline = time.monotonic() + 120
+        try:
+            while time.monotonic() < deadline:
+                if state.exists() and len(state_rows(state, "orders")) >= 3:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the live process placed fewer than 3 orders in 120 s")
+        finally:
+            process.send_signal(signal.SIGKILL)
+            stdout, stderr = process.communicate(timeout=30)
+        session = _restart_and_check(server, tmp_path, config_file, credentials, [stdout, stderr])
+        assert session["mode"] == "live"
+        _no_secret_anywhere(server, tmp_path, [stdout, stderr])
