@@ -65,29 +65,38 @@ def purged_folds(times: pd.Series, settings: TrainingSettings, bar: pd.Timedelta
 
 
 @dataclass(frozen=True)
-class FitTask:
-    """One fit: a walk-forward fold (scored on its test rows) or, without test rows, the final model."""
+class FitSpec:
+    """One fit over rows ``[0, train_end)`` (the data is sorted by time, so a walk-forward training window is a
+    prefix), scored on rows ``[test_start, test_end)``; without test rows it is the final model."""
 
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray | None
-    y_test: np.ndarray | None
-    settings: TrainingSettings
-    test_start: str = ""
-    test_end: str = ""
+    train_end: int
+    test_start: int = 0
+    test_end: int = 0
+    test_first: str = ""
+    test_last: str = ""
 
 
-def fit(task: FitTask):
-    """A fold's scores, or the final model (a top-level function, so Dask workers can run it)."""
-    model = make_model(task.settings).fit(task.x_train, task.y_train)
-    if task.x_test is None:
+def _bounds(mask: np.ndarray) -> tuple[int, int]:
+    rows = np.flatnonzero(mask)
+    if rows[-1] - rows[0] + 1 != len(rows):
+        raise AssertionError("walk-forward windows must be contiguous in time-sorted data")
+    return int(rows[0]), int(rows[-1]) + 1
+
+
+def fit(job: tuple):
+    """A fold's scores, or the final model. A top-level function of (x, y, spec, settings), so Dask workers can
+    run it with ``x`` and ``y`` scattered to them once instead of shipped with every task."""
+    x, y, spec, settings = job
+    model = make_model(settings).fit(x[:spec.train_end], y[:spec.train_end])
+    if spec.test_end == 0:
         return model
-    p = model.predict_proba(task.x_test)[:, 1]
+    y_test = y[spec.test_start:spec.test_end]
+    p = model.predict_proba(x[spec.test_start:spec.test_end])[:, 1]
     return {
-        "train_rows": len(task.y_train), "test_rows": len(task.y_test),
-        "test_start": task.test_start, "test_end": task.test_end,
-        "auc": float(roc_auc_score(task.y_test, p)) if len(set(task.y_test)) > 1 else None,
-        "accuracy": float(accuracy_score(task.y_test, p >= 0.5)),
+        "train_rows": spec.train_end, "test_rows": len(y_test), "test_start": spec.test_first,
+        "test_end": spec.test_last,
+        "auc": float(roc_auc_score(y_test, p)) if len(set(y_test)) > 1 else None,
+        "accuracy": float(accuracy_score(y_test, p >= 0.5)),
     }
 
 
@@ -99,11 +108,21 @@ def train(candles: dict[str, pd.DataFrame], settings: TrainingSettings, bar: pd.
     if len(data) < 500:
         raise ValueError(f"only {len(data)} labelled rows: train on a longer period")
     x, y = data[list(FEATURES)].to_numpy(), data["label"].to_numpy().astype(int)
-    tasks = [FitTask(x[train_mask], y[train_mask], x[test_mask], y[test_mask], settings,
-                     str(data["datetime"][test_mask].min()), str(data["datetime"][test_mask].max()))
-             for train_mask, test_mask in purged_folds(data["datetime"], settings, bar)]
-    tasks.append(FitTask(x, y, None, None, settings))  # the final model, fitted alongside the folds
-    *folds, final = run_tasks(fit, tasks, client, label="walk-forward", on_done=on_done)
+    specs = []
+    for train_mask, test_mask in purged_folds(data["datetime"], settings, bar):
+        test_start, test_end = _bounds(test_mask)
+        specs.append(FitSpec(_bounds(train_mask)[1], test_start, test_end, str(data["datetime"][test_start]),
+                             str(data["datetime"][test_end - 1])))
+    specs.append(FitSpec(len(y)))  # the final model, fitted alongside the folds
+    # largest fits first: two workers finish together instead of one waiting on the final fit
+    order = sorted(range(len(specs)), key=lambda i: -specs[i].train_end)
+    arrays = client.scatter([x, y], broadcast=True) if client is not None else [x, y]
+    done = run_tasks(fit, [(*arrays, specs[i], settings) for i in order], client, label="walk-forward",
+                     on_done=on_done)
+    results = [None] * len(specs)
+    for position, i in enumerate(order):
+        results[i] = done[position]
+    *folds, final = results
     last_known = data["datetime"].max()
     manifest = {
         "feature_schema": FEATURE_SCHEMA,
