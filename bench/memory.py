@@ -29,7 +29,7 @@ from synthetic import universe
 from kraken_global.config import BacktestConfig, StrategyConfig
 from kraken_global.runners.backtest import build_cerebro
 candles = universe({days} * 1440, "1min")
-config = BacktestConfig().with_overrides({{"data.timeframe": "1min", "strategy.name": "baseline",
+config = BacktestConfig().with_overrides({{"data.timeframe": "1m", "strategy.name": "baseline",
                                           "strategy.params": {{"fast": 600, "slow": 2400}}}})
 cerebro = build_cerebro(config, candles)
 strategy = cerebro.run()[0]

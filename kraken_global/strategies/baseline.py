@@ -19,7 +19,7 @@ from kraken_global.strategies.base import KrakenStrategy
 class SmaTrendBaseline(KrakenStrategy):
     """Long-only SMA trend per pair; see the module docstring. Periods are in bars."""
 
-    params = (("fast", 240), ("slow", 1200), ("invest_fraction", 0.95))
+    params = (("fast", 240), ("slow", 1200), ("invest_fraction", 0.95), ("min_trade_usd", 10.0))
 
     @classmethod
     def warmup_bars(cls, **params) -> int:
@@ -33,15 +33,21 @@ class SmaTrendBaseline(KrakenStrategy):
         self.fast = {d: RollingMean(d.close, period=self.p.fast) for d in self.datas}
         self.slow = {d: RollingMean(d.close, period=self.p.slow) for d in self.datas}
 
+    def _lots(self, data, size: float) -> float:
+        """``size`` in whole lots: float dust below one lot is no position (selling it would be refused)."""
+        rules_for = getattr(self.broker, "rules_for", None)
+        return rules_for(data).round_size(size) if rules_for is not None and size > 0 else size
+
     def next(self) -> None:
         weight = self.p.invest_fraction / len(self.datas)
         for data in self.ready_datas(self.p.slow):
             if self.has_open_order(data):
                 continue
-            held = self.broker.getposition(data).size
+            held = self._lots(data, self.broker.getposition(data).size)
             uptrend = self.fast[data][0] > self.slow[data][0]
             if uptrend and held <= 0 and self.can_open():
                 value = min(self.broker.getvalue() * weight, self.broker.getcash() * 0.99)
-                self.track(self.buy(data=data, size=value / data.close[0]))
+                if value >= self.p.min_trade_usd:  # no order the exchange would refuse, bar after bar
+                    self.track(self.buy(data=data, size=value / data.close[0]))
             elif not uptrend and held > 0 and self.can_reduce():
                 self.track(self.sell(data=data, size=held))
