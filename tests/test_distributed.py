@@ -88,3 +88,10 @@ def test_a_sweep_on_the_cluster_gives_the_serial_table():
         table = run_sweep(config, grid, client)
     pd.testing.assert_frame_equal(table, serial_table)
     assert len(table) == 4 and table["sharpe"].nunique() > 1
+
+
+def test_an_existing_scheduler_is_used_by_its_address():
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                      host="127.0.0.1") as cluster, dask_client(cluster.scheduler_address) as client:
+        assert client.scheduler.address == cluster.scheduler_address
+        assert run_tasks(abs, [-1, -2], client) == [1, 2]
