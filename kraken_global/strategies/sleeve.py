@@ -123,6 +123,8 @@ class SleeveStrategy(KrakenStrategy):
                 self._trade_toward(data, max(fraction, 0.0) * budget)
 
     def _trade_toward(self, data, target_value: float) -> None:
+        if self.replaying:
+            return  # a live feed's history: no decision is taken on it, so the first live bar acts on the target
         price = data.close[0]
         current = self.units[data] * price
         delta = target_value - current
@@ -134,18 +136,17 @@ class SleeveStrategy(KrakenStrategy):
             return
         if abs(delta) < self.p.min_trade_usd and not closing:
             return
+        self.last_target[data] = target_value  # decided: not retried bar after bar (no top-up)
         if delta > 0:
             if not self.can_open():
-                return  # the target is kept for when trading resumes
+                return
             size = min(delta, self.broker.getcash() * 0.99) / price
             if size * price < self.p.min_trade_usd:
                 return
-            self.last_target[data] = target_value
             self.track(self.buy(data=data, size=size))
         elif self.can_reduce():
             size = self.units[data] if closing else min(-delta / price, self.units[data])
             if self._sellable(data, size) and (closing or size * price >= self.p.min_trade_usd):
-                self.last_target[data] = target_value
                 self.track(self.sell(data=data, size=size))
 
     def _model_allows(self, data) -> bool:
