@@ -142,3 +142,28 @@ def test_a_process_killed_at_a_random_moment_reconciles_on_restart(tmp_path):
         session = _restart_and_check(server, tmp_path, config_file, credentials, [stdout, stderr])
         assert session["mode"] == "live"
         _no_secret_anywhere(server, tmp_path, [stdout, stderr])
+
+
+def test_the_daily_loss_kill_switch_cancels_and_sells_everything(tmp_path):
+    with emulator() as server:
+        config = session_config(server, tmp_path).with_overrides({"live.risk.max_daily_loss_pct": 0.05})
+        approve_a_model(config.ml.artifacts)
+        SessionRunner(config, "live", Credentials(server.key, server.secret)).run()
+        assert_matches_exchange(server, config.live.state)
+    orders = state_rows(config.live.state, "orders")
+    flattening = [r for r in orders if r["strategy"] == "kill-switch"]
+    assert flattening, "a 0.05% daily loss limit never tripped in 120 live hours"
+    assert all(r["side"] == "sell" and r["status"] == "closed" for r in flattening)
+    meta = {r["key"]: r["value"] for r in state_rows(config.live.state, "meta")}
+    assert float(meta["flattened_at"]) > 0
+    # right after the last flattening the account held none of the pairs it sold (the state's clock is the
+    # exchange's: fills up to that moment)
+    fills = state_rows(config.live.state, "fills")
+    last = float(meta["flattened_at"])
+    sold_last = {o["symbol"] for o in flattening
+                 if any(f["client_id"] == o["client_id"] and f["time"] == last for f in fills)}
+    assert sold_last
+    for symbol in sold_last:
+        held = sum(f["amount"] if f["side"] == "buy" else -f["amount"] for f in fills
+                   if f["symbol"] == symbol and f["time"] <= last)
+        assert held == pytest.approx(0.0, abs=1e-6)
