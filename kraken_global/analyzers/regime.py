@@ -26,8 +26,9 @@ class RegimeAnalyzer(bt.Analyzer):
         if feed is None or not len(feed) or not hasattr(s, "sleeve_pnl"):
             return
         value = s.broker.getvalue()
+        held = s.sleeve_value()  # once: sleeve_pnl() would sum the holdings again
         self.rows.append((feed.datetime.datetime(0), int(feed.regime[0]), s.allocation(),
-                          s.sleeve_value() / value if value > 0 else 0.0, s.sleeve_pnl(), value))
+                          held / value if value > 0 else 0.0, s.cash_flow + held, value))
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=["datetime", "regime", "allocation", "exposure", "pnl", "value"]) \
