@@ -69,3 +69,26 @@ def test_a_failed_transaction_leaves_nothing_half_written(tmp_path):
     with pytest.raises(Exception, match="UNIQUE"):
         state.record_intent(cid, "ETH/USD", "sell", "market", 2.0)  # the same client id twice
     assert state.order(cid)["side"] == "buy" and len(state.unsettled_orders()) == 1
+
+
+def _trade(trade_id: str, side: str, amount: float, price: float, fee: float, ms: int) -> dict:
+    return {"id": trade_id, "order": None, "symbol": "BTC/USD", "side": side, "amount": amount, "price": price,
+            "fee": {"cost": fee}, "timestamp": ms}
+
+
+def test_each_strategy_resumes_its_own_book_and_a_flattening_starts_them_again(tmp_path):
+    state = TradingState(tmp_path / "state.db")
+    for cid, strategy in (("kgA", "TrendFollower"), ("kgB", "TrendFollower"), ("kgC", "Recovery")):
+        state.record_intent(cid, "BTC/USD", "buy", "market", 1.0, None, strategy)
+    state.record_fill("kgA", _trade("T1", "buy", 0.5, 100.0, 0.1, 1_000))
+    state.record_fill("kgB", _trade("T2", "sell", 0.2, 110.0, 0.05, 2_000))
+    state.record_fill("kgC", _trade("T3", "buy", 0.3, 105.0, 0.08, 3_000))
+    state.close()
+    restarted = TradingState(tmp_path / "state.db")
+    trend = restarted.strategy_books("TrendFollower")["BTC/USD"]
+    assert trend["units"] == pytest.approx(0.3)
+    assert trend["cash_flow"] == pytest.approx(-0.5 * 100.0 + 0.2 * 110.0 - 0.15)
+    assert trend["fees"] == pytest.approx(0.15)
+    assert restarted.strategy_books("Recovery")["BTC/USD"]["units"] == pytest.approx(0.3)
+    restarted.mark_flattened(3.0)  # the kill switch sold everything at t = 3 s (the exchange's clock)
+    assert restarted.strategy_books("TrendFollower") == {} and restarted.strategy_books("Recovery") == {}
