@@ -131,7 +131,8 @@ def test_stable_allocator_weights_pairs_by_inverse_volatility():
     value = broker.getvalue()
     eth_w, xrp_w = (strategy.units[d] * d.close[0] / value for d in (eth, xrp))
     assert eth_w + xrp_w == pytest.approx(0.49, abs=0.06)
-    assert eth_w / xrp_w == pytest.approx(strategy.vol[xrp][0] / strategy.vol[eth][0], rel=0.35)
+    eth_vol, xrp_vol = (strategy.now(strategy.vol[d], d) for d in (eth, xrp))
+    assert eth_w / xrp_w == pytest.approx(xrp_vol / eth_vol, rel=0.35)
 
 
 def test_stable_allocator_drops_a_pair_in_a_decline():

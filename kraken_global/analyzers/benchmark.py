@@ -11,6 +11,7 @@ class BuyAndHoldBenchmark(bt.Analyzer):
     """The starting cash put into ``symbol`` at the first bar's close, paying ``fee`` once, then held."""
 
     params = (("symbol", "BTC/USD"), ("fee", 0.0026))
+    portfolio_wide = True
 
     def start(self) -> None:
         self.data_ = next((d for d in self.strategy.datas if d._name == self.p.symbol), None)

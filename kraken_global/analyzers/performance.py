@@ -20,6 +20,7 @@ class ValueRecorder(bt.Analyzer):
     """
 
     params = (("start", None),)
+    portfolio_wide = True  # the broker's value: recorded by one strategy of the portfolio (see OnePortfolio)
 
     def start(self) -> None:
         self.times: list = []

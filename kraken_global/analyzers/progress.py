@@ -11,6 +11,7 @@ class Progress(bt.Analyzer):
     """Calls ``callback(bars_done)`` every ``every`` bars and once at the end."""
 
     params = (("callback", None), ("every", 500))
+    portfolio_wide = True  # bars of the run, counted once
 
     def start(self) -> None:
         self.bars = 0

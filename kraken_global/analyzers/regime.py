@@ -18,21 +18,26 @@ from kraken_global.regimes import Regime
 class RegimeAnalyzer(bt.Analyzer):
     def start(self) -> None:
         self.plan_feed = getattr(self.strategy, "plan_feed", None)
-        self.rows: list[tuple] = []
+        self.rows: list[tuple] = []  # bar time as backtrader's day number: converted once, in frame()
+        self._frame: pd.DataFrame | None = None
+        if self.plan_feed is not None:
+            self._times, self._regimes = self.plan_feed.lines.datetime, self.plan_feed.lines.regime
 
     def next(self) -> None:
         s = self.strategy
-        feed = self.plan_feed
-        if feed is None or not len(feed) or not hasattr(s, "sleeve_pnl"):
+        if self.plan_feed is None or self._times.idx < 0 or not hasattr(s, "sleeve_pnl"):
             return
         value = s.broker.getvalue()
         held = s.sleeve_value()  # once: sleeve_pnl() would sum the holdings again
-        self.rows.append((feed.datetime.datetime(0), int(feed.regime[0]), s.allocation(),
+        self.rows.append((self._times[0], int(self._regimes[0]), s.allocation(),
                           held / value if value > 0 else 0.0, s.cash_flow + held, value))
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows, columns=["datetime", "regime", "allocation", "exposure", "pnl", "value"]) \
-            .set_index("datetime")
+        if self._frame is None or len(self._frame) != len(self.rows):
+            frame = pd.DataFrame(self.rows, columns=["datetime", "regime", "allocation", "exposure", "pnl", "value"])
+            frame["datetime"] = [bt.num2date(t) for t in frame["datetime"]]
+            self._frame = frame.set_index("datetime")
+        return self._frame
 
     def stop(self) -> None:
         frame = self.frame()

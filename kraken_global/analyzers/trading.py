@@ -97,6 +97,8 @@ class TradeStats(bt.Analyzer):
 class Exposure(bt.Analyzer):
     """Mean gross exposure (positions value / portfolio value) and share of bars with any position."""
 
+    portfolio_wide = True
+
     def start(self) -> None:
         self.exposures: list[float] = []
         self.invested_bars = 0

@@ -86,6 +86,7 @@ class DowntimeRetrainer(KrakenStrategy):
     """Calls ``job(when)`` each time the schedule enters DOWNTIME; places no orders."""
 
     params = (("job", None),)
+    trades = False
 
     def on_schedule(self, state: TradingState, when) -> None:
         if state is TradingState.DOWNTIME and self.p.job is not None:

@@ -22,12 +22,13 @@ import pandas as pd
 from kraken_global.ml.training import predict_probabilities
 from kraken_global.regimes import IncrementalRegimeDetector, Regime, RegimeWindows
 from kraken_global.selection import STRATEGY_NAMES, RegimeSelector, weight_line
+from kraken_global.strategies.base import OnePortfolio
 
 FEATURE_WINDOW = 300  # bars of history the features need (the longest window is 240 bars) plus margin
 _OHLCV = ("open", "high", "low", "close", "volume")
 
 
-class LivePlanKeeper(bt.Strategy):
+class LivePlanKeeper(OnePortfolio, bt.Strategy):
     params = (
         ("reference", "BTC/USD"),
         ("timeframe", pd.Timedelta(hours=1)),
@@ -35,6 +36,7 @@ class LivePlanKeeper(bt.Strategy):
         ("selector", None),
         ("model", None),
     )
+    trades = False  # writes the plan; the portfolio's analyzers belong to the sleeves
 
     def __init__(self) -> None:
         self.reference = self.getdatabyname(self.p.reference)

@@ -20,6 +20,7 @@ class SmaTrendBaseline(KrakenStrategy):
     """Long-only SMA trend per pair; see the module docstring. Periods are in bars."""
 
     params = (("fast", 240), ("slow", 1200), ("invest_fraction", 0.95), ("min_trade_usd", 10.0))
+    indicators_by_index = True
 
     @classmethod
     def warmup_bars(cls, **params) -> int:
@@ -44,7 +45,7 @@ class SmaTrendBaseline(KrakenStrategy):
             if self.has_open_order(data):
                 continue
             held = self._lots(data, self.broker.getposition(data).size)
-            uptrend = self.fast[data][0] > self.slow[data][0]
+            uptrend = self.now(self.fast[data], data) > self.now(self.slow[data], data)
             if uptrend and held <= 0 and self.can_open():
                 value = min(self.broker.getvalue() * weight, self.broker.getcash() * 0.99)
                 if value >= self.p.min_trade_usd:  # no order the exchange would refuse, bar after bar

@@ -11,7 +11,7 @@ Rules (periods in bars; defaults for 1h candles):
 from __future__ import annotations
 
 from kraken_global.indicators import RollingMean
-from kraken_global.strategies.sleeve import SleeveStrategy, ready
+from kraken_global.strategies.sleeve import SleeveStrategy
 
 STABLECOINS = ("USDT", "USDC", "DAI")
 
@@ -38,8 +38,8 @@ class DefensiveHedge(SleeveStrategy):
         share = self.p.core_fraction * self.equal_share(self.risky)
         out = {}
         for d in self.risky:
-            if ready(d, self.p.trend_period):
-                out[d] = share if d.close[0] > self.trend[d][0] else 0.0
+            if self.ready(d, self.p.trend_period):
+                out[d] = share if d.close[0] > self.now(self.trend[d], d) else 0.0
             elif self.units[d] > 0:
                 out[d] = 0.0
         if self.stable is not None and len(self.stable):

@@ -12,7 +12,7 @@ Rules per pair (periods in bars; defaults for 1h candles):
 from __future__ import annotations
 
 from kraken_global.indicators import RollingMean, RollingStd
-from kraken_global.strategies.sleeve import SleeveStrategy, ready
+from kraken_global.strategies.sleeve import SleeveStrategy
 
 
 class MeanReversion(SleeveStrategy):
@@ -32,30 +32,30 @@ class MeanReversion(SleeveStrategy):
         self.entered_at: dict = {}
 
     def zscore(self, data) -> float:
-        std = self.std[data][0]
-        return 0.0 if std <= 0 else (data.close[0] - self.mean[data][0]) / std
+        std = self.now(self.std[data], data)
+        return 0.0 if std <= 0 else (data.close[0] - self.now(self.mean[data], data)) / std
 
     def _uptrend(self, data) -> bool:
         if not self.trend:
             return True
-        return len(data) >= self.p.trend_period and data.close[0] > self.trend[data][0]
+        return self.ready(data, self.p.trend_period) and data.close[0] > self.now(self.trend[data], data)
 
     def targets(self) -> dict:
         share = self.equal_share(self.datas)
         out = {}
         for d in self.datas:
-            if not ready(d, self.p.period):
+            if not self.ready(d, self.p.period):
                 continue
             z = self.zscore(d)
             if d in self.entered_at:
-                held = len(d) - self.entered_at[d]
+                held = self.bars(d) - self.entered_at[d]
                 if z >= self.p.exit_z or z <= -self.p.stop_z or held >= self.p.max_hold:
                     del self.entered_at[d]
                     out[d] = 0.0
                 else:
                     out[d] = share
             elif z <= -self.p.entry_z and self._uptrend(d):
-                self.entered_at[d] = len(d)
+                self.entered_at[d] = self.bars(d)
                 out[d] = share
             else:
                 out[d] = 0.0

@@ -14,10 +14,8 @@ Each tranche is ``1 / tranches`` of the pair's equal share of the sleeve.
 
 from __future__ import annotations
 
-import backtrader as bt
-
-from kraken_global.indicators import RollingMean
-from kraken_global.strategies.sleeve import SleeveStrategy, ready
+from kraken_global.indicators import RollingMean, RollingMin
+from kraken_global.strategies.sleeve import SleeveStrategy
 
 
 class Recovery(SleeveStrategy):
@@ -30,14 +28,14 @@ class Recovery(SleeveStrategy):
     def __init__(self) -> None:
         super().__init__()
         self.sma = {d: RollingMean(d.close, period=self.p.sma_period) for d in self.datas}
-        self.low = {d: bt.ind.Lowest(d.close, period=self.p.lookback) for d in self.datas}
+        self.low = {d: RollingMin(d.close, period=self.p.lookback) for d in self.datas}
         self.state: dict = {}  # data -> [tranches held, last tranche price, floor]
 
     def targets(self) -> dict:
         share = self.equal_share(self.datas)
         out = {}
         for d in self.datas:
-            if not ready(d, max(self.p.sma_period, self.p.lookback)):
+            if not self.ready(d, max(self.p.sma_period, self.p.lookback)):
                 continue
             close = d.close[0]
             held, last, floor = self.state.get(d, (0, None, None))
@@ -45,9 +43,9 @@ class Recovery(SleeveStrategy):
                 self.state.pop(d)
                 out[d] = 0.0
                 continue
-            rising = close > self.sma[d][0]
-            if held == 0 and rising and close >= self.low[d][0] * (1 + self.p.step):
-                self.state[d] = (1, close, self.low[d][0])
+            rising = close > self.now(self.sma[d], d)
+            if held == 0 and rising and close >= self.now(self.low[d], d) * (1 + self.p.step):
+                self.state[d] = (1, close, self.now(self.low[d], d))
             elif 0 < held < self.p.tranches and rising and close >= last * (1 + self.p.step):
                 self.state[d] = (held + 1, close, floor)
             out[d] = share * self.state.get(d, (0, None, None))[0] / self.p.tranches

@@ -36,6 +36,7 @@ class SleeveStrategy(KrakenStrategy):
         ("invest_fraction", 0.98),
         ("min_probability", 0.0),
     )
+    indicators_by_index = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -59,19 +60,23 @@ class SleeveStrategy(KrakenStrategy):
     def allocation(self) -> float:
         if self._weight is None:
             return 1.0
-        if not len(self.plan_feed):
+        if not self.bars(self.plan_feed):
             return 0.0
         return float(self._weight[0])
 
     def budget(self) -> float:
         return self.allocation() * self.broker.getvalue() * self.p.invest_fraction
 
+    def ready(self, data, bars: int) -> bool:
+        """True once ``data`` has at least ``bars`` bars (its indicators are defined)."""
+        return self.bars(data) >= bars
+
     def holding_value(self, data) -> float:
         units = self.units[data]
         return units * data.close[0] if units else 0.0  # units > 0 implies bars; skips len() on every call
 
     def sleeve_value(self) -> float:
-        return sum(self.holding_value(d) for d in self.datas)
+        return sum(units * data.close[0] for data, units in self.units.items() if units)
 
     def sleeve_pnl(self) -> float:
         """Realized and unrealized P&L of this sleeve since the start, net of fees."""
@@ -114,12 +119,14 @@ class SleeveStrategy(KrakenStrategy):
     def next(self) -> None:
         self._follow_flattening()
         allocation = self.allocation()
+        if allocation <= 0 and not any(units > 0 for units in self.units.values()):
+            return  # no slot and nothing to wind down: most sleeves on most bars
         wanted = self.targets() if allocation > 0 else {d: 0.0 for d in self.datas if self.units[d] > 0}
         if self.p.min_probability > 0:
             wanted = {d: f if f <= 0 or self.units[d] > 0 or self._model_allows(d) else 0.0 for d, f in wanted.items()}
         budget = self.budget()
         for data, fraction in wanted.items():
-            if len(data) and not self.has_open_order(data):
+            if self.bars(data) and not self.has_open_order(data):
                 self._trade_toward(data, max(fraction, 0.0) * budget)
 
     def _trade_toward(self, data, target_value: float) -> None:
@@ -167,9 +174,3 @@ class SleeveStrategy(KrakenStrategy):
     @staticmethod
     def equal_share(datas: list) -> float:
         return 1.0 / len(datas) if datas else 0.0
-
-
-def ready(data, bars: int) -> bool:
-    """True once ``data`` has at least ``bars`` bars (its indicators are defined)."""
-    return len(data) >= bars
-

@@ -16,7 +16,7 @@ from __future__ import annotations
 import backtrader as bt
 
 from kraken_global.indicators import RollingMean, RollingStd
-from kraken_global.strategies.sleeve import SleeveStrategy, ready
+from kraken_global.strategies.sleeve import SleeveStrategy
 
 
 class StableAllocator(SleeveStrategy):
@@ -34,13 +34,13 @@ class StableAllocator(SleeveStrategy):
         self.held: set = set()
 
     def targets(self) -> dict:
-        inverse = {d: 1.0 / self.vol[d][0] for d in self.datas
-                   if ready(d, self.p.vol_period + 2) and self.vol[d][0] > 0}
+        inverse = {d: 1.0 / self.now(self.vol[d], d) for d in self.datas
+                   if self.ready(d, self.p.vol_period + 2) and self.now(self.vol[d], d) > 0}
         total = sum(inverse.values())
         if not total:
             return {}
         for d in inverse:
-            average = self.trend[d][0]
+            average = self.now(self.trend[d], d)
             if d.close[0] > average * (1 + self.p.trend_buffer):
                 self.held.add(d)
             elif d.close[0] < average * (1 - self.p.trend_buffer):

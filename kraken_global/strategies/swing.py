@@ -15,8 +15,8 @@ import math
 
 import backtrader as bt
 
-from kraken_global.indicators import RollingStd
-from kraken_global.strategies.sleeve import SleeveStrategy, ready
+from kraken_global.indicators import RollingMax, RollingMin, RollingStd
+from kraken_global.strategies.sleeve import SleeveStrategy
 
 
 class VolatilitySwing(SleeveStrategy):
@@ -29,29 +29,29 @@ class VolatilitySwing(SleeveStrategy):
 
     def __init__(self) -> None:
         super().__init__()
-        self.upper = {d: bt.ind.Highest(d.high(-1), period=self.p.channel) for d in self.datas}
-        self.lower = {d: bt.ind.Lowest(d.low(-1), period=self.p.exit_channel) for d in self.datas}
+        self.upper = {d: RollingMax(d.high(-1), period=self.p.channel) for d in self.datas}
+        self.lower = {d: RollingMin(d.low(-1), period=self.p.exit_channel) for d in self.datas}
         self.vol = {d: RollingStd(bt.ind.PercentChange(d.close, period=1), period=self.p.vol_period)
                     for d in self.datas}
         self.inside: set = set()
 
     def size_fraction(self, data) -> float:
-        realized = self.vol[data][0] * math.sqrt(self.p.bars_per_year)
+        realized = self.now(self.vol[data], data) * math.sqrt(self.p.bars_per_year)
         scale = 1.0 if realized <= 0 else min(1.0, self.p.target_vol / realized)
         return self.equal_share(self.datas) * scale
 
     def targets(self) -> dict:
         out = {}
         for d in self.datas:
-            if not ready(d, self.warmup_bars(channel=self.p.channel, vol_period=self.p.vol_period) + 1):
+            if not self.ready(d, self.warmup_bars(channel=self.p.channel, vol_period=self.p.vol_period) + 1):
                 continue
             if d in self.inside:
-                if d.close[0] < self.lower[d][0]:
+                if d.close[0] < self.now(self.lower[d], d):
                     self.inside.discard(d)
                     out[d] = 0.0
                 else:
                     out[d] = self.size_fraction(d)
-            elif d.close[0] > self.upper[d][0]:
+            elif d.close[0] > self.now(self.upper[d], d):
                 self.inside.add(d)
                 out[d] = self.size_fraction(d)
             else:

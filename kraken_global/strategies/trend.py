@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import backtrader as bt
 
-from kraken_global.strategies.sleeve import SleeveStrategy, ready
+from kraken_global.strategies.sleeve import SleeveStrategy
 
 
 class TrendFollower(SleeveStrategy):
@@ -36,12 +36,12 @@ class TrendFollower(SleeveStrategy):
         share = self.equal_share(self.datas)
         out = {}
         for d in self.datas:
-            if not ready(d, max(self.p.slow, self.p.atr_period + 1)):
+            if not self.ready(d, max(self.p.slow, self.p.atr_period + 1)):
                 continue
-            close, fast, slow = d.close[0], self.fast[d][0], self.slow[d][0]
+            close, fast, slow = d.close[0], self.now(self.fast[d], d), self.now(self.slow[d], d)
             if self.units[d] > 0 or d in self.peak:
                 self.peak[d] = max(self.peak.get(d, close), close)
-                stopped = close < self.peak[d] - self.p.stop_atr * self.atr[d][0]
+                stopped = close < self.peak[d] - self.p.stop_atr * self.now(self.atr[d], d)
                 if stopped or fast < slow:
                     peak = self.peak.pop(d)
                     self.reentry[d] = peak if stopped and fast >= slow else 0.0
