@@ -74,6 +74,9 @@ class DataConfig(_Strict):
     start: date | None = None
     end: date | None = None
     gaps: GapsConfig = GapsConfig()
+    # candles recorded by sessions (live.record_candles), joined after directory's; sessions and their retraining
+    # always join their own record, backtests/train/gates only when this is set
+    recorded: Path | None = None
 
     @field_validator("timeframe")
     @classmethod
@@ -298,6 +301,7 @@ class LiveConfig(_Strict):
     max_bars: int | None = Field(default=None, ge=1)  # end the session after this many live bars
     max_idle_seconds: float | None = Field(default=None, gt=0)  # end it when no bar came for this long
     retrain: bool = True  # train a candidate and run its gates in each downtime (never promotes)
+    record_candles: Path | None = Path("kg-data/candles")  # every closed candle a session sees; None: no record
     risk: RiskConfig = RiskConfig()
 
     @model_validator(mode="after")

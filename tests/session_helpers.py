@@ -30,6 +30,7 @@ def session_overrides(server: EmulatorServer, tmp_path: Path, bars: int = LIVE_B
         "live.max_bars": bars, "live.max_idle_seconds": 20, "live.state": str(tmp_path / "state.sqlite"),
         "live.logs": str(tmp_path / "logs"), "ml.artifacts": str(tmp_path / "artifacts"),
         "ml.min_probability": 0.0, "run.out": str(tmp_path / "results"),
+        "live.record_candles": str(tmp_path / "candles"),
     }
 
 

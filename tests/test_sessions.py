@@ -19,6 +19,7 @@ from kraken_global.runners.regime_system import build_plan, regime_label
 from kraken_global.runners.session import SessionRunner, write_session
 from kraken_global.selection import STRATEGY_NAMES
 from tests.session_helpers import (
+    LIVE_BARS,
     approve_a_model,
     emulator,
     exchange_orders,
@@ -55,6 +56,18 @@ def test_a_paper_session_warms_up_on_history_then_trades_live_with_the_backtest_
 
     out = write_session(result, tmp_path / "results")
     assert {p.name for p in out.iterdir()} >= {"metrics.json", "fills.csv", "plan.csv", "session.json"}
+
+    # every closed candle the session received (Kraken's 720 less the forming one, then each live one) is on record,
+    # exactly as the exchange sent it, for the next session's warm-up and the downtime retraining
+    universe = config.universe.build()
+    for symbol in config.universe.pairs:
+        recorded = load_candles(tmp_path / "candles" / f"{universe.resolve(symbol).altname}_60.csv")
+        assert recorded.index[-1] == live.index[-1] - HOUR  # the last live candle
+        assert recorded.index[0] <= live.index[-1] - (LIVE_BARS + 700) * HOUR  # and Kraken's 720 before them
+        sent = load_candles(bundled_data_dir() / BUNDLED_FILES[symbol]).loc[recorded.index[0]:recorded.index[-1]]
+        assert list(sent.index) == list(recorded.index)
+        assert recorded[["open", "high", "low", "close"]].to_numpy().tolist() == \
+            sent[["open", "high", "low", "close"]].to_numpy().tolist()
 
 
 def test_a_live_session_matches_the_exchange_order_for_order_and_fill_for_fill(tmp_path):

@@ -17,6 +17,7 @@ import pandas as pd
 from kraken_global.errors import DataError
 from kraken_global.feeds.candles import resample_candles, trades_to_candles
 from kraken_global.feeds.formats import read_raw
+from kraken_global.feeds.recorded import extend_history, load_record
 from kraken_global.feeds.timeframes import timeframe_name
 from kraken_global.feeds.validation import DEFAULT_GAPS, GapPolicy, validate_candles, validate_trades
 from kraken_global.universe import PairRules
@@ -130,29 +131,35 @@ def load_universe(
     gaps: GapPolicy = DEFAULT_GAPS,
     start: pd.Timestamp | None = None,
     end: pd.Timestamp | None = None,
+    recorded: Path | None = None,
 ) -> UniverseData:
     """Load every pair of ``pairs`` from ``directory`` (default: the bundled data), clipped to [start, end).
 
     A pair without a file, or without rows in the period, is listed in ``missing`` rather than failing the
-    run: pairs listed later than others simply join when their data begins.
+    run: pairs listed later than others simply join when their data begins. ``recorded``: the folder where
+    sessions record candles; each pair's candles are continued with them (see :mod:`kraken_global.feeds.recorded`).
     """
     folder = Path(directory) if directory is not None else bundled_data_dir()
     if not folder.is_dir():
         raise DataError("data directory not found", str(folder))
     out = UniverseData()
+    record_folder = Path(recorded) if recorded is not None and Path(recorded).is_dir() else None
     for rules in pairs:
         if directory is None:
             name = BUNDLED_FILES.get(rules.symbol)
             path = folder / name if name else None
         else:
             path = find_pair_file(folder, rules, timeframe)
-        if path is None:
-            out.missing.append(rules.symbol)
-            continue
-        candles = load_candles(path, fmt, timeframe, gaps, start, end)
-        if candles.empty:
+        candles = load_candles(path, fmt, timeframe, gaps, start, end) if path is not None else None
+        source = path.name if path is not None else None
+        if record_folder is not None:
+            record, record_path = load_record(record_folder, rules, timeframe, gaps, start, end)
+            candles, how = extend_history(candles, record, timeframe, gaps.max_fill)
+            source = {"joined": f"{source} + recorded {record_path.name}",
+                      "recorded": f"recorded {record_path.name}"}.get(how, source)
+        if candles is None or candles.empty:
             out.missing.append(rules.symbol)
             continue
         out.candles[rules.symbol] = candles
-        out.files[rules.symbol] = path.name
+        out.files[rules.symbol] = source
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -29,8 +30,11 @@ def candles_from_ohlcv(rows: list[list[float]]) -> pd.DataFrame:
 class CandlePoller:
     """One polling schedule for all the feeds of a run. Raises the store's ``LiveError`` when a round fails."""
 
-    def __init__(self, store, symbols: list[str], interval: str = "1h", poll_seconds: float = 5.0) -> None:
+    def __init__(self, store, symbols: list[str], interval: str = "1h", poll_seconds: float = 5.0,
+                 on_closed: Callable[[str, pd.DataFrame], object] | None = None) -> None:
+        """``on_closed(symbol, candles)``: called with each batch of released candles (the session's record)."""
         self.store = store
+        self.on_closed = on_closed
         self.symbols = list(symbols)
         self.interval = interval
         self.bar = parse_timeframe(interval)
@@ -71,3 +75,12 @@ class CandlePoller:
                 continue
             self.pending[symbol] = pd.concat([self.pending[symbol], new]) if symbol in self.pending else new
             self.released[symbol] = new.index[-1]
+            self._record(symbol, new)
+
+    def _record(self, symbol: str, candles: pd.DataFrame) -> None:
+        if self.on_closed is None:
+            return
+        try:
+            self.on_closed(symbol, candles)
+        except OSError as exc:  # a full or failing disk must not stop trading; these candles stay unrecorded
+            log.error("could not record the candles of %s: %s", symbol, exc)

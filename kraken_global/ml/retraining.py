@@ -2,7 +2,8 @@
 
 :class:`DowntimeRetrainer` is a non-trading strategy that joins the trading strategies in a cerebro (paper and
 live runs add it); when the schedule enters DOWNTIME it calls its job. :class:`RetrainJob` trains a candidate on
-the data known by then (up to the end of the previous UTC day, so no bar of the current day can leak in) and
+the data known by then (sessions give it a config that joins their candle record, ``data.recorded``; up to the end
+of the previous UTC day, so no bar of the current day can leak in) and
 runs the gates on it; the result waits in the registry for a person to promote it. In live trading the job runs
 in a background thread so that the feed keeps flowing; in a backtest it runs inline.
 

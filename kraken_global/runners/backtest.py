@@ -89,7 +89,7 @@ def load_data(config: BacktestConfig):
     start = pd.Timestamp(config.data.start) if config.data.start else None
     end = pd.Timestamp(config.data.end) + timedelta(days=1) if config.data.end else None
     data = load_universe(list(universe), parse_timeframe(config.data.timeframe), config.data.directory,
-                         config.data.format, config.data.gaps.policy(), start, end)
+                         config.data.format, config.data.gaps.policy(), start, end, config.data.recorded)
     if not data.candles:
         where = config.data.directory or "the bundled data"
         raise DataError(f"no data for any of {', '.join(universe.symbols)} in {where} "

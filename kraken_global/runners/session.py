@@ -5,8 +5,9 @@
 with :class:`KrakenLiveBroker`; it refuses to start without valid credentials and an approved model whose hash
 verifies. Both:
 
-- replay local history plus Kraken's last 720 candles first (status DELAYED: indicators and regimes warm up, no
-  orders), then trade on each closed candle;
+- replay local history (continued by the candle record of earlier sessions) plus Kraken's last 720 candles first
+  (status DELAYED: indicators and regimes warm up, no orders), then trade on each closed candle;
+- record every closed candle received in ``live.record_candles`` (:class:`CandleRecorder`);
 - compute the regime plan bar by bar (:class:`LivePlanKeeper`), and the approved model's probability when one is
   used;
 - start a retraining job at each downtime when ``live.retrain`` is on (a candidate and its gates; never a
@@ -29,10 +30,12 @@ import pandas as pd
 from kraken_global.config import BacktestConfig
 from kraken_global.errors import ConfigError, DataError
 from kraken_global.feeds import parse_timeframe
+from kraken_global.feeds.recorded import load_record
 from kraken_global.live.broker import KrakenLiveBroker
 from kraken_global.live.credentials import Credentials, load_credentials
 from kraken_global.live.feed import KrakenLiveFeed
 from kraken_global.live.poller import CandlePoller
+from kraken_global.live.recorder import CandleRecorder
 from kraken_global.live.state import TradingState
 from kraken_global.live.store import KrakenStore, StoreSettings
 from kraken_global.ml.retraining import DowntimeRetrainer, RetrainJob, load_trading_model
@@ -78,21 +81,35 @@ def history_bars(config: BacktestConfig) -> int:
     return int(max(*warmup_needs(config).values(), FEATURE_WINDOW) * 1.2)
 
 
+def with_record(config: BacktestConfig) -> BacktestConfig:
+    """``config`` reading the session's own candle record (``live.record_candles``) after the local history."""
+    if config.data.recorded is not None or config.live.record_candles is None:
+        return config
+    return config.with_overrides({"data.recorded": str(config.live.record_candles)})
+
+
 def local_history(config: BacktestConfig, before: pd.Timestamp) -> dict[str, pd.DataFrame]:
-    """The last :func:`history_bars` local candles (bundled by default) that closed before ``before`` (the
-    exchange's now): more would only slow the start down."""
+    """The last :func:`history_bars` local candles (bundled by default, continued by the session record) that
+    closed before ``before`` (the exchange's now): more would only slow the start down."""
     bar = parse_timeframe(config.data.timeframe)
+    config = with_record(config.with_overrides({"data.start": None, "data.end": None}))
     try:
-        candles = load_data(config.with_overrides({"data.start": None, "data.end": None})).candles
+        candles = load_data(config).candles
     except DataError as exc:
         log.warning("no local history (%s): the session warms up on Kraken's candles alone", exc)
         return {}
     keep = history_bars(config)
     # Kraken's OHLC reaches back 720 candles; older history must meet it, or the regime windows would span a gap
     reach = before - (KRAKEN_OHLC_CANDLES - config.data.gaps.max_fill) * bar
+    universe = config.universe.build()
     history = {}
     for symbol, frame in candles.items():
         frame = frame[frame.index + bar <= before].iloc[-keep:]
+        if len(frame) and frame.index[-1] < reach and config.data.recorded is not None:
+            # the local files are too old to be joined to the record; the record alone may still meet Kraken
+            record, _ = load_record(config.data.recorded, universe.resolve(symbol), bar, config.data.gaps.policy())
+            if record is not None and len(record):
+                frame = record[record.index + bar <= before].iloc[-keep:]
         if len(frame) and frame.index[-1] < reach:
             log.warning("local history of %s ends at %s, too long before the exchange's %s to meet Kraken's last %d "
                         "candles: not used (update data.directory)", symbol, frame.index[-1], before,
@@ -148,7 +165,12 @@ class SessionRunner:
             raise ConfigError("none of the configured pairs is listed by the exchange")
         if config.strategy.name == "regime" and config.regimes.reference not in symbols:
             raise ConfigError(f"regimes.reference {config.regimes.reference} is not traded in this session")
-        poller = CandlePoller(store, symbols, config.data.timeframe, config.live.poll_seconds)
+        recorder = None
+        if config.live.record_candles is not None:
+            recorder = CandleRecorder(config.live.record_candles, config.universe.build(),
+                                      parse_timeframe(config.data.timeframe), config.data.gaps.max_fill)
+        poller = CandlePoller(store, symbols, config.data.timeframe, config.live.poll_seconds,
+                              on_closed=recorder.record if recorder is not None else None)
         regime = config.strategy.name == "regime"
         for symbol in symbols:
             lines = [*(plan_lines() if regime and symbol == config.regimes.reference else ()),
@@ -167,7 +189,8 @@ class SessionRunner:
         else:
             cerebro.addstrategy(STRATEGIES[config.strategy.name], **config.strategy.params)
         if config.live.retrain:
-            self.retrain_job = RetrainJob(config, self.registry, background=True, skip_while_running=True)
+            self.retrain_job = RetrainJob(with_record(config), self.registry, background=True,
+                                          skip_while_running=True)
             cerebro.addstrategy(DowntimeRetrainer, job=self.retrain_job)
         add_standard_analyzers(cerebro, config, evaluation_start=now.to_pydatetime())  # figures cover the session only
         return cerebro
