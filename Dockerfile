@@ -8,13 +8,14 @@ WORKDIR /app
 COPY setup.cfg pyproject.toml constraints.txt README.md ./
 COPY kraken_global ./kraken_global
 RUN pip install --disable-pip-version-check -c constraints.txt . \
-    && mkdir -p /data/artifacts /data/state /data/logs /data/results \
+    && mkdir -p /data/artifacts /data/state /data/logs /data/results /data/candles \
     && chown -R trader /data
 
 USER trader
 # /data/artifacts: the model registry (approved model, audit log), shared with `kraken-global train/gates/promote`
 # /data/state: the SQLite trading state (orders, fills, strategy books); keep it: restarts reconcile from it
 # /data/logs: session logs;  /data/results: metrics.json, fills.csv, plan.csv, session.json per session
-VOLUME ["/data/artifacts", "/data/state", "/data/logs", "/data/results"]
+# /data/candles: the candle record (live.record_candles): the next session's warm-up and the retraining read it
+VOLUME ["/data/artifacts", "/data/state", "/data/logs", "/data/results", "/data/candles"]
 ENTRYPOINT ["kraken-global"]
 CMD ["paper", "--config", "/app/kraken_global/configs/container.yaml"]
