@@ -24,70 +24,74 @@ def _write(line, start: int, end: int, values: np.ndarray) -> None:
     line.array[start:end] = chunk
 
 
-class RollingMean(bt.Indicator):
-    """The simple moving average of ``period`` bars (drop-in for ``bt.ind.SMA``)."""
+class _RollingWindow(bt.Indicator):
+    """A statistic of the last ``period`` bars: ``window(values)`` bar by bar in next mode, ``rolled(rolling)``
+    over every bar at once in runonce mode (one pandas call)."""
 
-    lines = ("mean",)
     params = (("period", 30),)
 
     def __init__(self) -> None:
         self.addminperiod(self.p.period)
 
     def next(self) -> None:
-        self.lines.mean[0] = math.fsum(self.data.get(size=self.p.period)) / self.p.period
+        self.lines[0][0] = self.window(self.data.get(size=self.p.period))
 
     def once(self, start: int, end: int) -> None:
         values = pd.Series(np.asarray(self.data.array[:end], dtype="float64"))
-        _write(self.lines.mean, start, end, values.rolling(self.p.period).mean().to_numpy())
+        _write(self.lines[0], start, end, self.rolled(values.rolling(self.p.period)).to_numpy())
+
+    def window(self, values) -> float:
+        raise NotImplementedError
+
+    def rolled(self, rolling) -> pd.Series:
+        raise NotImplementedError
 
 
-class RollingStd(bt.Indicator):
+class RollingMean(_RollingWindow):
+    """The simple moving average of ``period`` bars (drop-in for ``bt.ind.SMA``)."""
+
+    lines = ("mean",)
+
+    def window(self, values) -> float:
+        return math.fsum(values) / self.p.period
+
+    def rolled(self, rolling) -> pd.Series:
+        return rolling.mean()
+
+
+class RollingStd(_RollingWindow):
     """The population standard deviation of ``period`` bars (drop-in for ``bt.ind.StdDev``)."""
 
     lines = ("std",)
     params = (("period", 20),)
 
-    def __init__(self) -> None:
-        self.addminperiod(self.p.period)
+    def window(self, values) -> float:
+        window = np.asarray(values, dtype="float64")
+        return float(np.sqrt(np.mean((window - window.mean()) ** 2)))
 
-    def next(self) -> None:
-        window = np.asarray(self.data.get(size=self.p.period), dtype="float64")
-        self.lines.std[0] = float(np.sqrt(np.mean((window - window.mean()) ** 2)))
-
-    def once(self, start: int, end: int) -> None:
-        values = pd.Series(np.asarray(self.data.array[:end], dtype="float64"))
-        _write(self.lines.std, start, end, values.rolling(self.p.period).std(ddof=0).to_numpy())
+    def rolled(self, rolling) -> pd.Series:
+        return rolling.std(ddof=0)
 
 
-class RollingMax(bt.Indicator):
+class RollingMax(_RollingWindow):
     """The highest value of ``period`` bars (drop-in for ``bt.ind.Highest``)."""
 
     lines = ("highest",)
-    params = (("period", 30),)
 
-    def __init__(self) -> None:
-        self.addminperiod(self.p.period)
+    def window(self, values) -> float:
+        return max(values)
 
-    def next(self) -> None:
-        self.lines.highest[0] = max(self.data.get(size=self.p.period))
-
-    def once(self, start: int, end: int) -> None:
-        values = pd.Series(np.asarray(self.data.array[:end], dtype="float64"))
-        _write(self.lines.highest, start, end, values.rolling(self.p.period).max().to_numpy())
+    def rolled(self, rolling) -> pd.Series:
+        return rolling.max()
 
 
-class RollingMin(bt.Indicator):
+class RollingMin(_RollingWindow):
     """The lowest value of ``period`` bars (drop-in for ``bt.ind.Lowest``)."""
 
     lines = ("lowest",)
-    params = (("period", 30),)
 
-    def __init__(self) -> None:
-        self.addminperiod(self.p.period)
+    def window(self, values) -> float:
+        return min(values)
 
-    def next(self) -> None:
-        self.lines.lowest[0] = min(self.data.get(size=self.p.period))
-
-    def once(self, start: int, end: int) -> None:
-        values = pd.Series(np.asarray(self.data.array[:end], dtype="float64"))
-        _write(self.lines.lowest, start, end, values.rolling(self.p.period).min().to_numpy())
+    def rolled(self, rolling) -> pd.Series:
+        return rolling.min()
