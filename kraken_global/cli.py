@@ -331,7 +331,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
-        print_parity(report, Console(), path)
+        print_parity(report, Console(soft_wrap=True), path)
     return EXIT_OK if report["identical"] else EXIT_FAILED
 
 

@@ -46,7 +46,10 @@ def test_the_backtest_replay_of_a_paper_session_takes_the_same_decisions_and_fil
     code, report, _ = parity(capsys, session_dir)
     assert code == 0, report
     assert report["identical_decisions"] and report["identical"]
-    assert report["plan"]["compared"] == LIVE_BARS and not report["plan"]["differences"]
+    # every live bar (at least max_bars: a busy machine may receive a few at once at the end)
+    plan = pd.read_csv(session_dir / "plan.csv", parse_dates=["datetime"])
+    live_bars = int((plan["datetime"] >= pd.Timestamp(report["live_from"])).sum())
+    assert report["plan"]["compared"] == live_bars >= LIVE_BARS and not report["plan"]["differences"]
     orders = pd.read_csv(session_dir / "orders.csv")
     assert report["orders"]["compared"] == report["orders"]["session"] == report["orders"]["backtest"] == len(orders)
     assert not report["orders"]["differences"]
@@ -60,7 +63,7 @@ def test_the_backtest_replay_of_a_paper_session_takes_the_same_decisions_and_fil
 def test_the_human_report_prints_the_verdict(session_dir, capsys):
     assert main(["parity", str(session_dir)]) == 0
     out = capsys.readouterr().out
-    assert "decisions identical" in out and f"compared {LIVE_BARS} live bars" in out
+    assert "decisions identical" in out and "live bars of the plan" in out
 
 
 def test_a_changed_regime_and_a_missing_order_are_reported_bar_by_bar_with_exit_1(session_dir, capsys):

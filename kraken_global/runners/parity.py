@@ -46,6 +46,14 @@ class SessionRecord:
     fills: pd.DataFrame
 
     @property
+    def start_value(self) -> float | None:
+        """The portfolio value at the session's start (``metrics.json``), when it was written."""
+        try:
+            return float(json.loads((self.folder / "metrics.json").read_text())["performance"]["start_value"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    @property
     def live_from(self) -> dict[str, pd.Timestamp]:
         """Per pair, the close time of its first live bar (pairs that never went live are left out)."""
         return {s: pd.Timestamp(f["live_from"]) for s, f in self.replay["feeds"].items() if f.get("live_from")}
@@ -58,6 +66,7 @@ class Replay:
     plan: pd.DataFrame
     orders: pd.DataFrame
     fills: pd.DataFrame
+    start_value: float | None = None
 
 
 def read_session(folder: Path) -> SessionRecord:
@@ -203,4 +212,5 @@ def replay_session(record: SessionRecord) -> Replay:
     fills = fills_frame(cerebro.broker)
     if not fills.empty:
         fills["dt"] = pd.to_datetime(fills["dt"])
-    return Replay(plan, orders, fills)
+    start_value = strategies[0].analyzers.returns.get_analysis().get("start_value") if strategies else None
+    return Replay(plan, orders, fills, start_value)

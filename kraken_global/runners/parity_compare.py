@@ -2,10 +2,10 @@
 
 Only the bars where the session was live are compared (from its first live bar on): replayed bars take no
 decisions. *Decisions* are the regime and the strategy weights of each bar (regime system only) and every order
-(bar, pair, strategy, side, size); they must be identical. *Fills* (executed size, average price, fee) must be
-identical in a paper session, which fills with the backtest's own broker; a live session fills on the exchange,
-so there the report only says how much the fills cost more or less than the backtest's, per order and in total,
-in USD and in basis points of the backtest's notional (positive: the session paid more).
+(bar, pair, strategy, side, size); they must be identical. *Fills* (order status, executed size, average price,
+fee) must be identical in a paper session, which fills with the backtest's own broker; a live session fills on the
+exchange, so there the report only says how much the fills cost more or less than the backtest's, per order and in
+total, in USD and in basis points of the backtest's notional (positive: the session paid more).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ def compare(record: SessionRecord, replay: Replay, size_tolerance: float = DEFAU
             "last_bar": max((f["last_bar"] for f in record.replay["feeds"].values() if f.get("last_bar")),
                             default=None),
             "seed": record.replay.get("seed"), "model": record.replay.get("model"),
+            "start_value": {"session": record.start_value, "backtest": replay.start_value},
             "identical_decisions": decisions_identical, "identical": decisions_identical and not fills_count,
             "plan": plan, "orders": orders, "fills": fills}
 
@@ -139,10 +140,14 @@ def _unit_cost(side: str, price: float, fee: float, size: float) -> float:
 
 def compare_fills(session: pd.DataFrame, backtest: pd.DataFrame, pairs: list[tuple[dict, dict]],
                   size_tolerance: float) -> dict[str, Any]:
-    """The fills of every matched order: executed size, average price, fee, and the cost difference."""
+    """The outcome of every matched order: its last status (Completed, Rejected, ...), executed size, average
+    price, fee, and the cost difference."""
     per_order, differences = [], []
     total_usd = total_notional = 0.0
     for mine, other in pairs:
+        if mine.get("status") != other.get("status"):
+            differences.append(_difference(mine["bar"], "order status", f"{mine['symbol']} {mine['strategy']}",
+                                           mine.get("status"), other.get("status")))
         size_s, price_s, fee_s = _executed(session, mine["order_id"])
         size_b, price_b, fee_b = _executed(backtest, other["order_id"])
         if not size_s and not size_b:

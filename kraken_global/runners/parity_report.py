@@ -19,6 +19,11 @@ def print_parity(report: dict[str, Any], console: Console, json_path=None) -> No
                   f" to {report.get('last_bar')}, seed {report.get('seed')}, model {report.get('model') or 'none'}")
     if report.get("note"):
         console.print(report["note"])
+    start = report.get("start_value") or {}
+    if start.get("session") is not None and start.get("backtest") is not None and \
+            abs(start["session"] - start["backtest"]) > 1e-6:
+        console.print(f"note: the session started with a value of {start['session']:.2f}, the backtest with "
+                      f"{start['backtest']:.2f} (broker.cash): order sizes follow the portfolio value")
     plan, orders, fills = report["plan"], report["orders"], report["fills"]
     console.print(f"compared {plan['compared']} live bars of the plan, {orders['compared']} orders "
                   f"(session {orders.get('session', 0)}, backtest {orders.get('backtest', 0)}), "

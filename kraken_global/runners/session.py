@@ -238,7 +238,7 @@ class SessionRunner:
         record = self.config.live.record_candles
         return {"exchange_time_at_start": str(self.started_at), "seed": self.config.run.seed,
                 "model": self.approved.get("id"), "model_sha256": self.approved.get("sha256"),
-                "record_candles": str(record) if record is not None else None,
+                "record_candles": str(Path(record).resolve()) if record is not None else None,
                 "timeframe": self.config.data.timeframe,
                 "feeds": {d._name: {"replayed": d.replayed, "live_from": str(d.live_from) if d.live_from else None,
                                     "last_bar": str(d.last_bar) if d.last_bar else None} for d in cerebro.datas}}
