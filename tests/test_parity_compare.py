@@ -45,6 +45,9 @@ def test_live_fills_at_other_prices_are_measured_not_counted_as_differences():
     buy, sell = report["fills"]["per_order"]
     assert buy["cost_usd"] == pytest.approx(1.0) and buy["cost_bps"] == pytest.approx(100.0)
     assert sell["cost_usd"] == pytest.approx(0.99) and sell["cost_bps"] == pytest.approx(99.0)
+    (fill,) = sell["fills"]  # one fill a side: paired fill by fill
+    assert fill["session"]["price"] == 99.0 and fill["backtest"]["price"] == 100.0
+    assert fill["cost_bps"] == pytest.approx(99.0)
     assert report["fills"]["total_cost_usd"] == pytest.approx(1.99)
     assert report["fills"]["total_cost_bps"] == pytest.approx(99.5)  # 1.99 USD on 200 USD of backtest notional
     assert {d["what"] for d in report["fills"]["differences"]} == {"fill price", "fill fee"}

@@ -5,7 +5,8 @@ decisions. *Decisions* are the regime and the strategy weights of each bar (regi
 (bar, pair, strategy, side, size); they must be identical. *Fills* (order status, executed size, average price,
 fee) must be identical in a paper session, which fills with the backtest's own broker; a live session fills on the
 exchange, so there the report only says how much the fills cost more or less than the backtest's, per order and in
-total, in USD and in basis points of the backtest's notional (positive: the session paid more).
+total, in USD and in basis points of the backtest's notional (positive: the session paid more); ``per_order`` entries
+list each fill against its counterpart when both sides filled in as many parts.
 """
 
 from __future__ import annotations
@@ -132,6 +133,28 @@ def _executed(fills: pd.DataFrame, order_id) -> tuple[float, float, float]:
     return size, notional / size if size else 0.0, float(rows["fee"].sum())
 
 
+def _fill_rows(fills: pd.DataFrame, order_id) -> list[dict[str, Any]]:
+    if fills.empty:
+        return []
+    rows = fills[fills["order_id"] == order_id]
+    return [{"dt": str(r["dt"]), "size": float(r["size"]), "price": float(r["price"]), "fee": float(r["fee"])}
+            for r in rows.to_dict("records")]
+
+
+def _per_fill(side: str, mine: list[dict], other: list[dict]) -> list[dict[str, Any]]:
+    """The n-th fill of the session against the n-th of the backtest, when both filled in as many parts."""
+    if len(mine) != len(other):
+        return []
+    paired = []
+    for a, b in zip(mine, other, strict=True):
+        cost = (_unit_cost(side, a["price"], a["fee"], a["size"]) - _unit_cost(side, b["price"], b["fee"], b["size"])
+                ) * a["size"]
+        notional = b["price"] * a["size"]
+        paired.append({"session": a, "backtest": b, "cost_usd": cost,
+                       "cost_bps": cost / notional * 1e4 if notional else 0.0})
+    return paired
+
+
 def _unit_cost(side: str, price: float, fee: float, size: float) -> float:
     """What one unit cost the trader: a buy pays price and fee, a sell receives price less fee."""
     per_unit_fee = fee / size if size else 0.0
@@ -155,7 +178,9 @@ def compare_fills(session: pd.DataFrame, backtest: pd.DataFrame, pairs: list[tup
         where = f"{mine['symbol']} {mine['strategy']} {mine['side']}"
         entry = {"bar": str(mine["bar"]), "symbol": mine["symbol"], "strategy": mine["strategy"],
                  "side": mine["side"], "session": {"size": size_s, "price": price_s, "fee": fee_s},
-                 "backtest": {"size": size_b, "price": price_b, "fee": fee_b}, "cost_usd": None, "cost_bps": None}
+                 "backtest": {"size": size_b, "price": price_b, "fee": fee_b}, "cost_usd": None, "cost_bps": None,
+                 "fills": _per_fill(mine["side"], _fill_rows(session, mine["order_id"]),
+                                    _fill_rows(backtest, other["order_id"]))}
         if size_s and size_b:
             cost = (_unit_cost(mine["side"], price_s, fee_s, size_s) - _unit_cost(other["side"], price_b, fee_b,
                                                                                  size_b)) * size_s
