@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "by bar, where they differ: exit 0 identical decisions, 1 differ")
     parity.add_argument("session_dir", type=Path, metavar="SESSION_DIR", help="the session's results folder")
     parity.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
-    parity.add_argument("--size-tolerance", type=float, default=1e-9,
+    parity.add_argument("--size-tolerance", type=float, default=1e-9, metavar="R",
                         help="relative order size difference still counted as identical (default 1e-9)")
     parity.set_defaults(handler=cmd_parity)
     emulator = commands.add_parser("emulator", help="run the local Kraken REST emulator on 127.0.0.1")
