@@ -49,7 +49,7 @@ def build_cerebro(config: BacktestConfig, candles: dict[str, pd.DataFrame], prel
 
     ``model``: an approved entry-filter model; its probabilities ride on the feeds as ``p_up``.
     ``evaluation_start``: analyzers ignore earlier bars (out-of-sample windows load history for warm-up).
-    ``feed``: the feed class (the parity report's replays a session's feed statuses)."""
+    ``feed``: the feed class (the parity report's replay feed sends a session's feed statuses)."""
     cerebro = bt.Cerebro(stdstats=False, preload=preload, runonce=runonce)
     timeframe = parse_timeframe(config.data.timeframe)
     cerebro.broker = paper_broker(config)
