@@ -110,44 +110,52 @@ def _read_csv(path: Path, time_column: str) -> pd.DataFrame:
     return frame
 
 
+def _local_candles(config: BacktestConfig, recorded: str | None) -> dict[str, pd.DataFrame]:
+    try:
+        return load_data(config.with_overrides({"data.start": None, "data.end": None, "data.recorded": recorded})
+                         ).candles
+    except DataError:
+        return {}
+
+
 def session_candles(record: SessionRecord) -> dict[str, pd.DataFrame]:
     """The candles each feed of the session emitted, rebuilt from the local history and the candle record.
 
-    Where both hold a candle the record wins, as Kraken's candles won over local ones in the session. The part the
-    session replayed before going live must match its recorded fingerprint bit for bit; the live part comes from
-    the record, which holds every candle as the exchange sent it."""
+    Where both hold a candle the record wins, as Kraken's candles won over local ones in the session. The session's
+    warm-up history was the local candles joined to the record (gaps of up to ``data.gaps.max_fill`` bars filled),
+    the local candles alone, or the record alone (``runners.session.local_history``): each is tried, and the part
+    the session replayed before going live must match its recorded fingerprint bit for bit. The live part comes
+    from the record, which holds every candle as the exchange sent it."""
     config = record.config
     bar = parse_timeframe(config.data.timeframe)
     universe = config.universe.build()
     record_dir = Path(record.replay["record_candles"])
-    try:
-        local = load_data(config.with_overrides({"data.start": None, "data.end": None,
-                                                 "data.recorded": str(record_dir)})).candles
-    except DataError:
-        local = {}
+    sources = [_local_candles(config, str(record_dir)), _local_candles(config, None), {}]
     candles = {}
     for symbol, feed in record.replay["feeds"].items():
         recorded, path = load_record(record_dir, universe.resolve(symbol), bar, config.data.gaps.policy())
         if recorded is None or recorded.empty:
             raise DataError(f"the session's candle record of {symbol} is missing or unreadable: it cannot be "
                             "replayed", str(path))
-        parts = [frame[_OHLCV] for frame in (local.get(symbol), recorded) if frame is not None and len(frame)]
-        joined = pd.concat(parts)
-        joined = joined[~joined.index.duplicated(keep="last")].sort_index()
         replayed = feed["replayed"]
         if not replayed.get("bars"):
             raise DataError(f"the session replayed no candles of {symbol}: nothing to rebuild")
         first, last = pd.Timestamp(replayed["first"]), pd.Timestamp(replayed["last"])
         end = pd.Timestamp(feed["last_bar"]) - bar if feed.get("last_bar") else last
-        if joined.index[-1] < end:
-            raise DataError(f"the candle record of {symbol} ends at {joined.index[-1]}, before the session's last "
+        if recorded.index[-1] < end:
+            raise DataError(f"the candle record of {symbol} ends at {recorded.index[-1]}, before the session's last "
                             f"candle {end}: it cannot be replayed", str(path))
-        history = joined.loc[first:last]
-        if replay_fingerprint(history) != replayed:
+        for local in sources:
+            parts = [frame[_OHLCV] for frame in (local.get(symbol), recorded) if frame is not None and len(frame)]
+            joined = pd.concat(parts)
+            joined = joined[~joined.index.duplicated(keep="last")].sort_index()
+            if replay_fingerprint(joined.loc[first:last]) == replayed:
+                candles[symbol] = joined.loc[first:end]
+                break
+        else:
             raise DataError(f"the candles of {symbol} the session replayed from {first} to {last} "
                             f"({replayed['bars']} bars) cannot be rebuilt as they were: data.directory or the record "
                             f"{record_dir} changed since the session")
-        candles[symbol] = joined.loc[first:end]
     return candles
 
 
