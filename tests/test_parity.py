@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from kraken_global.cli import main
+from kraken_global.runners import session as session_module
 from kraken_global.runners.session import SessionRunner, write_session
 from tests.session_helpers import LIVE_BARS, emulator, session_config
 
@@ -130,3 +131,21 @@ def test_bad_input_is_one_line_and_exit_2(session_dir, tmp_path, capsys):
     shutil.rmtree(record)
     code, _, err = parity(capsys, session_dir)
     assert code == 2 and "candle record of" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_session_that_started_slowly_is_replayed_with_the_gap_it_saw(tmp_path, monkeypatch, capsys):
+    """On a busy machine the exchange's clock can run far ahead between the session reading it (where the local
+    history is cut) and the feeds fetching Kraken's 720 candles: the session then replays local history, a gap, and
+    Kraken's candles. Simulated by reading the clock 800 hours early; the replay must rebuild that very history."""
+    real_now = session_module._exchange_now
+    monkeypatch.setattr(session_module, "_exchange_now", lambda store: real_now(store) - pd.Timedelta(hours=800))
+    with emulator() as server:
+        config = session_config(server, tmp_path, bars=24)
+        result = SessionRunner(config, "paper").run()
+    out = write_session(result, tmp_path / "results")
+    replayed = result.replay["feeds"]["BTC/USD"]["replayed"]
+    span = (pd.Timestamp(replayed["last"]) - pd.Timestamp(replayed["first"])) / pd.Timedelta(hours=1) + 1
+    assert span > replayed["bars"], "the session replayed no gap: the simulated slow start did not happen"
+    code, report, err = parity(capsys, out)
+    assert code == 0, err or report
+    assert report["identical"] and report["plan"]["compared"] >= 24

@@ -13,7 +13,7 @@ then compares the two on the bars where the session was live.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ class SessionRecord:
     plan: pd.DataFrame
     orders: pd.DataFrame
     fills: pd.DataFrame
+    statuses: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def start_value(self) -> float | None:
@@ -92,7 +93,8 @@ def read_session(folder: Path) -> SessionRecord:
     plan = _read_csv(folder / "plan.csv", "datetime")
     orders = _read_csv(folder / "orders.csv", "bar")
     fills = _read_csv(folder / "fills.csv", "dt")
-    return SessionRecord(folder, session.get("mode", "paper"), config, replay, plan, orders, fills)
+    return SessionRecord(folder, session.get("mode", "paper"), config, replay, plan, orders, fills,
+                         session.get("feed_statuses") or {})
 
 
 def _read_csv(path: Path, time_column: str) -> pd.DataFrame:
@@ -122,15 +124,18 @@ def session_candles(record: SessionRecord) -> dict[str, pd.DataFrame]:
     """The candles each feed of the session emitted, rebuilt from the local history and the candle record.
 
     Where both hold a candle the record wins, as Kraken's candles won over local ones in the session. The session's
-    warm-up history was the local candles joined to the record (gaps of up to ``data.gaps.max_fill`` bars filled),
-    the local candles alone, or the record alone (``runners.session.local_history``): each is tried, and the part
-    the session replayed before going live must match its recorded fingerprint bit for bit. The live part comes
-    from the record, which holds every candle as the exchange sent it."""
+    warm-up history was the local candles closed by the exchange's time at its start, joined to the record (gaps of
+    up to ``data.gaps.max_fill`` bars filled), or alone, or the record alone (``runners.session.local_history``):
+    each is tried, and the part the session replayed before going live must match its recorded fingerprint bit for
+    bit. The live part comes from the record, which holds every candle as the exchange sent it."""
     config = record.config
     bar = parse_timeframe(config.data.timeframe)
     universe = config.universe.build()
     record_dir = Path(record.replay["record_candles"])
+    before = pd.Timestamp(record.replay["exchange_time_at_start"])
     sources = [_local_candles(config, str(record_dir)), _local_candles(config, None), {}]
+    # the session kept the local candles that had closed by the exchange's time at its start
+    sources = [{s: frame[frame.index + bar <= before] for s, frame in local.items()} for local in sources]
     candles = {}
     for symbol, feed in record.replay["feeds"].items():
         recorded, path = load_record(record_dir, universe.resolve(symbol), bar, config.data.gaps.policy())
@@ -201,7 +206,8 @@ def replay_session(record: SessionRecord) -> Replay:
     config = record.config
     candles = session_candles(record)
     bar = parse_timeframe(config.data.timeframe)
-    replayed = {s: f["replayed"]["bars"] if f.get("live_from") else None for s, f in record.replay["feeds"].items()}
+    replayed = {s: f["replayed"]["bars"] if f.get("live_from") or "LIVE" in record.statuses.get(s, []) else None
+                for s, f in record.replay["feeds"].items()}
     feed = type("SessionReplayFeed", (ReplayFeed,), {"params": (("replayed", replayed),)})
     plan = build_plan(config, candles) if config.strategy.name == "regime" else None
     start = min(record.live_from.values(), default=None)
