@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -59,7 +60,7 @@ class StoreSettings:
 
 
 def rfc3339(seconds: float) -> str:
-    """Unix seconds as Kraken's ``deadline`` format (UTC, whole seconds rounded down: never later than meant)."""
+    """Unix seconds as Kraken's ``deadline`` format (UTC, whole seconds)."""
     return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -233,7 +234,7 @@ class KrakenStore:
             base["oflags"] = "post"
         last_error: LiveError | None = None
         for attempt in range(self.settings.max_attempts):
-            deadline = time.time() + self.settings.deadline_seconds
+            deadline = float(math.ceil(time.time() + self.settings.deadline_seconds))  # whole seconds, as sent
             if on_send is not None:
                 on_send(client_order_id, deadline)
             params = {**base, "deadline": rfc3339(deadline)}

@@ -1,0 +1,223 @@
+"""Orders that are never doubled or lost, against the emulator's Kraken semantics: ``deadline``, late acceptance,
+query lag, documented rejections, 50-trade pages, cancelling a closed order, one process per key."""
+
+from __future__ import annotations
+
+import time
+
+import ccxt
+import pytest
+
+from kraken_global.emulator import EmulatorServer
+from kraken_global.live.credentials import Credentials
+from kraken_global.live.errors import (
+    NONCE_ADVICE,
+    CredentialsError,
+    OrderRejected,
+    UnknownOrderError,
+    is_definite_rejection,
+    translate,
+)
+from kraken_global.live.keyguard import KeyGuard, KeyInUse
+from kraken_global.live.state import TradingState
+from kraken_global.live.store import KrakenStore, StoreSettings, new_client_order_id, rfc3339
+
+
+@pytest.fixture
+def emulator():
+    with EmulatorServer(fault_delay=2.0) as server:
+        yield server
+
+
+def store_for(emulator, guard: KeyGuard | None = None, **settings) -> KrakenStore:
+    options = {"api_url": emulator.base_url, "timeout_ms": 1000, "enable_rate_limit": False,
+               "backoff_seconds": 0.01, "deadline_seconds": 3.0, "deadline_margin_seconds": 0.5,
+               "poll_seconds": 0.05, **settings}
+    return KrakenStore(Credentials(emulator.key, emulator.secret), StoreSettings(**options), guard=guard).start()
+
+
+def orders_of(emulator, client_id: str | None = None) -> list:
+    return [o for o in emulator.exchange.orders[emulator.key].values()
+            if client_id is None or o.cl_ord_id == client_id]
+
+
+def wait_for(condition, seconds: float = 20.0) -> None:
+    until = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > until:
+            pytest.fail("condition not reached in time")
+        time.sleep(0.02)
+
+
+# -- the emulator's semantics ----------------------------------------------------------------------------------
+
+def test_a_deadline_outside_krakens_window_is_refused(emulator):
+    store = store_for(emulator)
+    for offset in (-5, 1, 120):
+        with pytest.raises(ccxt.ExchangeError, match="EGeneral:Invalid arguments:deadline"):
+            store.client.create_order("BTC/USD", "limit", "buy", 0.01, 1000.0,
+                                      {"deadline": rfc3339(time.time() + offset)})
+    store.client.create_order("BTC/USD", "limit", "buy", 0.01, 1000.0, {"deadline": rfc3339(time.time() + 30)})
+    assert len(orders_of(emulator)) == 1
+
+
+def test_cancelling_a_closed_order_is_an_unknown_order(emulator):
+    store = store_for(emulator)
+    filled = store.submit_order("BTC/USD", "buy", "market", 0.01)
+    assert filled["status"] == "closed"
+    with pytest.raises(UnknownOrderError, match="EOrder:Unknown order"):
+        store.cancel_order(filled["id"])
+
+
+def test_a_client_order_id_is_unique_among_open_orders_only(emulator):
+    store = store_for(emulator)
+    cid = new_client_order_id()
+    store.client.create_order("BTC/USD", "market", "buy", 0.01, None, {"cl_ord_id": cid})
+    store.client.create_order("BTC/USD", "market", "buy", 0.01, None, {"cl_ord_id": cid})
+    assert len(orders_of(emulator, cid)) == 2  # what makes a careless resend double an order
+
+
+def test_trades_history_pages_fifty_newest_first(emulator):
+    store = store_for(emulator)
+    for _ in range(120):
+        store.client.create_order("BTC/USD", "market", "buy", 0.001, None)
+        emulator.advance(60)
+    pages = [store.client.privatePostTradesHistory({"ofs": ofs})["result"] for ofs in (0, 50, 100)]
+    assert [len(p["trades"]) for p in pages] == [50, 50, 20] and {p["count"] for p in pages} == {120}
+    times = [float(t["time"]) for p in pages for t in p["trades"].values()]
+    assert times == sorted(times, reverse=True) and len(set(times)) == 120
+    middle = times[60]
+    after = store.client.privatePostTradesHistory({"start": int(middle)})["result"]
+    assert after["count"] == 60 and all(float(t["time"]) > middle for t in after["trades"].values())
+
+
+# -- deadline-safe placement -----------------------------------------------------------------------------------
+
+def test_an_order_accepted_late_before_its_deadline_is_found_not_resent(emulator):
+    store = store_for(emulator)
+    emulator.faults.add("AddOrder", "accepted_late", seconds=1.5)
+    order = store.submit_order("BTC/USD", "buy", "limit", 0.01, 1000.0)
+    assert [o.txid for o in orders_of(emulator)] == [order["id"]]
+    assert emulator.app.requests.count("AddOrder") == 1
+    assert emulator.app.late == [{"placed": order["id"]}]
+
+
+def test_an_order_accepted_after_its_deadline_is_refused_and_the_resend_is_the_only_order(emulator):
+    store = store_for(emulator)
+    emulator.faults.add("AddOrder", "accepted_late", seconds=4.5)
+    order = store.submit_order("BTC/USD", "buy", "market", 0.01)
+    assert emulator.app.requests.count("AddOrder") == 2
+    wait_for(lambda: emulator.app.late)
+    assert "deadline" in emulator.app.late[0]["error"]
+    assert [o.txid for o in orders_of(emulator)] == [order["id"]]
+    assert len(emulator.exchange.trades[emulator.key]) == 1
+
+
+def test_a_resend_waits_for_the_deadline_even_when_the_first_copy_filled(emulator):
+    """A lost reply on a market order: the first copy filled at once, so no open order holds its cl_ord_id;
+    the store finds it in the closed orders instead of sending a second."""
+    store = store_for(emulator)
+    emulator.faults.add("AddOrder", "lost_response")
+    order = store.submit_order("BTC/USD", "buy", "market", 0.01)
+    assert order["status"] == "closed" and len(orders_of(emulator)) == 1
+    assert emulator.app.requests.count("AddOrder") == 1
+
+
+def test_query_lag_after_acceptance_is_not_a_rejection(emulator):
+    store = store_for(emulator)
+    emulator.faults.add("AddOrder", "query_lag", seconds=1.5)
+    order = store.submit_order("BTC/USD", "buy", "limit", 0.01, 1000.0)
+    assert order["status"] == "open" and order["id"] == orders_of(emulator)[0].txid
+    wait_for(lambda: emulator.app.visibility.visible(order["id"]))
+    assert store.fetch_order(order["id"])["status"] == "open"
+    emulator.faults.add("AddOrder", "query_lag", seconds=0.3)
+    seen = store_for(emulator, deadline_margin_seconds=3.0).submit_order("BTC/USD", "buy", "market", 0.01)
+    assert seen["status"] == "closed" and seen["filled"] == pytest.approx(0.01)  # read once the lag was over
+    assert len(orders_of(emulator)) == 2
+
+
+@pytest.mark.parametrize(("kwargs", "reason"), [
+    ({"amount": 0.0001, "price": 1000.0}, "EOrder:Cost minimum not met"),
+    ({"amount": 0.01, "price": 100000.0, "post_only": True}, "EOrder:Post only order"),
+    ({"amount": 50.0, "price": 1000.0}, "EOrder:Insufficient funds"),
+])
+def test_documented_refusals_are_final_rejections_sent_once(emulator, kwargs, reason):
+    store = store_for(emulator)
+    with pytest.raises(OrderRejected, match=reason):
+        store.submit_order("BTC/USD", "buy", "limit", **kwargs)
+    assert emulator.app.requests.count("AddOrder") == 1 and orders_of(emulator) == []
+
+
+@pytest.mark.parametrize("reason", ["EOrder:Tick size check failed", "EOrder:Cost minimum not met",
+                                    "EOrder:Post only order", "EGeneral:Invalid arguments:volume"])
+def test_documented_refusals_that_ccxt_leaves_generic_are_rejections(reason):
+    exc = ccxt.ExchangeError(f'kraken {{"error":["{reason}"]}}')
+    assert is_definite_rejection(exc) and isinstance(translate(exc), OrderRejected)
+
+
+@pytest.mark.parametrize("reason", ["EOrder:Unknown order", "EService:Unavailable", "EGeneral:Internal error",
+                                    "EOrder:Duplicate order", "EOrder:Something new"])
+def test_anything_else_on_placement_is_an_unknown_outcome(reason):
+    exc = ccxt.InvalidOrder(f'kraken {{"error":["{reason}"]}}')
+    assert not is_definite_rejection(exc)
+
+
+def test_an_undocumented_error_is_an_unknown_outcome_resolved_by_lookup(emulator):
+    store = store_for(emulator)
+    cid = new_client_order_id()
+    first = store.submit_order("BTC/USD", "buy", "limit", 0.01, 1000.0, client_order_id=cid)
+    again = store.submit_order("BTC/USD", "buy", "limit", 0.01, 1000.0, client_order_id=cid)  # "Duplicate order"
+    assert again["id"] == first["id"] and len(orders_of(emulator, cid)) == 1
+
+
+# -- paged fills ----------------------------------------------------------------------------------------------
+
+def _place(store: KrakenStore, state: TradingState, n: int) -> None:
+    for _ in range(n):
+        cid = new_client_order_id()
+        state.record_intent(cid, "BTC/USD", "buy", "market", 0.001)
+        state.update_from_exchange(cid, store.submit_order("BTC/USD", "buy", "market", 0.001, client_order_id=cid,
+                                                           on_send=state.set_deadline))
+
+
+def test_more_than_two_hundred_fills_between_two_syncs_are_all_recorded(emulator, tmp_path):
+    store = store_for(emulator)
+    state = TradingState(tmp_path / "state.sqlite")
+    try:
+        _place(store, state, 3)
+        assert len(state.sync_fills(store)) == 3
+        before = emulator.app.requests.count("TradesHistory")
+        _place(store, state, 210)
+        assert len(state.sync_fills(store)) == 210
+        assert emulator.app.requests.count("TradesHistory") - before == 5  # pages of 50 from the cursor
+        assert sorted(f["trade_id"] for f in state.fills()) == sorted(emulator.exchange.trades[emulator.key])
+        assert state.sync_fills(store) == []
+    finally:
+        state.close()
+
+
+# -- one process per key --------------------------------------------------------------------------------------
+
+def test_a_second_store_on_the_same_key_is_refused(emulator, tmp_path):
+    first = store_for(emulator, KeyGuard(emulator.key, tmp_path))
+    with pytest.raises(KeyInUse, match="another kraken-global session is using this API key"):
+        store_for(emulator, KeyGuard(emulator.key, tmp_path))
+    first.fetch_balance()
+    first.stop()
+    store_for(emulator, KeyGuard(emulator.key, tmp_path)).stop()
+
+
+def test_nonces_keep_growing_across_restarts(emulator, tmp_path):
+    ahead = int(time.time() * 1000) + 3_600_000  # an earlier run's nonce, an hour ahead of this clock
+    (KeyGuard(emulator.key, tmp_path).nonce_path).parent.mkdir(parents=True, exist_ok=True)
+    KeyGuard(emulator.key, tmp_path).nonce_path.write_text(str(ahead))
+    store = store_for(emulator, KeyGuard(emulator.key, tmp_path))
+    store.fetch_balance()
+    assert emulator.app.nonces.last[emulator.key] > ahead
+    store.stop()
+    restarted = store_for(emulator, KeyGuard(emulator.key, tmp_path))
+    restarted.fetch_balance()
+    restarted.stop()
+    with pytest.raises(CredentialsError) as info:  # a client with the plain clock nonce is refused, and told why
+        store_for(emulator).fetch_balance()
+    assert str(info.value) == NONCE_ADVICE and "one session per key" in str(info.value)
