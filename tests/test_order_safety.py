@@ -221,3 +221,105 @@ def test_nonces_keep_growing_across_restarts(emulator, tmp_path):
     with pytest.raises(CredentialsError) as info:  # a client with the plain clock nonce is refused, and told why
         store_for(emulator).fetch_balance()
     assert str(info.value) == NONCE_ADVICE and "one session per key" in str(info.value)
+
+
+# -- after a crash: reconciliation waits for the deadline ------------------------------------------------------
+
+@pytest.mark.parametrize(("late", "placed"), [(1.5, True), (4.5, False)])
+def test_reconciliation_waits_for_the_deadline_of_an_order_sent_before_a_crash(emulator, tmp_path, late, placed):
+    store = store_for(emulator)
+    state = TradingState(tmp_path / "state.sqlite")
+    cid = new_client_order_id()
+    state.record_intent(cid, "BTC/USD", "buy", "market", 0.01)
+    deadline = float(int(time.time()) + 4)
+    state.set_deadline(cid, deadline)
+    emulator.faults.add("AddOrder", "accepted_late", seconds=late)
+    with pytest.raises(ccxt.BaseError):  # the process dies with the reply outstanding
+        store.client.create_order("BTC/USD", "market", "buy", 0.01, None,
+                                  {"cl_ord_id": cid, "deadline": rfc3339(deadline)})
+    state.close()
+    restarted = TradingState(tmp_path / "state.sqlite")
+    try:
+        restarted.reconcile(store)
+        wait_for(lambda: emulator.app.late)
+        assert restarted.order(cid)["status"] == ("closed" if placed else "not_placed")
+        assert len(orders_of(emulator, cid)) == (1 if placed else 0)
+        assert len(restarted.fills()) == (1 if placed else 0)
+    finally:
+        restarted.close()
+
+
+# -- the broker: cancels that meet a closed order ----------------------------------------------------------
+
+class RacingStore(KrakenStore):
+    """Lists the open orders, then (as the market would) closes them before the broker's cancel arrives."""
+
+    def fetch_open_orders(self):
+        listed = super().fetch_open_orders()
+        for order in listed:
+            super().cancel_order(order["id"])
+        return listed
+
+
+def test_leftover_orders_that_closed_meanwhile_do_not_stop_the_start(emulator, tmp_path):
+    from kraken_global.live.broker import KrakenLiveBroker
+
+    options = {"api_url": emulator.base_url, "timeout_ms": 1000, "enable_rate_limit": False,
+               "backoff_seconds": 0.01}
+    store = RacingStore(Credentials(emulator.key, emulator.secret), StoreSettings(**options)).start()
+    state = TradingState(tmp_path / "state.sqlite")
+    cid = new_client_order_id()
+    state.record_intent(cid, "BTC/USD", "buy", "limit", 0.01, 1000.0)
+    state.update_from_exchange(cid, store.submit_order("BTC/USD", "buy", "limit", 0.01, 1000.0, client_order_id=cid))
+    broker = KrakenLiveBroker(store=store, state=state)
+    try:
+        broker.start()
+        assert any("closed before it was cancelled" in line for line in broker.reconciliation)
+        assert state.order(cid)["status"] == "canceled"
+    finally:
+        state.close()
+
+
+def test_cancelling_an_order_that_filled_meanwhile_completes_it(emulator, tmp_path):
+    import backtrader as bt
+
+    from kraken_global.feeds import NumpyFeed
+    from kraken_global.live.broker import KrakenLiveBroker
+    from kraken_global.schedule import DowntimeSchedule
+    from tests.conftest import candles
+
+    store = store_for(emulator)
+    state = TradingState(tmp_path / "state.sqlite")
+    last = emulator.market.last_price("XXBTZUSD", emulator.clock.now())
+    limit = round(last * 0.995, 1)
+
+    class PlaceThenCancel(bt.Strategy):
+        def __init__(self) -> None:
+            self.statuses: list[str] = []
+            self.order = None
+
+        def next(self) -> None:
+            if len(self) == 1:
+                self.order = self.buy(size=0.01, price=limit, exectype=bt.Order.Limit)
+            elif len(self) == 2:
+                txid = self.order.info["txid"]
+                store.refresh_dead_mans_switch(0)  # the replay clock jumps hours: keep the switch out of it
+                for _ in range(500):  # the market trades through the limit before the cancel arrives
+                    if emulator.exchange.orders[emulator.key][txid].status != "open":
+                        break
+                    emulator.advance(3600)
+                self.cancel(self.order)
+
+        def notify_order(self, order) -> None:
+            self.statuses.append(order.getstatusname())
+
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(NumpyFeed(frame=candles([last] * 3)), name="BTC/USD")
+    cerebro.broker = KrakenLiveBroker(store=store, state=state, schedule=DowntimeSchedule(enabled=False))
+    cerebro.addstrategy(PlaceThenCancel)
+    try:
+        strategy = cerebro.run()[0]
+    finally:
+        state.close()
+    assert strategy.statuses[-1] == "Completed" and "Canceled" not in strategy.statuses
+    assert strategy.order.executed.size == pytest.approx(0.01) and strategy.order.executed.price == pytest.approx(limit)
