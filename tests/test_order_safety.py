@@ -323,3 +323,26 @@ def test_cancelling_an_order_that_filled_meanwhile_completes_it(emulator, tmp_pa
         state.close()
     assert strategy.statuses[-1] == "Completed" and "Canceled" not in strategy.statuses
     assert strategy.order.executed.size == pytest.approx(0.01) and strategy.order.executed.price == pytest.approx(limit)
+
+
+def test_a_second_live_session_on_the_same_key_is_refused_with_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.session_helpers import approve_a_model, write_config_file, write_credentials
+    from tests.session_helpers import emulator as session_emulator
+
+    with session_emulator() as server:
+        config_file = write_config_file(server, tmp_path)
+        credentials = write_credentials(server, tmp_path / "credentials.json")
+        approve_a_model(tmp_path / "artifacts")
+        running = KeyGuard(server.key, tmp_path / "keys").acquire()  # the first session
+        try:
+            second = subprocess.run([sys.executable, "-m", "kraken_global.cli", "live", "--config", str(config_file),
+                                     "--credentials", str(credentials)], capture_output=True, text=True, timeout=120)
+        finally:
+            running.release()
+    assert second.returncode == 2
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1 and "another kraken-global session is using this API key" in lines[0]
+    assert server.key not in second.stderr and server.secret not in second.stderr
