@@ -5,9 +5,12 @@ row per exchange trade id: recording a fill twice is a no-op) and ``meta``. The 
 ``synchronous=FULL`` and every change is one transaction.
 
 :meth:`TradingState.reconcile` is run on every start, before trading: each order the state does not know to be
-final is looked up on the exchange by its client order id. An intent the exchange never received is marked
-``not_placed``; an order that was placed (the process died after sending) gets its exchange id, status and fills;
-fills the exchange has for our orders and the state lacks are added. Positions are the sum of recorded fills.
+final is looked up on the exchange by its client order id. An intent whose AddOrder was sent (its ``deadline`` is
+stored before each send) is looked up until that deadline has passed by the store's margin, since Kraken may still
+accept it until then; an intent the exchange never received is then marked ``not_placed``; an order that was
+placed (the process died after sending) gets its exchange id, status and fills; fills the exchange has for our
+orders and the state lacks are added, read page by page from a cursor (``meta``). Positions are the sum of
+recorded fills.
 """
 
 from __future__ import annotations
