@@ -12,6 +12,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -154,8 +155,11 @@ def test_a_process_killed_at_a_random_moment_reconciles_on_restart(tmp_path):
 def _wait_for_orders(state: Path, count: int, process: subprocess.Popen, seconds: float = 120) -> None:
     until = time.monotonic() + seconds
     while time.monotonic() < until and process.poll() is None:
-        if state.exists() and len(state_rows(state, "orders")) >= count:
-            return
+        try:
+            if state.exists() and len(state_rows(state, "orders")) >= count:
+                return
+        except sqlite3.OperationalError:
+            pass  # the process is creating the tables
         time.sleep(0.05)
     pytest.fail(f"the live process did not reach {count} orders (exit code {process.poll()})")
 
