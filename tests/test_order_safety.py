@@ -13,6 +13,7 @@ from kraken_global.live.credentials import Credentials
 from kraken_global.live.errors import (
     NONCE_ADVICE,
     CredentialsError,
+    LiveError,
     OrderRejected,
     UnknownOrderError,
     is_definite_rejection,
@@ -346,3 +347,10 @@ def test_a_second_live_session_on_the_same_key_is_refused_with_one_line(tmp_path
     lines = second.stderr.strip().splitlines()
     assert len(lines) == 1 and "another kraken-global session is using this API key" in lines[0]
     assert server.key not in second.stderr and server.secret not in second.stderr
+
+
+def test_a_key_lock_folder_that_cannot_be_written_is_one_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(LiveError, match=r"set live\.key_lock_dir to a writable folder"):
+        KeyGuard("some-key", blocker / "keys").acquire()

@@ -40,12 +40,15 @@ class KeyGuard:
         return f"KeyGuard(lock={str(self.lock_path)!r})"
 
     def acquire(self) -> KeyGuard:
-        self.directory.mkdir(parents=True, exist_ok=True)
         try:
+            self.directory.mkdir(parents=True, exist_ok=True)
             self._lock.acquire()
         except Timeout:
             raise KeyInUse(f"another kraken-global session is using this API key (lock {self.lock_path}); stop it "
                            "first, or give each session its own API key: Kraken needs one process per key") from None
+        except OSError as exc:
+            raise LiveError(f"cannot lock the API key in {self.directory} ({exc.strerror}); set live.key_lock_dir "
+                            "to a writable folder") from None
         try:
             self._last = int(self.nonce_path.read_text().strip() or 0)
         except (FileNotFoundError, ValueError):
