@@ -164,6 +164,7 @@ def _wait_for_orders(state: Path, count: int, process: subprocess.Popen, seconds
     pytest.fail(f"the live process did not reach {count} orders (exit code {process.poll()})")
 
 
+@pytest.mark.timeout(600)  # three live processes on a machine shared with other test runs
 @pytest.mark.parametrize("seed", [7, 11])
 def test_processes_killed_at_random_moments_under_every_fault_kind_reconcile(tmp_path, seed):
     """Every AddOrder fault, the late and lagging ones too, queued in a random order; the process is killed twice
