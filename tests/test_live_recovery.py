@@ -136,14 +136,8 @@ def test_a_process_killed_at_a_random_moment_reconciles_on_restart(tmp_path):
         process = subprocess.Popen(_live_command(config_file, credentials), stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
         state = tmp_path / "state.sqlite"
-        deadline = time.monotonic() + 120
         try:
-            while time.monotonic() < deadline:
-                if state.exists() and len(state_rows(state, "orders")) >= 3:
-                    break
-                time.sleep(0.05)
-            else:
-                pytest.fail("the live process placed fewer than 3 orders in 120 s")
+            _wait_for_orders(state, 3, process)
         finally:
             process.send_signal(signal.SIGKILL)
             stdout, stderr = process.communicate(timeout=30)
