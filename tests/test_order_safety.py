@@ -354,3 +354,43 @@ def test_a_key_lock_folder_that_cannot_be_written_is_one_clear_error(tmp_path):
     blocker.write_text("")
     with pytest.raises(LiveError, match=r"set live\.key_lock_dir to a writable folder"):
         KeyGuard("some-key", blocker / "keys").acquire()
+
+
+def test_an_order_whose_placement_stayed_unknown_is_rejected_once_its_deadline_proves_it_never_existed(emulator,
+                                                                                                   tmp_path):
+    import backtrader as bt
+
+    from kraken_global.feeds import NumpyFeed
+    from kraken_global.live.broker import KrakenLiveBroker
+    from kraken_global.schedule import DowntimeSchedule
+    from tests.conftest import candles
+
+    store = store_for(emulator, max_attempts=1)
+    state = TradingState(tmp_path / "state.sqlite")
+    last = emulator.market.last_price("XXBTZUSD", emulator.clock.now())
+    emulator.faults.add("AddOrder", "http_500")
+
+    class BuyOnce(bt.Strategy):
+        def __init__(self) -> None:
+            self.statuses: list[str] = []
+            self.order = None
+
+        def next(self) -> None:
+            if len(self) == 1:
+                self.order = self.buy(size=0.01)
+
+        def notify_order(self, order) -> None:
+            self.statuses.append(order.getstatusname())
+
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(NumpyFeed(frame=candles([last] * 3)), name="BTC/USD")
+    cerebro.broker = KrakenLiveBroker(store=store, state=state, schedule=DowntimeSchedule(enabled=False))
+    cerebro.addstrategy(BuyOnce)
+    try:
+        strategy = cerebro.run()[0]
+        rows = [state.order(cid) for cid in [strategy.order.info["client_order_id"]]]
+    finally:
+        state.close()
+    assert strategy.statuses == ["Submitted", "Rejected"]
+    assert strategy.order.info["reject_reason"].startswith("not placed")
+    assert rows[0]["status"] == "not_placed" and orders_of(emulator) == []
