@@ -302,6 +302,11 @@ class LiveConfig(_Strict):
     max_idle_seconds: float | None = Field(default=None, gt=0)  # end it when no bar came for this long
     retrain: bool = True  # train a candidate and run its gates in each downtime (never promotes)
     record_candles: Path | None = Path("kg-data/candles")  # every closed candle a session sees; None: no record
+    # deadline-safe placement: each AddOrder carries now + order_deadline_seconds (Kraken: 2..60 s); an unknown
+    # outcome is looked up until that deadline plus deadline_margin_seconds has passed, and only then resent
+    order_deadline_seconds: float = Field(default=15.0, ge=3, le=55)
+    deadline_margin_seconds: float = Field(default=5.0, ge=0.5, le=60)
+    key_lock_dir: Path | None = None  # one process per API key: its lock and nonce floor (None: ~/.kraken-global/keys)
     risk: RiskConfig = RiskConfig()
 
     @model_validator(mode="after")

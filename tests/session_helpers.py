@@ -31,6 +31,8 @@ def session_overrides(server: EmulatorServer, tmp_path: Path, bars: int = LIVE_B
         "live.logs": str(tmp_path / "logs"), "ml.artifacts": str(tmp_path / "artifacts"),
         "ml.min_probability": 0.0, "run.out": str(tmp_path / "results"),
         "live.record_candles": str(tmp_path / "candles"),
+        "live.order_deadline_seconds": 3, "live.deadline_margin_seconds": 1.5,
+        "live.key_lock_dir": str(tmp_path / "keys"),
     }
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -34,6 +36,8 @@ from tests.session_helpers import (
 
 ASSETS = {"BTC/USD": "XXBT", "ETH/USD": "XETH", "XRP/USD": "XXRP"}
 ORDER_FAULTS = ["lost_response", "timeout", "http_500", "rate_limit", "unavailable"]
+# (kind, seconds): sessions use a 3 s deadline and a 1.5 s margin (tests/session_helpers.py)
+TIMED_FAULTS = [("accepted_late", 1.0), ("accepted_late", 4.5), ("query_lag", 1.0)]
 
 
 def assert_matches_exchange(server, state_path: Path) -> None:
@@ -53,16 +57,20 @@ def assert_matches_exchange(server, state_path: Path) -> None:
 
 def test_faults_during_a_live_session_neither_double_an_order_nor_lose_a_fill(tmp_path):
     with emulator() as server:
-        config = session_config(server, tmp_path)
+        # the kill switch's own sells are not backtrader orders: keep it out so every fill is one the broker saw
+        config = session_config(server, tmp_path).with_overrides({"live.risk.max_daily_loss_pct": 100})
         approve_a_model(config.ml.artifacts)
         for kind in ORDER_FAULTS:
             server.faults.add("AddOrder", kind)
+        for kind, seconds in TIMED_FAULTS:
+            server.faults.add("AddOrder", kind, seconds=seconds)
         server.faults.add("QueryOrders", "http_500")
         server.faults.add("Balance", "rate_limit")
         server.faults.add("OHLC", "unavailable", count=2)
         result = SessionRunner(config, "live", Credentials(server.key, server.secret)).run()
         injected = [f.endpoint for f in server.faults.injected]
-        assert injected.count("AddOrder") == len(ORDER_FAULTS), "the session placed too few orders to test faults"
+        assert injected.count("AddOrder") == len(ORDER_FAULTS) + len(TIMED_FAULTS), \
+            "the session placed too few orders to test faults"
         assert_matches_exchange(server, config.live.state)
         assert all(r["status"] in FINAL for r in state_rows(config.live.state, "orders"))
     assert len(result.fills) == len(state_rows(config.live.state, "fills"))
@@ -128,20 +136,58 @@ def test_a_process_killed_at_a_random_moment_reconciles_on_restart(tmp_path):
         process = subprocess.Popen(_live_command(config_file, credentials), stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
         state = tmp_path / "state.sqlite"
-        deadline = time.monotonic() + 120
         try:
-            while time.monotonic() < deadline:
-                if state.exists() and len(state_rows(state, "orders")) >= 3:
-                    break
-                time.sleep(0.05)
-            else:
-                pytest.fail("the live process placed fewer than 3 orders in 120 s")
+            _wait_for_orders(state, 3, process)
         finally:
             process.send_signal(signal.SIGKILL)
             stdout, stderr = process.communicate(timeout=30)
         session = _restart_and_check(server, tmp_path, config_file, credentials, [stdout, stderr])
         assert session["mode"] == "live"
         _no_secret_anywhere(server, tmp_path, [stdout, stderr])
+
+
+def _wait_for_orders(state: Path, count: int, process: subprocess.Popen, seconds: float = 120) -> None:
+    until = time.monotonic() + seconds
+    while time.monotonic() < until and process.poll() is None:
+        try:
+            if state.exists() and len(state_rows(state, "orders")) >= count:
+                return
+        except sqlite3.OperationalError:
+            pass  # the process is creating the tables
+        time.sleep(0.05)
+    pytest.fail(f"the live process did not reach {count} orders (exit code {process.poll()})")
+
+
+@pytest.mark.timeout(600)  # three live processes on a machine shared with other test runs
+@pytest.mark.parametrize("seed", [7, 11])
+def test_processes_killed_at_random_moments_under_every_fault_kind_reconcile(tmp_path, seed):
+    """Every AddOrder fault, the late and lagging ones too, queued in a random order; the process is killed twice
+    at random moments (often while an order's outcome is unknown), then runs to the end: one order per intent,
+    every trade recorded once, positions equal to balances."""
+    rng = random.Random(seed)
+    faults = [(kind, 0.0) for kind in ORDER_FAULTS] + TIMED_FAULTS
+    rng.shuffle(faults)
+    with emulator() as server:
+        config_file = write_config_file(server, tmp_path)
+        credentials = write_credentials(server, tmp_path / "credentials.json")
+        approve_a_model(tmp_path / "artifacts")
+        for kind, seconds in faults:
+            server.faults.add("AddOrder", kind, seconds=seconds)
+        state = tmp_path / "state.sqlite"
+        outputs: list[str] = []
+        for _ in range(2):
+            placed = len(state_rows(state, "orders")) if state.exists() else 0
+            process = subprocess.Popen(_live_command(config_file, credentials), stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
+            try:
+                _wait_for_orders(state, placed + rng.randint(1, 3), process)
+                time.sleep(rng.uniform(0.0, 2.0))  # a random moment, often inside an order's deadline wait
+            finally:
+                process.send_signal(signal.SIGKILL)
+                outputs += list(process.communicate(timeout=30))
+        _restart_and_check(server, tmp_path, config_file, credentials, outputs)
+        assert len(server.faults.injected) >= 3, "too few orders met a fault"
+        _no_secret_anywhere(server, tmp_path, outputs)
 
 
 def test_the_daily_loss_kill_switch_cancels_and_sells_everything(tmp_path):

@@ -22,7 +22,8 @@ def emulator():
 
 def store_for(emulator, **settings) -> KrakenStore:
     options = {"api_url": emulator.base_url, "timeout_ms": 1200, "enable_rate_limit": False,
-               "backoff_seconds": 0.01, **settings}
+               "backoff_seconds": 0.01, "deadline_seconds": 3.0, "deadline_margin_seconds": 0.5,
+               "poll_seconds": 0.05, **settings}
     return KrakenStore(Credentials(emulator.key, emulator.secret), StoreSettings(**options)).start()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -18,7 +19,8 @@ from aiohttp import web
 
 from kraken_global.emulator.auth import NonceBook, signature_ok
 from kraken_global.emulator.exchange import Exchange, KrakenError, epoch
-from kraken_global.emulator.faults import FaultPlan
+from kraken_global.emulator.faults import Fault, FaultPlan
+from kraken_global.emulator.ordering import Visibility, trades_page
 from kraken_global.universe import asset_pairs_payload
 
 INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
@@ -40,6 +42,8 @@ class EmulatorApp:
         self.fault_delay = fault_delay
         self.nonces = NonceBook()
         self.requests: list[str] = []
+        self.visibility = Visibility()
+        self.late: list[dict[str, Any]] = []  # what each late acceptance did: {"placed": txid} or {"error": ...}
 
     def build(self) -> web.Application:
         app = web.Application()
@@ -64,13 +68,36 @@ class EmulatorApp:
             if fault.kind == "timeout":
                 await asyncio.sleep(self.fault_delay)
                 return _error("EService:Unavailable")
+            if fault.kind == "accepted_late":
+                return await self._accept_late(fault, handler)
         try:
-            response = _ok(handler())
+            result = handler()
+            response = _ok(result)
         except KrakenError as exc:
             response = _error(str(exc))
+        else:
+            if fault is not None and fault.kind == "query_lag" and isinstance(result, dict):
+                for txid in result.get("txid") or []:
+                    self.visibility.hide(txid, fault.seconds)
         if fault is not None and fault.kind == "lost_response":
             await asyncio.sleep(self.fault_delay)  # done, but the client gives up before the answer
         return response
+
+    async def _accept_late(self, fault: Fault, handler) -> web.Response:
+        """The client times out; the engine acts on the request ``fault.seconds`` later (the handler is told when
+        the request arrived, so a passed ``deadline`` refuses it then)."""
+        received = time.time()
+
+        def act() -> None:
+            try:
+                result = handler(received)
+                self.late.append({"placed": (result.get("txid") or [None])[0]})
+            except KrakenError as exc:
+                self.late.append({"error": str(exc)})
+
+        asyncio.get_running_loop().call_later(fault.seconds, act)
+        await asyncio.sleep(self.fault_delay)
+        return _error("EService:Unavailable")
 
     async def public(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -99,6 +126,8 @@ class EmulatorApp:
         if handler is None:
             return _error("EGeneral:Unknown method")
         params.pop("nonce", None)
+        if method == "AddOrder":  # received: when the request arrived, for the deadline of a late acceptance
+            return await self._with_faults(method, lambda received=None: handler(key, params, received))
         return await self._with_faults(method, lambda: handler(key, params))
 
     # -- public --------------------------------------------------------------------------------------------
@@ -195,8 +224,8 @@ class EmulatorApp:
                         "hold_trade": f"{amount - self.exchange.available(key, asset):.8f}"}
                 for asset, amount in balances.items()}
 
-    def private_AddOrder(self, key, params) -> dict:
-        return self.exchange.add_order(key, params)
+    def private_AddOrder(self, key, params, received: float | None = None) -> dict:
+        return self.exchange.add_order(key, params, received)
 
     def private_CancelOrder(self, key, params) -> dict:
         ref = params.get("txid") or params.get("cl_ord_id") or params.get("userref")
@@ -220,7 +249,7 @@ class EmulatorApp:
         cl_ord_id = params.get("cl_ord_id")
         out = {}
         for txid, order in self.exchange.orders[key].items():
-            if order.status not in status:
+            if order.status not in status or not self.visibility.visible(txid):
                 continue
             if userref is not None and str(order.userref) != userref:
                 continue
@@ -246,15 +275,16 @@ class EmulatorApp:
             refs.append(params["cl_ord_id"])
         for ref in refs:
             for order in self.exchange.find(key, ref):
+                if not self.visibility.visible(order.txid):
+                    continue
                 out[order.txid] = self.exchange.describe(order, True)
         if not out:
             raise KrakenError("EOrder:Unknown order")
         return out
 
-    def private_TradesHistory(self, key, _p) -> dict:
+    def private_TradesHistory(self, key, params) -> dict:
         self.exchange.sync()
-        trades = self.exchange.trades[key]
-        return {"trades": dict(trades), "count": len(trades)}
+        return trades_page(self.exchange.trades[key], params)
 
     def private_TradeVolume(self, key, params) -> dict:
         maker, taker = self.exchange.fee_rates(key)
@@ -281,7 +311,8 @@ class EmulatorApp:
     async def add_fault(self, request: web.Request) -> web.Response:
         body = json.loads(await request.read() or b"{}")
         try:
-            self.faults.add(body["endpoint"], body["kind"], int(body.get("count", 1)))
+            self.faults.add(body["endpoint"], body["kind"], int(body.get("count", 1)),
+                            float(body.get("seconds", 0.0)))
         except (KeyError, ValueError) as exc:
             return web.json_response({"error": [str(exc)]}, status=400)
         return web.json_response({"ok": True})

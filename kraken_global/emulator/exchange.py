@@ -129,9 +129,16 @@ class Exchange:
 
     # -- orders ------------------------------------------------------------------------------------------------
 
-    def add_order(self, key: str, params: dict[str, str]) -> dict[str, Any]:
+    def add_order(self, key: str, params: dict[str, str], received: float | None = None) -> dict[str, Any]:
+        """Place an order; ``received`` is the wall-clock moment the request arrived (later than now when the
+        engine accepts it late): its ``deadline`` is checked against Kraken's window from then, and the order is
+        refused if the deadline has passed by now."""
+        from kraken_global.emulator.ordering import deadline_passed, parse_deadline
+
         with self.lock:
             self.sync()
+            if deadline_passed(parse_deadline(params.get("deadline"), received)):
+                raise KrakenError("EGeneral:Invalid arguments:deadline")
             rules = self.rules(params.get("pair", ""))
             side = params.get("type")
             ordertype = params.get("ordertype")
@@ -234,7 +241,7 @@ class Exchange:
         with self.lock:
             self.sync()
             matches = [o for o in self.find(key, ref) if o.status == "open"]
-            if not matches and not self.find(key, ref):
+            if not matches:  # Kraken: unknown, or no longer open (filled, cancelled, expired)
                 raise KrakenError("EOrder:Unknown order")
             for order in matches:
                 self._close(order, "canceled", "User requested", self.clock.now())

@@ -3,7 +3,9 @@
 Kinds: ``http_500`` (the request is refused with HTTP 500, nothing done), ``unavailable`` (``EService:Unavailable``),
 ``rate_limit`` (``EAPI:Rate limit exceeded``), ``timeout`` (no answer before the client gives up, nothing done) and
 ``lost_response`` (the request IS carried out, then the answer never arrives: the case that doubles orders in naive
-clients).
+clients). Two more take ``seconds``: ``accepted_late`` (the client times out, and the engine places the order
+``seconds`` later, or refuses it then if its ``deadline`` has passed) and ``query_lag`` (the request is carried
+out, and the order it placed is invisible to OpenOrders, ClosedOrders and QueryOrders for ``seconds``).
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-KINDS = ("http_500", "unavailable", "rate_limit", "timeout", "lost_response")
+KINDS = ("http_500", "unavailable", "rate_limit", "timeout", "lost_response", "accepted_late", "query_lag")
+TIMED = ("accepted_late", "query_lag")  # kinds that take ``seconds``
 
 
 @dataclass(frozen=True)
 class Fault:
     endpoint: str
     kind: str
+    seconds: float = 0.0
 
 
 class FaultPlan:
@@ -27,11 +31,15 @@ class FaultPlan:
         self._lock = threading.Lock()
         self.injected: list[Fault] = []
 
-    def add(self, endpoint: str, kind: str, count: int = 1) -> None:
+    def add(self, endpoint: str, kind: str, count: int = 1, seconds: float = 0.0) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown fault {kind!r}; known: {', '.join(KINDS)}")
+        if kind in TIMED and endpoint != "AddOrder":
+            raise ValueError(f"fault {kind!r} applies to AddOrder only")
+        if kind in TIMED and not 0 < seconds <= 600:
+            raise ValueError(f"fault {kind!r} needs seconds between 0 and 600, got {seconds}")
         with self._lock:
-            self._queue.extend(Fault(endpoint, kind) for _ in range(count))
+            self._queue.extend(Fault(endpoint, kind, seconds if kind in TIMED else 0.0) for _ in range(count))
 
     def take(self, endpoint: str) -> Fault | None:
         with self._lock:

@@ -27,7 +27,7 @@ from datetime import datetime
 
 import backtrader as bt
 
-from kraken_global.live.errors import LiveError, OrderRejected
+from kraken_global.live.errors import LiveError, OrderRejected, UnknownOrderError
 from kraken_global.live.risk import RiskGuard, RiskLimits
 from kraken_global.live.state import TradingState
 from kraken_global.live.store import KrakenStore, new_client_order_id
@@ -96,9 +96,13 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         super().start()
         self.reconciliation = self.state.reconcile(self.store)
         for order in self.store.fetch_open_orders():
-            self.store.cancel_order(order["id"])
-            self.reconciliation.append(f"{order.get('clientOrderId') or order['id']}: left open by an earlier "
-                                       "run, cancelled")
+            name = order.get("clientOrderId") or order["id"]
+            try:
+                self.store.cancel_order(order["id"])
+            except UnknownOrderError:  # it filled or was cancelled meanwhile: its fills are read below
+                self.reconciliation.append(f"{name}: left open by an earlier run, closed before it was cancelled")
+                continue
+            self.reconciliation.append(f"{name}: left open by an earlier run, cancelled")
         if self.reconciliation:
             self.state.reconcile(self.store)
         for line in self.reconciliation:
@@ -162,9 +166,14 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         return self._submit(order, kwargs)
 
     def cancel(self, order) -> None:
-        for tracked in self.tracked.values():
+        """Cancel on the exchange; an order that closed meanwhile (Kraken: ``EOrder:Unknown order``) is finished
+        from its fills instead: Completed, or Canceled with what executed."""
+        for tracked in list(self.tracked.values()):
             if tracked.order is order and tracked.txid:
-                self.store.cancel_order(tracked.txid)
+                try:
+                    self.store.cancel_order(tracked.txid)
+                except UnknownOrderError:
+                    log.info("cancel %s: the order is no longer open; finishing it from its fills", tracked.client_id)
                 self._sync_order(tracked)
 
     def _reject(self, order, reason: str):
@@ -226,7 +235,8 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         tracked = _Tracked(order, client_id, data.close[0])
         kill_point("live:after-intent")
         try:
-            placed = self.store.submit_order(data._name, side, kind, abs(order.size), price, client_order_id=client_id)
+            placed = self.store.submit_order(data._name, side, kind, abs(order.size), price, client_order_id=client_id,
+                                             on_send=self.state.set_deadline)
             kill_point("live:after-send")
         except OrderRejected as exc:
             self.state.mark(client_id, "rejected")
@@ -291,10 +301,26 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         if tracked.txid is None:
             found = self.store.find_by_client_id(tracked.client_id)
             if found is None:
-                return  # still unknown; reconciliation on the next start settles it either way
+                self._settle_if_never_placed(tracked)
+                return
             self._apply(tracked, found)
             return
         self._apply(tracked, self.store.fetch_order(tracked.txid))
+
+    def _settle_if_never_placed(self, tracked: _Tracked) -> None:
+        """An order whose placement is unknown and that the exchange does not show is proven never placed once
+        its deadline has passed by the store's margin (Kraken refuses it after the deadline); until then it may
+        still enter the book, and the next sync looks again."""
+        row = self.state.order(tracked.client_id) or {}
+        deadline = row.get("deadline")
+        if deadline is not None and time.time() <= deadline + self.store.settings.deadline_margin_seconds:
+            return
+        self.state.mark(tracked.client_id, "not_placed")
+        self.tracked.pop(tracked.client_id, None)
+        order = tracked.order
+        order.addinfo(reject_reason="not placed: the exchange never received it")
+        order.reject(self)
+        self.notify(order)
 
     def _refresh_balances(self) -> None:
         self.balances = self.store.fetch_balance()
@@ -355,7 +381,8 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
                 continue
             client_id = new_client_order_id()
             self.state.record_intent(client_id, data._name, "sell", "market", size, None, "kill-switch")
-            placed = self.store.submit_order(data._name, "sell", "market", size, client_order_id=client_id)
+            placed = self.store.submit_order(data._name, "sell", "market", size, client_order_id=client_id,
+                                             on_send=self.state.set_deadline)
             self.state.update_from_exchange(client_id, placed)
         self.state.sync_fills(self.store)
         # fills are stamped by the exchange's clock: the books restart after the last one, the kill switch's own

@@ -39,6 +39,21 @@ class UnknownOrderError(LiveError):
 # Kraken's own strings decide first: ccxt maps some of them (e.g. an invalid signature) to a generic error.
 CREDENTIAL_REASONS = ("EAPI:Invalid key", "EAPI:Invalid signature", "EAPI:Invalid nonce",
                       "EGeneral:Permission denied")
+# Kraken's documented refusals of an order: the request was read and refused, so nothing was placed. Only these
+# make an intent final; any other failure of AddOrder leaves its outcome unknown.
+REJECTION_REASONS = (
+    "EOrder:Insufficient funds", "EOrder:Order minimum not met", "EOrder:Cost minimum not met",
+    "EOrder:Tick size check failed", "EOrder:Post only order", "EOrder:Invalid price", "EOrder:Invalid order",
+    "EOrder:Orders limit exceeded", "EOrder:Positions limit exceeded", "EOrder:Scheduled orders limit exceeded",
+    "EOrder:Unknown position", "EOrder:Cannot open position", "EOrder:Cannot open opposing position",
+    "EOrder:Margin allowance exceeded", "EOrder:Margin level too low", "EOrder:Margin position size exceeded",
+    "EOrder:Insufficient margin", "EOrder:Trading agreement required", "EOrder:Reduce only",
+    "EOrder:Trigger price too far", "EGeneral:Invalid arguments", "EQuery:Unknown asset pair",
+    "EAPI:Feature disabled", "EGeneral:Permission denied",
+)
+NONCE_ADVICE = ("the exchange refused the nonce (EAPI:Invalid nonce): another process (or program) is using this "
+                "API key, or a nonce window/clock problem. Run one session per key and give every other program its "
+                "own key; if nothing else uses it, raise the key's nonce window in Kraken's API settings")
 TEMPORARY_REASONS = ("EAPI:Rate limit exceeded", "EService:", "EGeneral:Internal error", "EOrder:Rate limit exceeded",
                      "EGeneral:Temporary lockout")
 
@@ -54,16 +69,29 @@ def _kraken_reason(exc: Exception) -> str:
 def translate(exc: Exception) -> LiveError:
     """The project's error for a ccxt exception (the caller raises it ``from`` the original)."""
     reason = _kraken_reason(exc)
+    if reason.startswith("EAPI:Invalid nonce") or (isinstance(exc, ccxt.InvalidNonce) and "EAPI:" not in reason):
+        return CredentialsError(NONCE_ADVICE)
     if reason.startswith(CREDENTIAL_REASONS):
         return CredentialsError(f"the exchange refused the credentials: {reason}")
     if reason.startswith(TEMPORARY_REASONS):
         return TemporaryError(f"temporary exchange problem: {reason}")
-    if isinstance(exc, ccxt.OrderNotFound):
+    if reason.startswith("EOrder:Unknown order") or isinstance(exc, ccxt.OrderNotFound):
         return UnknownOrderError(reason)
     if isinstance(exc, ccxt.InvalidNonce | ccxt.AuthenticationError | ccxt.PermissionDenied):
         return CredentialsError(f"the exchange refused the credentials: {reason}")
     if isinstance(exc, ccxt.NetworkError | ccxt.ExchangeNotAvailable | ccxt.DDoSProtection | ccxt.RateLimitExceeded):
         return TemporaryError(f"temporary exchange problem: {reason}")
-    if isinstance(exc, ccxt.InsufficientFunds | ccxt.InvalidOrder | ccxt.BadRequest):
+    if reason.startswith(REJECTION_REASONS) or isinstance(exc, ccxt.InsufficientFunds | ccxt.InvalidOrder |
+                                                          ccxt.BadRequest):
         return OrderRejected(reason)
     return LiveError(f"exchange error: {reason}")
+
+
+def is_definite_rejection(exc: Exception) -> bool:
+    """True when a failed AddOrder certainly placed nothing: a documented Kraken refusal, or ccxt refusing the
+    order before sending it (no Kraken error string at all, e.g. an amount that rounds to zero)."""
+    reason = _kraken_reason(exc)
+    if reason.startswith(REJECTION_REASONS):
+        return True
+    local = isinstance(exc, ccxt.InvalidOrder | ccxt.ArgumentsRequired | ccxt.BadSymbol)
+    return local and not reason.startswith(("EOrder:", "EGeneral:", "EAPI:", "EService:", "EQuery:"))

@@ -5,9 +5,12 @@ row per exchange trade id: recording a fill twice is a no-op) and ``meta``. The 
 ``synchronous=FULL`` and every change is one transaction.
 
 :meth:`TradingState.reconcile` is run on every start, before trading: each order the state does not know to be
-final is looked up on the exchange by its client order id. An intent the exchange never received is marked
-``not_placed``; an order that was placed (the process died after sending) gets its exchange id, status and fills;
-fills the exchange has for our orders and the state lacks are added. Positions are the sum of recorded fills.
+final is looked up on the exchange by its client order id. An intent whose AddOrder was sent (its ``deadline`` is
+stored before each send) is looked up until that deadline has passed by the store's margin, since Kraken may still
+accept it until then; an intent the exchange never received is then marked ``not_placed``; an order that was
+placed (the process died after sending) gets its exchange id, status and fills; fills the exchange has for our
+orders and the state lacks are added, read page by page from a cursor (``meta``). Positions are the sum of
+recorded fills.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from kraken_global.live.errors import LiveError
 
 FINAL = ("closed", "canceled", "expired", "rejected", "not_placed")
 
@@ -31,6 +36,10 @@ CREATE TABLE IF NOT EXISTS fills (
     side TEXT NOT NULL, amount REAL NOT NULL, price REAL NOT NULL, fee REAL NOT NULL, time REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# columns added after the first release: (table, column, declaration), added to older databases on open
+ADDED_COLUMNS = (("orders", "deadline", "REAL"),)
+FILLS_CURSOR = "fills_synced_until"  # meta: exchange time (s) up to which every trade of ours is recorded
+CURSOR_OVERLAP_SECONDS = 2  # read a little before the cursor: trades stamped in the same second
 
 
 class TradingState:
@@ -42,6 +51,10 @@ class TradingState:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(SCHEMA)
+        for table, column, declaration in ADDED_COLUMNS:
+            columns = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in columns:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     def close(self) -> None:
         self.db.close()
@@ -74,6 +87,13 @@ class TradingState:
             db.execute("UPDATE orders SET txid = ?, status = ?, filled = ?, average = ?, fee = ?, updated = ? "
                        "WHERE client_id = ?", (order["id"], order["status"], float(order.get("filled") or 0),
                                                order.get("average"), float(fee), time.time(), client_id))
+
+    def set_deadline(self, client_id: str, deadline: float) -> None:
+        """Written before each AddOrder of the intent is sent: until this moment (plus the store's margin) has
+        passed, an intent the exchange does not show may still enter the book."""
+        with self._transaction() as db:
+            db.execute("UPDATE orders SET deadline = ?, status = 'submitted', updated = ? WHERE client_id = ?",
+                       (deadline, time.time(), client_id))
 
     def mark(self, client_id: str, status: str) -> None:
         with self._transaction() as db:
@@ -115,7 +135,14 @@ class TradingState:
         """Bring every unsettled order and all our fills in line with the exchange; returns what changed."""
         actions: list[str] = []
         for row in self.unsettled_orders():
-            found = store.find_by_client_id(row["client_id"])
+            if row["txid"]:
+                try:
+                    found = store.fetch_order(row["txid"])
+                except LiveError as exc:  # accepted, but not readable yet (query lag): the next sync reads it
+                    actions.append(f"{row['client_id']}: placed ({row['txid']}) but not readable yet: {exc}")
+                    continue
+            else:  # an intent whose AddOrder may still enter the book: wait for its deadline before deciding
+                found = store.await_outcome(row["client_id"], row.get("deadline"))
             if found is None:
                 self.mark(row["client_id"], "not_placed")
                 actions.append(f"{row['client_id']}: never reached the exchange, marked not_placed")
@@ -125,15 +152,28 @@ class TradingState:
         actions.extend(self.sync_fills(store))
         return actions
 
-    def sync_fills(self, store, since_ms: int | None = None) -> list[str]:
-        """Record the exchange's trades of our orders that the state lacks (idempotent)."""
+    def sync_fills(self, store) -> list[str]:
+        """Record the exchange's trades of our orders that the state lacks (idempotent).
+
+        Reads every page of TradesHistory after a cursor (exchange time), so no fill is lost however many trades
+        happened since the last sync. The cursor moves up to the newest trade read only while every order of ours
+        has its exchange id: a trade of an order whose id is not known yet is read again by the next sync."""
         by_txid = {r["txid"]: r["client_id"] for r in self.db.execute("SELECT txid, client_id FROM orders")
                    if r["txid"]}
+        marks = ",".join("?" * len(FINAL))
+        waiting = self.db.execute(f"SELECT COUNT(*) FROM orders WHERE txid IS NULL AND status NOT IN ({marks})",
+                                  FINAL).fetchone()[0]
+        cursor = self.meta(FILLS_CURSOR)
+        start = int(float(cursor)) - CURSOR_OVERLAP_SECONDS if cursor is not None else None
         actions = []
-        for trade in store.fetch_my_trades(since_ms):
+        newest = float(cursor) if cursor is not None else None
+        for trade in store.fetch_my_trades_since(start):
+            newest = max(newest or 0.0, float(trade["timestamp"]) / 1000)
             client_id = by_txid.get(trade.get("order"))
             if client_id is not None and self.record_fill(client_id, trade):
                 actions.append(f"{client_id}: recorded fill {trade['id']}")
+        if not waiting and newest is not None:
+            self.set_meta(FILLS_CURSOR, repr(newest))
         return actions
 
     # -- strategy books ----------------------------------------------------------------------------------------

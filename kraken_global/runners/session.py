@@ -38,6 +38,7 @@ from kraken_global.feeds.recorded import load_record
 from kraken_global.live.broker import KrakenLiveBroker
 from kraken_global.live.credentials import Credentials, load_credentials
 from kraken_global.live.feed import KrakenLiveFeed
+from kraken_global.live.keyguard import KeyGuard
 from kraken_global.live.poller import CandlePoller
 from kraken_global.live.recorder import CandleRecorder
 from kraken_global.live.state import TradingState
@@ -79,8 +80,10 @@ class SessionResult:
 def open_store(config: BacktestConfig, credentials: Credentials | None) -> KrakenStore:
     live = config.live
     settings = StoreSettings(api_url=live.api_url, timeout_ms=live.timeout_ms, max_attempts=live.max_attempts,
-                             enable_rate_limit=live.rate_limit)
-    return KrakenStore(credentials, settings).start()
+                             enable_rate_limit=live.rate_limit, deadline_seconds=live.order_deadline_seconds,
+                             deadline_margin_seconds=live.deadline_margin_seconds)
+    guard = KeyGuard(credentials.key, live.key_lock_dir) if credentials is not None else None
+    return KrakenStore(credentials, settings, guard=guard).start()
 
 
 def history_bars(config: BacktestConfig) -> int:
