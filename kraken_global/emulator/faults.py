@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 
 KINDS = ("http_500", "unavailable", "rate_limit", "timeout", "lost_response")
+MAX_FAULTS = 1000  # queued per call: more is a mistake, not a test
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class FaultPlan:
     def add(self, endpoint: str, kind: str, count: int = 1) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown fault {kind!r}; known: {', '.join(KINDS)}")
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_FAULTS:
+            raise ValueError(f"fault count must be a whole number from 1 to {MAX_FAULTS}, got {count!r}")
         with self._lock:
             self._queue.extend(Fault(endpoint, kind) for _ in range(count))
 

@@ -6,7 +6,10 @@ import asyncio
 import base64
 import secrets
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 from aiohttp import web
@@ -16,8 +19,11 @@ from kraken_global.emulator.clock import ReplayClock
 from kraken_global.emulator.exchange import Account, Exchange
 from kraken_global.emulator.faults import FaultPlan
 from kraken_global.emulator.market import Market
+from kraken_global.emulator.pair_rules import apply_asset_pairs_file
+from kraken_global.emulator.permissions import parse_permissions
 from kraken_global.feeds import bundled_data_dir, load_candles
 from kraken_global.feeds.sources import BUNDLED_FILES
+from kraken_global.fees import KRAKEN_LEGACY, FeeSchedule
 from kraken_global.universe import catalog
 
 DEFAULT_START = datetime(2019, 6, 1)
@@ -42,18 +48,27 @@ class EmulatorServer:
     """The emulator with one account. Use as a context manager; ``base_url`` is ready inside it.
 
     ``speed``: market seconds per wall second (0 = the clock moves only with :meth:`advance`).
+    ``permissions``: what the key may do (:mod:`~kraken_global.emulator.permissions`; default all).
+    ``asset_pairs``: a file of pair rules that differ from the bundled ones (:mod:`~.pair_rules`).
+    ``fees``: the fee schedule charged (default Kraken's legacy one; ``KRAKEN_PRO`` is today's).
+    ``wall``: the real-time clock of the dead man's switch (tests may pass their own).
     """
 
     def __init__(self, key: str | None = None, secret: str | None = None, start: datetime = DEFAULT_START,
                  speed: float = 0.0, balances: dict[str, float] | None = None, port: int = 0,
-                 fault_delay: float = 10.0, market: Market | None = None) -> None:
+                 fault_delay: float = 10.0, market: Market | None = None,
+                 permissions: frozenset[str] | None = None, asset_pairs: Path | None = None,
+                 fees: FeeSchedule = KRAKEN_LEGACY, wall: Callable[[], float] = time.monotonic) -> None:
         generated_key, generated_secret = new_credentials()
         self.key = key or generated_key
         self.secret = secret or generated_secret
         self.clock = ReplayClock(start, speed)
         self.market = market or bundled_market()
-        self.exchange = Exchange(self.market, self.clock,
-                                 {self.key: Account(self.secret, dict(balances or {"ZUSD": 10_000.0}))})
+        if asset_pairs is not None:
+            self.market.rules = apply_asset_pairs_file(self.market.rules, asset_pairs)
+        account = Account(self.secret, dict(balances or {"ZUSD": 10_000.0}),
+                          parse_permissions(None) if permissions is None else frozenset(permissions))
+        self.exchange = Exchange(self.market, self.clock, {self.key: account}, fees, wall)
         self.faults = FaultPlan()
         self.app = EmulatorApp(self.exchange, self.faults, fault_delay)
         self.port = port
