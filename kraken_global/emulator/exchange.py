@@ -20,6 +20,7 @@ from typing import Any
 from kraken_global.emulator import arguments
 from kraken_global.emulator.clock import ReplayClock
 from kraken_global.emulator.errors import KrakenError
+from kraken_global.emulator.fills import DEFAULT_PARTICIPATION, stretches
 from kraken_global.emulator.market import Market
 from kraken_global.emulator.permissions import PERMISSIONS
 from kraken_global.fees import KRAKEN_LEGACY, FeeSchedule
@@ -46,6 +47,8 @@ class Order:
     reason: str | None = None
     trades: list[str] = field(default_factory=list)
     held: float = 0.0
+    reference: float = 0.0  # the price funds are held at (limit, or the last price on arrival)
+    working_since: datetime | None = None  # a taker order filling along the bars' path (fills="path")
 
 
 @dataclass
@@ -71,7 +74,14 @@ def _ids(prefix: str):
 
 class Exchange:
     def __init__(self, market: Market, clock: ReplayClock, accounts: dict[str, Account],
-                 fees: FeeSchedule = KRAKEN_LEGACY, wall: Callable[[], float] = time.monotonic) -> None:
+                 fees: FeeSchedule = KRAKEN_LEGACY, wall: Callable[[], float] = time.monotonic,
+                 fills: str = "close", participation: float = DEFAULT_PARTICIPATION) -> None:
+        if fills not in ("close", "path"):
+            raise ValueError(f"fills must be 'close' or 'path', got {fills!r}")
+        if not 0 < participation <= 1:
+            raise ValueError(f"participation must be in (0, 1], got {participation!r}")
+        self.fills = fills
+        self.participation = participation
         self.market = market
         self.clock = clock
         self.fees = fees
@@ -119,7 +129,9 @@ class Exchange:
                             self._close(order, "canceled", "Dead man's switch", now)
                     self._dead_man[key] = None
                 for order in list(orders.values()):
-                    if order.status != "open" or order.ordertype != "limit":
+                    if order.status == "open" and order.working_since is not None:
+                        self._work(key, order, now)
+                    if order.status != "open" or order.ordertype != "limit" or order.working_since is not None:
                         continue
                     placed = from_epoch(order.opentm)
                     for start, candle in self.market.closed_between(order.pair_id, max(placed, self._synced),
@@ -183,10 +195,14 @@ class Exchange:
             order = Order(next(self._order_ids), rules.pair_id, side, ordertype, volume, price,
                           userref, cl_ord_id, oflags, epoch(now))
             self.orders[key][order.txid] = order
-            if marketable:
+            order.reference = last if marketable else price
+            if marketable and self.fills == "path":
+                order.working_since = now
+                self._hold(order, taker)
+            elif marketable:
                 self._fill(key, order, volume, last, "taker", now)
             else:
-                order.held = volume * price * (1 + taker) if side == "buy" else volume
+                self._hold(order, taker)
             return {"descr": {"order": description}, "txid": [order.txid]}
 
     def _fill(self, key: str, order: Order, volume: float, price: float, liquidity: str, now: datetime) -> None:
@@ -214,9 +230,39 @@ class Exchange:
         order.cost += cost
         order.fee += fee
         order.trades.append(trade_id)
-        order.held = 0.0
         if order.vol_exec >= order.volume - 1e-12:
             self._close(order, "closed", None, now)
+        else:
+            self._hold(order, taker)
+
+    @staticmethod
+    def _hold(order: Order, taker: float) -> None:
+        remaining = order.volume - order.vol_exec
+        order.held = remaining * order.reference * (1 + taker) if order.side == "buy" else remaining
+
+    def _work(self, key: str, order: Order, now: datetime) -> None:
+        """Fill a taker order along the path of the candles it lived through since it was last worked."""
+        rules = self.market.rules[order.pair_id]
+        lot = 10.0 ** -rules.lot_decimals
+        _maker, taker = self.fee_rates(key)
+        for stretch in stretches(self.market.candles[order.pair_id], self.market.bar(order.pair_id),
+                                 order.working_since, now, self.participation):
+            price = round(stretch.price, rules.pair_decimals)
+            if order.price is not None and (price > order.price if order.side == "buy" else price < order.price):
+                continue  # a marketable limit order does not trade through its limit
+            volume = min(order.volume - order.vol_exec, stretch.volume)
+            if order.side == "buy":
+                cash = self.accounts[key].balances.get(rules.quote, 0.0) - sum(
+                    o.held for o in self.orders[key].values()
+                    if o is not order and o.status == "open" and self._held_asset(o) == rules.quote)
+                volume = min(volume, max(cash, 0.0) / (price * (1 + taker)))
+            volume = rules.round_size(volume) if volume >= lot else 0.0
+            if volume <= 0:
+                continue
+            self._fill(key, order, volume, price, "taker", stretch.end)
+            if order.status != "open":
+                break
+        order.working_since = now
 
     def _close(self, order: Order, status: str, reason: str | None, now: datetime) -> None:
         order.status, order.reason, order.closetm, order.held = status, reason, epoch(now), 0.0
