@@ -21,10 +21,10 @@ from kraken_global.emulator.auth import sign
 from tests.kraken_contract import ContractError, check_reply
 
 HOUR = 3600
-#: Every Kraken method the project (store, broker, feed via ccxt) calls.
+#: Every Kraken method the project (store, broker, feed via ccxt) calls, and the others the emulator serves.
 PROJECT_METHODS = {"Time", "Assets", "AssetPairs", "OHLC", "Ticker", "BalanceEx", "AddOrder", "CancelOrder",
                    "CancelAll", "CancelAllOrdersAfter", "QueryOrders", "OpenOrders", "ClosedOrders",
-                   "TradesHistory", "TradeVolume"}
+                   "TradesHistory", "TradeVolume", "Trades", "Depth", "Balance"}
 
 
 def recording(server: EmulatorServer) -> list[tuple[str, dict]]:
@@ -94,6 +94,9 @@ def trading_session(server: EmulatorServer) -> None:
     ex.fetch_ohlcv("BTC/USD", "1h")
     ex.fetch_ohlcv("ETH/USD", "1d", since=1_550_000_000_000)
     ex.fetch_ticker("BTC/USD")
+    ex.fetch_trades("BTC/USD")
+    ex.fetch_order_book("BTC/USD")
+    ex.privatePostBalance()
     ex.fetch_balance()
     ex.fetch_trading_fee("BTC/USD")
     ex.privatePostCancelAllOrdersAfter({"timeout": 60})
