@@ -53,7 +53,9 @@ def assert_matches_exchange(server, state_path: Path) -> None:
 
 def test_faults_during_a_live_session_neither_double_an_order_nor_lose_a_fill(tmp_path):
     with emulator() as server:
-        config = session_config(server, tmp_path)
+        # resting orders now live in real time (the dead man's switch runs on the wall clock), so the session holds
+        # more; the kill switch's own sells are not broker fills, and this test is about faults, not about it
+        config = session_config(server, tmp_path).with_overrides({"live.risk.max_daily_loss_pct": 90.0})
         approve_a_model(config.ml.artifacts)
         for kind in ORDER_FAULTS:
             server.faults.add("AddOrder", kind)

@@ -175,15 +175,17 @@ class EmulatorApp:
         now = self.exchange.clock.now()
         price = self.exchange.market.last_price(pid, now)
         stamp = epoch(now)
-        return {pid: [[f"{price}", "0.10000000", stamp, "b", "m", "", 1]], "last": str(int(stamp * 1e9))}
+        text = format(price, f".{self.exchange.market.rules[pid].pair_decimals}f")
+        return {pid: [[text, "0.10000000", stamp, "b", "m", "", 1]], "last": str(int(stamp * 1e9))}
 
     def public_Depth(self, query) -> dict:
         pid = self._pair(query)
         rules = self.exchange.market.rules[pid]
         last = self.exchange.market.last_price(pid, self.exchange.clock.now())
         stamp = int(epoch(self.exchange.clock.now()))
-        return {pid: {"asks": [[f"{last + rules.tick_size * (i + 1)}", "1.000", stamp] for i in range(10)],
-                      "bids": [[f"{last - rules.tick_size * i}", "1.000", stamp] for i in range(10)]}}
+        fmt = f".{rules.pair_decimals}f"
+        return {pid: {"asks": [[format(last + rules.tick_size * (i + 1), fmt), "1.000", stamp] for i in range(10)],
+                      "bids": [[format(last - rules.tick_size * i, fmt), "1.000", stamp] for i in range(10)]}}
 
     # -- private ---------------------------------------------------------------------------------------------
 

@@ -146,7 +146,8 @@ class KrakenStore:
                 return self.fetch_order(placed["id"])
             except ccxt.BaseError as exc:
                 error = translate(exc)
-                if isinstance(error, OrderRejected) and "Duplicate order" in error.reason:
+                if isinstance(error, OrderRejected) and ("Duplicate order" in error.reason
+                                                         or "Invalid arguments:cl_ord_id" in error.reason):
                     existing = self.find_by_client_id(client_order_id)
                     if existing is not None:
                         return existing
