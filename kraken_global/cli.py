@@ -122,32 +122,27 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--usd", type=float, default=10_000.0, help="starting USD balance")
     emulator.add_argument("--credentials", type=Path, default=Path("emulator-credentials.json"),
                           help="file (mode 0600) with the API key and secret to use; created when missing")
+    from kraken_global.emulator.options import add_emulator_options
+
+    add_emulator_options(emulator)
     emulator.set_defaults(handler=cmd_emulator)
     return parser
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
-    import json
-    import os
     import time
-    from datetime import datetime
 
-    from kraken_global.emulator.server import EmulatorServer, new_credentials
+    from kraken_global.emulator.options import emulator_options, load_or_create_credentials
+    from kraken_global.emulator.server import EmulatorServer, bundled_market, new_credentials
 
-    if args.credentials.exists():
-        if args.credentials.stat().st_mode & 0o077:
-            raise_config(f"{args.credentials} is readable by others: chmod 600 it")
-        stored = json.loads(args.credentials.read_text())
-        key, secret = stored["key"], stored["secret"]
-    else:
-        key, secret = new_credentials()
-        fd = os.open(args.credentials, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"key": key, "secret": secret}, handle)
-    server = EmulatorServer(key, secret, datetime.fromisoformat(args.start), args.speed, {"ZUSD": args.usd},
-                            args.port)
+    market = bundled_market()
+    options = emulator_options(args, market)
+    key, secret = load_or_create_credentials(args.credentials, new_credentials)
+    server = EmulatorServer(key, secret, options.start, options.speed, {"ZUSD": options.usd}, options.port,
+                            market=market, permissions=options.permissions, asset_pairs=options.asset_pairs,
+                            fees=options.fees, fills=options.fills)
     with server:
-        print(f"Kraken emulator on {server.base_url} (market time {server.clock.now()}, x{args.speed}); "
+        print(f"Kraken emulator on {server.base_url} (market time {server.clock.now()}, x{options.speed}); "
               f"credentials in {args.credentials}; Ctrl-C stops it", flush=True)
         try:
             while True:

@@ -8,23 +8,26 @@ otherwise. ``/_emulator/...`` holds the controls (clock, faults), which Kraken o
 from __future__ import annotations
 
 import asyncio
-import json
+import logging
 import time
-from datetime import timedelta
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from kraken_global.emulator import arguments
 from kraken_global.emulator.auth import NonceBook, signature_ok
+from kraken_global.emulator.controls import ControlError, clock_advance, fault_request
 from kraken_global.emulator.exchange import Exchange, KrakenError, epoch
 from kraken_global.emulator.faults import Fault, FaultPlan
 from kraken_global.emulator.ordering import Visibility, trades_page
-from kraken_global.universe import asset_pairs_payload
+from kraken_global.emulator.pair_rules import asset_pairs_reply
+from kraken_global.emulator.permissions import allowed
 
 INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
 ASSET_DECIMALS = {"ZUSD": 4}
+log = logging.getLogger(__name__)
 
 
 def _ok(result: Any) -> web.Response:
@@ -75,6 +78,9 @@ class EmulatorApp:
             response = _ok(result)
         except KrakenError as exc:
             response = _error(str(exc))
+        except Exception:  # a bug of the emulator must still answer in Kraken's envelope, never a bare 500
+            log.exception("emulator error in %s", method)
+            response = _error("EGeneral:Internal error")
         else:
             if fault is not None and fault.kind == "query_lag" and isinstance(result, dict):
                 for txid in result.get("txid") or []:
@@ -112,7 +118,10 @@ class EmulatorApp:
         method = request.match_info["method"]
         self.requests.append(method)
         body = await request.read()
-        params = dict(parse_qsl(body.decode(), keep_blank_values=True))
+        try:
+            params = dict(parse_qsl(body.decode("utf-8", errors="strict"), keep_blank_values=True))
+        except UnicodeDecodeError:
+            return _error("EGeneral:Invalid arguments")
         key = request.headers.get("API-Key", "")
         account = self.exchange.accounts.get(key)
         if account is None:
@@ -125,6 +134,8 @@ class EmulatorApp:
         handler = getattr(self, f"private_{method}", None)
         if handler is None:
             return _error("EGeneral:Unknown method")
+        if not allowed(method, account.permissions):
+            return _error("EGeneral:Permission denied")
         params.pop("nonce", None)
         if method == "AddOrder":  # received: when the request arrived, for the deadline of a late acceptance
             return await self._with_faults(method, lambda received=None: handler(key, params, received))
@@ -146,32 +157,18 @@ class EmulatorApp:
         return out
 
     def public_AssetPairs(self, query) -> dict:
-        payload = asset_pairs_payload()
-        wanted = set(query["pair"].split(",")) if query.get("pair") else None
-        out = {}
-        for pid in self.exchange.market.rules:
-            entry = payload[pid]
-            if wanted and not wanted & {pid, entry["altname"]}:
-                continue
-            out[pid] = {
-                "altname": entry["altname"], "wsname": entry["wsname"], "aclass_base": "currency",
-                "base": entry["base"], "aclass_quote": "currency", "quote": entry["quote"], "lot": "unit",
-                "cost_decimals": entry["cost_decimals"], "pair_decimals": entry["pair_decimals"],
-                "lot_decimals": entry["lot_decimals"], "lot_multiplier": 1, "leverage_buy": [], "leverage_sell": [],
-                "fees": [], "fees_maker": [], "fee_volume_currency": "ZUSD", "margin_call": 80, "margin_stop": 40,
-                "ordermin": entry["ordermin"], "costmin": entry["costmin"], "tick_size": entry["tick_size"],
-                "status": entry["status"],
-            }
-        return out
+        wanted = [p for p in query.get("pair", "").split(",") if p]
+        pids = [self.exchange.rules(p).pair_id for p in wanted] if wanted else list(self.exchange.market.rules)
+        return asset_pairs_reply({pid: self.exchange.market.rules[pid] for pid in pids})
 
     def _pair(self, query) -> str:
-        return self.exchange.rules(query.get("pair", "")).pair_id
+        return self.exchange.rules(arguments.required(query, "pair")).pair_id
 
     def public_Ticker(self, query) -> dict:
         self.exchange.sync()
         out = {}
         now = self.exchange.clock.now()
-        for name in query.get("pair", "").split(","):
+        for name in arguments.required(query, "pair").split(","):
             pid = self.exchange.rules(name).pair_id
             rules = self.exchange.market.rules[pid]
             last = self.exchange.market.last_price(pid, now)
@@ -185,31 +182,39 @@ class EmulatorApp:
         return out
 
     def public_OHLC(self, query) -> dict:
+        """The latest 720 candles (the last one still forming); ``since`` keeps those stamped after it, and
+        the forming one always; ``last`` is the stamp of the last committed candle, the cursor to poll with."""
         pid = self._pair(query)
-        interval = int(query.get("interval", 1))
+        interval = arguments.parse_int(query.get("interval"), "interval", 1)
         if interval not in INTERVALS:
-            raise KrakenError("EGeneral:Invalid arguments")
+            raise arguments.invalid("interval")
+        since = arguments.parse_int(query.get("since"), "since")
         rules = self.exchange.market.rules[pid]
         frame = self.exchange.market.ohlc(pid, self.exchange.clock.now(), interval)
         fmt = f".{rules.pair_decimals}f"
         rows = [[int(epoch(t)), format(r.open, fmt), format(r.high, fmt), format(r.low, fmt), format(r.close, fmt),
                  format(r.close, fmt), f"{r.volume:.8f}", 1] for t, r in frame.iterrows()]
-        return {pid: rows, "last": rows[-2][0] if len(rows) > 1 else 0}
+        last = rows[-2][0] if len(rows) > 1 else 0
+        if since is not None and rows:
+            rows = [row for row in rows[:-1] if row[0] > since] + rows[-1:]
+        return {pid: rows, "last": last}
 
     def public_Trades(self, query) -> dict:
         pid = self._pair(query)
         now = self.exchange.clock.now()
         price = self.exchange.market.last_price(pid, now)
         stamp = epoch(now)
-        return {pid: [[f"{price}", "0.10000000", stamp, "b", "m", "", 1]], "last": str(int(stamp * 1e9))}
+        text = format(price, f".{self.exchange.market.rules[pid].pair_decimals}f")
+        return {pid: [[text, "0.10000000", stamp, "b", "m", "", 1]], "last": str(int(stamp * 1e9))}
 
     def public_Depth(self, query) -> dict:
         pid = self._pair(query)
         rules = self.exchange.market.rules[pid]
         last = self.exchange.market.last_price(pid, self.exchange.clock.now())
         stamp = int(epoch(self.exchange.clock.now()))
-        return {pid: {"asks": [[f"{last + rules.tick_size * (i + 1)}", "1.000", stamp] for i in range(10)],
-                      "bids": [[f"{last - rules.tick_size * i}", "1.000", stamp] for i in range(10)]}}
+        fmt = f".{rules.pair_decimals}f"
+        return {pid: {"asks": [[format(last + rules.tick_size * (i + 1), fmt), "1.000", stamp] for i in range(10)],
+                      "bids": [[format(last - rules.tick_size * i, fmt), "1.000", stamp] for i in range(10)]}}
 
     # -- private ---------------------------------------------------------------------------------------------
 
@@ -291,8 +296,8 @@ class EmulatorApp:
         pairs = [self.exchange.rules(p).pair_id for p in params.get("pair", "").split(",") if p]
 
         def table(rate: float) -> dict:
-            return {"fee": f"{rate * 100:.4f}", "minfee": "0.1000", "maxfee": f"{rate * 100:.4f}",
-                    "nextfee": None, "nextvolume": None, "tiervolume": "0.0000"}
+            return {"fee": f"{rate * 100:.4f}", "min_fee": "0.1000", "max_fee": f"{rate * 100:.4f}",
+                    "next_fee": None, "next_volume": None, "tier_volume": "0.0000"}  # the spec's names
 
         return {"currency": "ZUSD", "volume": f"{self.exchange.volume[key]:.4f}",
                 "fees": {p: table(taker) for p in pairs}, "fees_maker": {p: table(maker) for p in pairs}}
@@ -303,16 +308,18 @@ class EmulatorApp:
         return web.json_response({"now": str(self.exchange.clock.now()), "requests": len(self.requests)})
 
     async def move_clock(self, request: web.Request) -> web.Response:
-        body = json.loads(await request.read() or b"{}")
-        now = self.exchange.clock.advance(timedelta(seconds=float(body.get("advance_seconds", 0))))
+        try:
+            delta = clock_advance(await request.read())
+        except ControlError as exc:
+            return web.json_response({"error": [str(exc)]}, status=400)
+        now = self.exchange.clock.advance(delta)
         self.exchange.sync()
         return web.json_response({"now": str(now)})
 
     async def add_fault(self, request: web.Request) -> web.Response:
-        body = json.loads(await request.read() or b"{}")
         try:
-            self.faults.add(body["endpoint"], body["kind"], int(body.get("count", 1)),
-                            float(body.get("seconds", 0.0)))
-        except (KeyError, ValueError) as exc:
+            endpoint, kind, count, seconds = fault_request(await request.read())
+            self.faults.add(endpoint, kind, count, seconds)
+        except (ControlError, ValueError) as exc:
             return web.json_response({"error": [str(exc)]}, status=400)
         return web.json_response({"ok": True})

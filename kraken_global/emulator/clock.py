@@ -22,6 +22,8 @@ class ReplayClock:
             return self.start + self._offset + timedelta(seconds=elapsed)
 
     def advance(self, delta: timedelta) -> datetime:
+        if delta < timedelta(0):
+            raise ValueError(f"the market clock only moves forward, not by {delta}")
         with self._lock:
             self._offset += delta
         return self.now()

@@ -3,26 +3,28 @@
 Matching: a market order, or a limit order that is marketable on arrival, fills at once at the last price and
 pays the taker fee (a post-only order that would cross is rejected). A resting limit order fills at its limit
 price, paying the maker fee, when a candle that closes after it was placed trades through that price. Funds are
-held for open orders. ``CancelAllOrdersAfter`` cancels everything when its timer passes on the emulator clock.
+held for open orders. ``CancelAllOrdersAfter`` cancels everything when its timer passes in real (wall-clock)
+time, as Kraken's does: a 60 s timer is 60 wall seconds even when the market replays at ``--speed 3600``.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
+from kraken_global.emulator import arguments
 from kraken_global.emulator.clock import ReplayClock
+from kraken_global.emulator.errors import KrakenError
+from kraken_global.emulator.fills import DEFAULT_PARTICIPATION, stretches
 from kraken_global.emulator.market import Market
-from kraken_global.fees import KRAKEN_LEGACY
+from kraken_global.emulator.permissions import PERMISSIONS
+from kraken_global.fees import KRAKEN_LEGACY, FeeSchedule
 from kraken_global.universe import PairRules
-
-
-class KrakenError(Exception):
-    """A reply with Kraken's ``error`` array (``EOrder:Insufficient funds``, ...)."""
 
 
 @dataclass
@@ -45,12 +47,15 @@ class Order:
     reason: str | None = None
     trades: list[str] = field(default_factory=list)
     held: float = 0.0
+    reference: float = 0.0  # the price funds are held at (limit, or the last price on arrival)
+    working_since: datetime | None = None  # a taker order filling along the bars' path (fills="path")
 
 
 @dataclass
 class Account:
     secret: str
     balances: dict[str, float]
+    permissions: frozenset[str] = frozenset(PERMISSIONS)
 
 
 def epoch(moment: datetime) -> float:
@@ -68,9 +73,19 @@ def _ids(prefix: str):
 
 
 class Exchange:
-    def __init__(self, market: Market, clock: ReplayClock, accounts: dict[str, Account]) -> None:
+    def __init__(self, market: Market, clock: ReplayClock, accounts: dict[str, Account],
+                 fees: FeeSchedule = KRAKEN_LEGACY, wall: Callable[[], float] = time.monotonic,
+                 fills: str = "close", participation: float = DEFAULT_PARTICIPATION) -> None:
+        if fills not in ("close", "path"):
+            raise ValueError(f"fills must be 'close' or 'path', got {fills!r}")
+        if not 0 < participation <= 1:
+            raise ValueError(f"participation must be in (0, 1], got {participation!r}")
+        self.fills = fills
+        self.participation = participation
         self.market = market
         self.clock = clock
+        self.fees = fees
+        self.wall = wall  # the dead man's switch runs on real time, whatever the replay speed
         self.accounts = accounts
         self.orders: dict[str, dict[str, Order]] = {key: {} for key in accounts}
         self.trades: dict[str, dict[str, dict[str, Any]]] = {key: {} for key in accounts}
@@ -78,7 +93,7 @@ class Exchange:
         self._order_ids = _ids("O")
         self._trade_ids = _ids("T")
         self._synced = clock.now()
-        self._dead_man: dict[str, datetime | None] = {key: None for key in accounts}
+        self._dead_man: dict[str, float | None] = {key: None for key in accounts}  # wall-clock trigger
         self.volume: dict[str, float] = {key: 0.0 for key in accounts}
 
     # -- helpers -------------------------------------------------------------------------------------------
@@ -90,7 +105,7 @@ class Exchange:
         raise KrakenError("EQuery:Unknown asset pair")
 
     def fee_rates(self, key: str) -> tuple[float, float]:
-        return KRAKEN_LEGACY.rates(self.volume[key])
+        return self.fees.rates(self.volume[key])
 
     def available(self, key: str, asset: str) -> float:
         held = sum(o.held for o in self.orders[key].values() if o.status == "open" and self._held_asset(o) == asset)
@@ -108,13 +123,15 @@ class Exchange:
             now = self.clock.now()
             for key, orders in self.orders.items():
                 trigger = self._dead_man[key]
-                if trigger is not None and now >= trigger:
+                if trigger is not None and self.wall() >= trigger:
                     for order in orders.values():
                         if order.status == "open":
                             self._close(order, "canceled", "Dead man's switch", now)
                     self._dead_man[key] = None
                 for order in list(orders.values()):
-                    if order.status != "open" or order.ordertype != "limit":
+                    if order.status == "open" and order.working_since is not None:
+                        self._work(key, order, now)
+                    if order.status != "open" or order.ordertype != "limit" or order.working_since is not None:
                         continue
                     placed = from_epoch(order.opentm)
                     for start, candle in self.market.closed_between(order.pair_id, max(placed, self._synced),
@@ -137,43 +154,36 @@ class Exchange:
 
         with self.lock:
             self.sync()
+            for name in ("pair", "type", "ordertype", "volume"):
+                arguments.required(params, name)
             if deadline_passed(parse_deadline(params.get("deadline"), received)):
                 raise KrakenError("EGeneral:Invalid arguments:deadline")
-            rules = self.rules(params.get("pair", ""))
-            side = params.get("type")
-            ordertype = params.get("ordertype")
+            rules = self.rules(params["pair"])
+            side = params["type"]
+            ordertype = params["ordertype"]
             if side not in ("buy", "sell"):
-                raise KrakenError("EGeneral:Invalid arguments:type")
+                raise arguments.invalid("type")
             if ordertype not in ("market", "limit"):
-                raise KrakenError("EGeneral:Invalid arguments:ordertype")
-            try:
-                volume = float(Decimal(params["volume"]))
-            except Exception:
-                raise KrakenError("EGeneral:Invalid arguments:volume") from None
+                raise arguments.invalid("ordertype")
+            volume = float(arguments.parse_volume(params["volume"], rules))
             if volume < rules.ordermin:
                 raise KrakenError("EOrder:Order minimum not met")
             price = None
             if ordertype == "limit":
-                try:
-                    price_text = params["price"]
-                    price = float(Decimal(price_text))
-                except Exception:
-                    raise KrakenError("EGeneral:Invalid arguments:price") from None
-                if (Decimal(price_text) / Decimal(str(rules.tick_size))) % 1 != 0:
-                    raise KrakenError("EOrder:Tick size check failed")
-            userref = params.get("userref")
-            cl_ord_id = params.get("cl_ord_id")
+                price = float(arguments.parse_price(arguments.required(params, "price"), rules))
+            userref = arguments.parse_userref(params.get("userref"))
+            cl_ord_id = arguments.check_cl_ord_id(params.get("cl_ord_id"))
             if userref is not None and cl_ord_id is not None:
-                raise KrakenError("EGeneral:Invalid arguments:cl_ord_id and userref are exclusive")
+                raise arguments.invalid("cl_ord_id")
             if cl_ord_id is not None and any(o.cl_ord_id == cl_ord_id and o.status == "open"
                                              for o in self.orders[key].values()):
-                raise KrakenError("EOrder:Duplicate order")
+                raise arguments.invalid("cl_ord_id")  # unique among open orders only (Kraken's rule)
             now = self.clock.now()
             last = self.market.last_price(rules.pair_id, now)
             reference = price if price is not None else last
             if volume * reference < rules.costmin:
                 raise KrakenError("EOrder:Cost minimum not met")
-            oflags = params.get("oflags", "")
+            oflags = arguments.parse_oflags(params.get("oflags"))
             marketable = ordertype == "market" or (side == "buy" and price >= last) or \
                 (side == "sell" and price <= last)
             if "post" in oflags.split(",") and marketable:
@@ -190,12 +200,16 @@ class Exchange:
             if str(params.get("validate", "")).lower() in ("true", "1"):
                 return {"descr": {"order": description}}
             order = Order(next(self._order_ids), rules.pair_id, side, ordertype, volume, price,
-                          int(userref) if userref is not None else None, cl_ord_id, oflags, epoch(now))
+                          userref, cl_ord_id, oflags, epoch(now))
             self.orders[key][order.txid] = order
-            if marketable:
+            order.reference = last if marketable else price
+            if marketable and self.fills == "path":
+                order.working_since = now
+                self._hold(order, taker)
+            elif marketable:
                 self._fill(key, order, volume, last, "taker", now)
             else:
-                order.held = volume * price * (1 + taker) if side == "buy" else volume
+                self._hold(order, taker)
             return {"descr": {"order": description}, "txid": [order.txid]}
 
     def _fill(self, key: str, order: Order, volume: float, price: float, liquidity: str, now: datetime) -> None:
@@ -223,9 +237,39 @@ class Exchange:
         order.cost += cost
         order.fee += fee
         order.trades.append(trade_id)
-        order.held = 0.0
         if order.vol_exec >= order.volume - 1e-12:
             self._close(order, "closed", None, now)
+        else:
+            self._hold(order, taker)
+
+    @staticmethod
+    def _hold(order: Order, taker: float) -> None:
+        remaining = order.volume - order.vol_exec
+        order.held = remaining * order.reference * (1 + taker) if order.side == "buy" else remaining
+
+    def _work(self, key: str, order: Order, now: datetime) -> None:
+        """Fill a taker order along the path of the candles it lived through since it was last worked."""
+        rules = self.market.rules[order.pair_id]
+        lot = 10.0 ** -rules.lot_decimals
+        _maker, taker = self.fee_rates(key)
+        for stretch in stretches(self.market.candles[order.pair_id], self.market.bar(order.pair_id),
+                                 order.working_since, now, self.participation):
+            price = round(stretch.price, rules.pair_decimals)
+            if order.price is not None and (price > order.price if order.side == "buy" else price < order.price):
+                continue  # a marketable limit order does not trade through its limit
+            volume = min(order.volume - order.vol_exec, stretch.volume)
+            if order.side == "buy":
+                cash = self.accounts[key].balances.get(rules.quote, 0.0) - sum(
+                    o.held for o in self.orders[key].values()
+                    if o is not order and o.status == "open" and self._held_asset(o) == rules.quote)
+                volume = min(volume, max(cash, 0.0) / (price * (1 + taker)))
+            volume = rules.round_size(volume) if volume >= lot else 0.0
+            if volume <= 0:
+                continue
+            self._fill(key, order, volume, price, "taker", stretch.end)
+            if order.status != "open":
+                break
+        order.working_since = now
 
     def _close(self, order: Order, status: str, reason: str | None, now: datetime) -> None:
         order.status, order.reason, order.closetm, order.held = status, reason, epoch(now), 0.0
@@ -259,11 +303,12 @@ class Exchange:
         with self.lock:
             if not 0 <= timeout < 86400:
                 raise KrakenError("EGeneral:Invalid arguments:timeout")
-            now = self.clock.now()
-            self._dead_man[key] = now + timedelta(seconds=timeout) if timeout else None
-            trigger = self._dead_man[key]
+            self.sync()
+            self._dead_man[key] = self.wall() + timeout if timeout else None
+            now = datetime.now(UTC)
+            trigger = now + timedelta(seconds=timeout)
             return {"currentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "triggerTime": trigger.strftime("%Y-%m-%dT%H:%M:%SZ") if trigger else "0"}
+                    "triggerTime": trigger.strftime("%Y-%m-%dT%H:%M:%SZ") if timeout else "0"}
 
     def describe(self, order: Order, with_trades: bool = False) -> dict[str, Any]:
         rules = self.market.rules[order.pair_id]
@@ -284,5 +329,7 @@ class Exchange:
         if with_trades or order.trades:
             out["trades"] = list(order.trades)
         if order.status in ("closed", "canceled", "expired"):
-            out.update(closetm=order.closetm, reason=order.reason)
+            out["closetm"] = order.closetm
+            if order.reason is not None:  # a string in Kraken's spec: filled orders carry none
+                out["reason"] = order.reason
         return out

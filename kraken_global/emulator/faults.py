@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 KINDS = ("http_500", "unavailable", "rate_limit", "timeout", "lost_response", "accepted_late", "query_lag")
 TIMED = ("accepted_late", "query_lag")  # kinds that take ``seconds``
+MAX_FAULTS = 1000  # queued per call: more is a mistake, not a test
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class FaultPlan:
             raise ValueError(f"fault {kind!r} applies to AddOrder only")
         if kind in TIMED and not 0 < seconds <= 600:
             raise ValueError(f"fault {kind!r} needs seconds between 0 and 600, got {seconds}")
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_FAULTS:
+            raise ValueError(f"fault count must be a whole number from 1 to {MAX_FAULTS}, got {count!r}")
         with self._lock:
             self._queue.extend(Fault(endpoint, kind, seconds if kind in TIMED else 0.0) for _ in range(count))
 

@@ -27,6 +27,11 @@ class Market:
         """Index of the candle containing ``now`` (-1 before the data)."""
         return int(np.searchsorted(self._starts[pair_id], pd.Timestamp(now).value, side="right")) - 1
 
+    def bar(self, pair_id: str) -> pd.Timedelta:
+        """The candle length of ``pair_id`` (from its first two candles)."""
+        index = self.candles[pair_id].index
+        return index[1] - index[0] if len(index) > 1 else pd.Timedelta(hours=1)
+
     def last_price(self, pair_id: str, now: datetime) -> float:
         i = self.position(pair_id, now)
         frame = self.candles[pair_id]

@@ -6,7 +6,10 @@ import asyncio
 import base64
 import secrets
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 from aiohttp import web
@@ -15,9 +18,14 @@ from kraken_global.emulator.app import EmulatorApp
 from kraken_global.emulator.clock import ReplayClock
 from kraken_global.emulator.exchange import Account, Exchange
 from kraken_global.emulator.faults import FaultPlan
+from kraken_global.emulator.fills import DEFAULT_PARTICIPATION
 from kraken_global.emulator.market import Market
+from kraken_global.emulator.pair_rules import apply_asset_pairs_file
+from kraken_global.emulator.permissions import parse_permissions
+from kraken_global.errors import ConfigError
 from kraken_global.feeds import bundled_data_dir, load_candles
 from kraken_global.feeds.sources import BUNDLED_FILES
+from kraken_global.fees import KRAKEN_LEGACY, FeeSchedule
 from kraken_global.universe import catalog
 
 DEFAULT_START = datetime(2019, 6, 1)
@@ -42,18 +50,30 @@ class EmulatorServer:
     """The emulator with one account. Use as a context manager; ``base_url`` is ready inside it.
 
     ``speed``: market seconds per wall second (0 = the clock moves only with :meth:`advance`).
+    ``permissions``: what the key may do (:mod:`~kraken_global.emulator.permissions`; default all).
+    ``asset_pairs``: a file of pair rules that differ from the bundled ones (:mod:`~.pair_rules`).
+    ``fees``: the fee schedule charged (default Kraken's legacy one; ``KRAKEN_PRO`` is today's).
+    ``wall``: the real-time clock of the dead man's switch (tests may pass their own).
+    ``fills``: ``close`` (taker orders fill at once at the last close) or ``path`` (in parts along the bars'
+    paths, at most ``participation`` of their volume: :mod:`~kraken_global.emulator.fills`).
     """
 
     def __init__(self, key: str | None = None, secret: str | None = None, start: datetime = DEFAULT_START,
                  speed: float = 0.0, balances: dict[str, float] | None = None, port: int = 0,
-                 fault_delay: float = 10.0, market: Market | None = None) -> None:
+                 fault_delay: float = 10.0, market: Market | None = None,
+                 permissions: frozenset[str] | None = None, asset_pairs: Path | None = None,
+                 fees: FeeSchedule = KRAKEN_LEGACY, wall: Callable[[], float] = time.monotonic,
+                 fills: str = "close", participation: float = DEFAULT_PARTICIPATION) -> None:
         generated_key, generated_secret = new_credentials()
         self.key = key or generated_key
         self.secret = secret or generated_secret
         self.clock = ReplayClock(start, speed)
         self.market = market or bundled_market()
-        self.exchange = Exchange(self.market, self.clock,
-                                 {self.key: Account(self.secret, dict(balances or {"ZUSD": 10_000.0}))})
+        if asset_pairs is not None:
+            self.market.rules = apply_asset_pairs_file(self.market.rules, asset_pairs)
+        account = Account(self.secret, dict(balances or {"ZUSD": 10_000.0}),
+                          parse_permissions(None) if permissions is None else frozenset(permissions))
+        self.exchange = Exchange(self.market, self.clock, {self.key: account}, fees, wall, fills, participation)
         self.faults = FaultPlan()
         self.app = EmulatorApp(self.exchange, self.faults, fault_delay)
         self.port = port
@@ -79,9 +99,16 @@ class EmulatorServer:
         self.port = site._server.sockets[0].getsockname()[1]
 
     def start(self) -> EmulatorServer:
+        failure: list[OSError] = []
+
         def serve() -> None:
             self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(self._start())
+            try:
+                self._loop.run_until_complete(self._start())
+            except OSError as exc:  # the port is taken or not ours to use
+                failure.append(exc)
+                self._ready.set()
+                return
             self._ready.set()
             self._loop.run_forever()
 
@@ -89,6 +116,11 @@ class EmulatorServer:
         self._thread.start()
         if not self._ready.wait(30):
             raise RuntimeError("the emulator did not start within 30 s")
+        if failure:
+            self._thread.join(30)
+            self._loop.close()
+            self._loop = None
+            raise ConfigError(f"the emulator cannot listen on 127.0.0.1:{self.port}: {failure[0].strerror}")
         return self
 
     def stop(self) -> None:

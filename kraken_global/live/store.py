@@ -35,6 +35,7 @@ from kraken_global.live.credentials import Credentials
 from kraken_global.live.errors import (
     CredentialsError,
     LiveError,
+    OrderRejected,
     TemporaryError,
     is_definite_rejection,
     translate,
@@ -242,7 +243,13 @@ class KrakenStore:
                 placed = self.client.create_order(symbol, order_type, side, amount, price, params)
             except ccxt.BaseError as exc:
                 error = translate(exc)
-                if isinstance(error, CredentialsError) or is_definite_rejection(exc):
+                in_use = isinstance(error, OrderRejected) and ("Duplicate order" in error.reason
+                                                                or "Invalid arguments:cl_ord_id" in error.reason)
+                if in_use:  # the id is taken by an open order: ours, sent before; find it, never send another
+                    existing = self.await_outcome(client_order_id, deadline)
+                    if existing is not None:
+                        return existing
+                elif isinstance(error, CredentialsError) or is_definite_rejection(exc):
                     raise error from exc
                 last_error = error
                 log.warning("placing %s: %s (attempt %d); looking it up until its deadline has passed",

@@ -27,6 +27,7 @@ from kraken_global.paper_broker import Fill, KrakenPaperBroker
 from kraken_global.regimes import RegimeWindows
 from kraken_global.runners.regime_system import add_regime_system, build_plan, regime_label
 from kraken_global.strategies import REGIME_STRATEGIES, STRATEGIES
+from kraken_global.universe import Universe
 
 
 @dataclass
@@ -67,10 +68,11 @@ def build_cerebro(config: BacktestConfig, candles: dict[str, pd.DataFrame], prel
     return cerebro
 
 
-def paper_broker(config: BacktestConfig) -> KrakenPaperBroker:
-    """The Kraken paper broker as configured (backtests and paper sessions share it)."""
+def paper_broker(config: BacktestConfig, universe: Universe | None = None) -> KrakenPaperBroker:
+    """The Kraken paper broker as configured (backtests and paper sessions share it); a paper session passes
+    the ``universe`` with the exchange's pair rules."""
     return KrakenPaperBroker(
-        cash=config.broker.cash, universe=config.universe.build(), fees=config.broker.fees.schedule(),
+        cash=config.broker.cash, universe=universe or config.universe.build(), fees=config.broker.fees.schedule(),
         slippage_bps=config.broker.slippage_bps, random_slippage_bps=config.broker.random_slippage_bps,
         volume_share=config.broker.volume_share, schedule=config.schedule.schedule(), seed=config.run.seed,
     )

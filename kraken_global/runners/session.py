@@ -37,6 +37,7 @@ from kraken_global.feeds import parse_timeframe
 from kraken_global.feeds.recorded import load_record
 from kraken_global.live.broker import KrakenLiveBroker
 from kraken_global.live.credentials import Credentials, load_credentials
+from kraken_global.live.exchange_rules import exchange_universe
 from kraken_global.live.feed import KrakenLiveFeed
 from kraken_global.live.keyguard import KeyGuard
 from kraken_global.live.poller import CandlePoller
@@ -156,16 +157,17 @@ class SessionRunner:
     def build(self, store: KrakenStore) -> bt.Cerebro:
         config = self.config
         cerebro = bt.Cerebro(stdstats=False, quicknotify=True)
+        universe = exchange_universe(store, config.universe.build())  # today's rules, not the bundled snapshot
         if self.mode == "live":
             config.live.state.parent.mkdir(parents=True, exist_ok=True)
             self.state = TradingState(config.live.state)
             cerebro.broker = KrakenLiveBroker(
-                store=store, state=self.state, universe=config.universe.build(), risk=config.live.risk.limits(),
+                store=store, state=self.state, universe=universe, risk=config.live.risk.limits(),
                 schedule=config.schedule.schedule(), sync_seconds=config.live.sync_seconds,
                 dead_mans_switch_seconds=config.live.dead_mans_switch_seconds,
                 dms_refresh_seconds=config.live.dms_refresh_seconds)
         else:
-            cerebro.broker = paper_broker(config)
+            cerebro.broker = paper_broker(config, universe)
         now = self.started_at = _exchange_now(store)
         history = local_history(config, now)
         listed = set(store.client.markets or {})

@@ -1,0 +1,97 @@
+"""The ``kraken-global emulator`` command's options, checked before anything starts: one clear line for a value
+that makes no sense (a speed of 0 or NaN, a negative balance, port 70000, a start outside the replayed data,
+an unknown permission or fee schedule), which the CLI prints without a traceback (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kraken_global.emulator.controls import MAX_SPEED, ControlError, finite_number
+from kraken_global.emulator.permissions import PERMISSIONS, parse_permissions
+from kraken_global.errors import ConfigError
+from kraken_global.fees import PRESETS, FeeSchedule
+
+if TYPE_CHECKING:
+    from kraken_global.emulator.market import Market
+
+FILL_MODELS = ("close", "path")
+
+
+def add_emulator_options(parser: argparse.ArgumentParser) -> None:
+    """The options of Kraken's exchange the emulator can be started with (beyond port, speed, start, usd)."""
+    parser.add_argument("--asset-pairs", type=Path, metavar="FILE",
+                        help="JSON of pair rules that differ from the bundled ones (Kraken's AssetPairs shape)")
+    parser.add_argument("--permissions", metavar="LIST",
+                        help=f"comma-separated permissions of the API key (default all: {','.join(PERMISSIONS)})")
+    parser.add_argument("--fees", default="kraken-legacy", metavar="SCHEDULE",
+                        help=f"fee schedule charged: {', '.join(PRESETS)} (default kraken-legacy)")
+    parser.add_argument("--fills", default="close", metavar="MODEL",
+                        help="close: market orders fill at once at the last close; path: in partial fills "
+                             "along each bar's path and volume")
+
+
+@dataclass(frozen=True)
+class EmulatorOptions:
+    port: int
+    speed: float
+    start: datetime
+    usd: float
+    permissions: frozenset[str]
+    fees: FeeSchedule
+    fills: str
+    asset_pairs: Path | None
+
+
+def _check(value: Any, name: str, **limits: Any) -> float:
+    try:
+        return finite_number(value, name, **limits)
+    except ControlError as exc:
+        raise ConfigError(f"--{exc}") from None
+
+
+def emulator_options(args: argparse.Namespace, market: Market) -> EmulatorOptions:
+    """The checked options; ``market`` (the replayed candles) bounds ``--start``."""
+    if isinstance(args.port, bool) or not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be from 0 to 65535 (0 picks a free one), got {args.port}")
+    speed = _check(args.speed, "speed", minimum=0.0, maximum=MAX_SPEED, allow_minimum=False)
+    usd = _check(args.usd, "usd", minimum=0.0, maximum=1e12)
+    start = datetime.fromisoformat(args.start)
+    first = min(frame.index[0] for frame in market.candles.values())
+    last = max(frame.index[-1] for frame in market.candles.values())
+    if not first <= start <= last:
+        raise ConfigError(f"--start {args.start} is outside the replayed candles ({first:%Y-%m-%d} to "
+                          f"{last:%Y-%m-%d})")
+    try:
+        permissions = parse_permissions(args.permissions.split(",") if args.permissions is not None else None)
+    except ValueError as exc:
+        raise ConfigError(f"--permissions: {exc}") from None
+    if args.fees not in PRESETS:
+        raise ConfigError(f"--fees must be one of {', '.join(PRESETS)}, got {args.fees!r}")
+    if args.fills not in FILL_MODELS:
+        raise ConfigError(f"--fills must be one of {', '.join(FILL_MODELS)}, got {args.fills!r}")
+    return EmulatorOptions(args.port, speed, start, usd, permissions, PRESETS[args.fees], args.fills,
+                           args.asset_pairs)
+
+
+def load_or_create_credentials(path: Path, new: Any) -> tuple[str, str]:
+    """The key and secret in ``path`` (mode 0600), or new ones written there; bad files raise one line."""
+    if path.exists():
+        if path.stat().st_mode & 0o077:
+            raise ConfigError(f"{path} is readable by others: chmod 600 it")
+        try:
+            stored = json.loads(path.read_text())
+            return stored["key"], stored["secret"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise ConfigError(f"{path} must hold JSON with 'key' and 'secret'") from None
+    key, secret = new()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"key": key, "secret": secret}, handle)
+    return key, secret
