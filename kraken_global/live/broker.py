@@ -5,10 +5,12 @@ What the community ccxt brokers get wrong, and what this one does instead:
 - **Fills carry the real price and fee.** Each poll compares the exchange's ``filled``/``cost``/``fee`` of an order
   with what backtrader was told; the difference is one execution bit at the volume-weighted price of the new
   part, with its fee as commission. Strategies and analyzers see Partial and Completed exactly as in a backtest.
-- **Never doubled, never lost.** The intent is written to SQLite *before* sending (with a client order id), the
-  store resolves an unknown outcome by looking that id up, and every exchange trade of our orders is recorded
-  once. On start the state is reconciled with the exchange before anything else; orders an earlier run left open
-  are cancelled (no strategy owns them any more) and their fills are kept.
+- **Never doubled, never lost.** The intent is written to SQLite *before* sending (with a client order id and,
+  before each send, the AddOrder's deadline), the store resolves an unknown outcome by looking that id up until the
+  deadline has passed, an order still unknown after that is Rejected as never placed, and every exchange trade of
+  our orders is recorded once. A cancel that meets an order which closed meanwhile finishes it from its fills.
+  On start the state is reconciled with the exchange before anything else; orders an earlier run left open are
+  cancelled (no strategy owns them any more) and their fills are kept.
 - **Cash and positions are the exchange's**: balances are re-read after fills and every ``sync_seconds``; a pair's
   position is the account's balance of its base asset.
 - **Rules before sending**: the downtime schedule (as in the paper broker), Kraken's lot precision, ``ordermin``
