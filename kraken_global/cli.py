@@ -80,7 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("action", choices=["list", "show", "history"])
     models.add_argument("candidate", nargs="?")
     models.set_defaults(handler=cmd_models)
-    audit = commands.add_parser("audit", parents=[registry_options], help="verify the audit log's hash chain")
+    policy = commands.add_parser("policy", parents=[registry_options],
+                                 help="show or change the namespace's gate policy (audited)")
+    policy.add_argument("action", choices=["show", "set"])
+    policy.add_argument("assignments", nargs="*", metavar="KEY=VALUE", help="for set: e.g. min_sharpe=0.8")
+    policy.add_argument("--confirm", help="for set: must be exactly yes-change-policy")
+    policy.set_defaults(handler=cmd_policy)
+    audit = commands.add_parser("audit", parents=[registry_options],
+                                help="verify the audit log's keyed hash chain and the files it vouches for")
     audit.add_argument("action", choices=["verify"])
     audit.set_defaults(handler=cmd_audit)
     sweep = commands.add_parser("sweep", parents=[registry_options],
@@ -166,7 +173,7 @@ def _cluster(config):
 
 
 def _registry(args: argparse.Namespace):
-    from kraken_global.ml.pipeline import registry_for
+    from kraken_global.gating.candidates import registry_for
 
     return registry_for(_registry_config(args))
 
@@ -178,7 +185,7 @@ def _print_json(data) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from kraken_global.ml.pipeline import train_candidate
+    from kraken_global.gating.candidates import train_candidate
 
     config = _registry_config(args)
     registry = _registry(args)
@@ -200,7 +207,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_gates(args: argparse.Namespace) -> int:
     import json
 
-    from kraken_global.ml.pipeline import run_gates
+    from kraken_global.gating.gates import run_gates
 
     config = _registry_config(args)
     with _cluster(config) as client:
@@ -224,9 +231,15 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from kraken_global.registry.store import replay_approvals
+
     registry = _registry(args)
     state = registry.state()
-    approved = (state["approved"] or {}).get("id")
+    approvals = replay_approvals(registry.audit.verify_entries())  # what the keyed chain approved, not state.json
+    approved = approvals[-1]["id"] if approvals else None
+    if approvals != state["approvals"]:
+        print(f"warning: {registry.state_file} does not match the audit log; showing the audit log's approvals "
+              "(nothing loads until state.json is restored)", file=sys.stderr)
     if args.action == "list":
         for candidate in registry.candidates():
             report = registry.validation(candidate)
@@ -246,8 +259,34 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     registry = _registry(args)
-    count = registry.audit.verify()
-    print(f"audit log {registry.audit.path}: {count} entries, hash chain intact")
+    count, problems = registry.verify()
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_FAILED
+    print(f"audit log {registry.audit.path}: {count} entries, keyed hash chain intact and anchored "
+          f"(key folder {registry.keys.folder}); reports, approvals and policy match it")
+    return EXIT_OK
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    if args.action == "show":
+        if args.assignments or args.confirm:
+            raise_config("policy show takes no KEY=VALUE or --confirm")
+        policy = registry.policy()
+        _print_json({"namespace": registry.paths.namespace, "policy": policy.model_dump(mode="json"),
+                     "policy_sha256": policy.sha256()})
+        return EXIT_OK
+    changes = {}
+    for assignment in args.assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise_config(f"{assignment!r} is not KEY=VALUE (e.g. min_sharpe=0.8)")
+        changes[key.strip()] = value.strip()
+    policy = registry.set_policy(changes, args.confirm)
+    print(f"policy changed ({', '.join(f'{k}={v}' for k, v in changes.items())}); policy_sha256 {policy.sha256()}; "
+          "recorded in the audit log. Reports made under the previous policy can no longer be promoted.")
     return EXIT_OK
 
 

@@ -29,8 +29,18 @@ def manifest(**overrides) -> dict:
 
 
 def passed_candidate(registry: ModelRegistry, seed: int = 0) -> str:
-    """A stored candidate with a passing gates report bound to its SHA256."""
+    """A stored candidate with a passing gates report bound to its SHA256 and the current policy."""
     candidate = registry.add_candidate(tiny_model(seed), manifest())
     registry.record_validation(candidate, {"candidate": candidate, "sha256": registry.file_sha256(candidate),
-                                           "passed": True, "gates": []})
+                                           "policy_sha256": registry.policy().sha256(), "passed": True,
+                                           "gates": []})
     return candidate
+
+
+LENIENT_POLICY = {"min_sharpe": "-50", "max_drawdown_pct": "100", "max_tail_loss_pct": "100", "max_turnover": "100",
+                  "min_oos_days": "90"}
+
+
+def relax_policy(registry: ModelRegistry, **changes: str) -> None:
+    """Relax the namespace's gate policy the only way there is: its audited command."""
+    registry.set_policy({**LENIENT_POLICY, **changes}, "yes-change-policy")

@@ -11,7 +11,7 @@ import yaml
 from kraken_global.config import BacktestConfig
 from kraken_global.emulator import EmulatorServer
 from kraken_global.registry import ModelRegistry
-from tests.registry_helpers import passed_candidate
+from tests.registry_helpers import passed_candidate, relax_policy
 
 PAIRS = ["BTC/USD", "ETH/USD", "XRP/USD"]
 SPEED = 20 * 3600  # twenty market hours per wall second
@@ -51,8 +51,11 @@ def write_config_file(server: EmulatorServer, tmp_path: Path, bars: int = LIVE_B
     return path
 
 
-def approve_a_model(artifacts: Path) -> str:
+def approve_a_model(artifacts: Path, policy: dict[str, str] | None = None) -> str:
+    """Promote a tiny candidate; ``policy``: relax the gate policy first (``relax_policy`` changes)."""
     registry = ModelRegistry(artifacts)
+    if policy is not None:
+        relax_policy(registry, **policy)
     candidate = passed_candidate(registry)
     registry.promote(candidate, "yes-promote")
     return candidate

@@ -12,7 +12,7 @@ from kraken_global.ml.retraining import DowntimeRetrainer, ModelRefused, Retrain
 from kraken_global.registry import ModelRegistry
 from kraken_global.schedule import DowntimeSchedule
 from tests.conftest import candles, run
-from tests.registry_helpers import passed_candidate
+from tests.registry_helpers import passed_candidate, relax_policy
 
 
 def test_the_retrainer_runs_its_job_when_each_downtime_begins():
@@ -25,6 +25,7 @@ def test_the_retrainer_runs_its_job_when_each_downtime_begins():
 
 def test_a_retrain_trains_and_gates_a_candidate_and_never_promotes(tmp_path):
     registry = ModelRegistry(tmp_path)
+    relax_policy(registry)  # the config's lenient gates must be allowed by the registry's policy
     approved = passed_candidate(registry)
     registry.promote(approved, "yes-promote")
     config = BacktestConfig().with_overrides({

@@ -64,7 +64,8 @@ class RetrainJob:
             self._run(when)
 
     def _run(self, when: datetime) -> None:
-        from kraken_global.ml.pipeline import run_gates, train_candidate
+        from kraken_global.gating.candidates import train_candidate
+        from kraken_global.gating.gates import run_gates
 
         known_until = (when - timedelta(days=1)).date()
         config = self.config.with_overrides({"data.end": str(known_until)})

@@ -49,6 +49,8 @@ def build_cerebro(config: BacktestConfig, candles: dict[str, pd.DataFrame], prel
 
     ``model``: an approved entry-filter model; its probabilities ride on the feeds as ``p_up``.
     ``evaluation_start``: analyzers ignore earlier bars (out-of-sample windows load history for warm-up)."""
+    if model is not None:
+        check_model_applies(config)
     cerebro = bt.Cerebro(stdstats=False, preload=preload, runonce=runonce)
     timeframe = parse_timeframe(config.data.timeframe)
     cerebro.broker = paper_broker(config)
@@ -64,6 +66,15 @@ def build_cerebro(config: BacktestConfig, candles: dict[str, pd.DataFrame], prel
         cerebro.addstrategy(STRATEGIES[config.strategy.name], **config.strategy.params)
     add_standard_analyzers(cerebro, config, evaluation_start)
     return cerebro
+
+
+def check_model_applies(config: BacktestConfig) -> None:
+    """Refuse to run with a model the strategy would ignore: only the regime system's sleeves filter entries by
+    ``p_up``, and a run that claims to use the approved model must trade with it."""
+    if config.strategy.name != "regime":
+        raise ConfigError(f"strategy {config.strategy.name!r} does not use the entry-filter model, so the approved "
+                          "model would be ignored: trade the regime system (strategy.name: regime) or run "
+                          "without a model (--model none, ml.use_model: none)")
 
 
 def paper_broker(config: BacktestConfig) -> KrakenPaperBroker:
@@ -135,6 +146,7 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
     if model is None and config.ml.use_model == "approved":
         from kraken_global.registry import ModelRegistry
 
+        check_model_applies(config)
         model, _ = ModelRegistry(config.ml.artifacts, config.ml.namespace).approved_model()
     plan = build_plan(config, data.candles) if config.strategy.name == "regime" else None
     cerebro = build_cerebro(config, data.candles, preload, runonce, plan, model)

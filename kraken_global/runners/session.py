@@ -42,6 +42,7 @@ from kraken_global.ml.retraining import DowntimeRetrainer, RetrainJob, load_trad
 from kraken_global.registry import ModelRegistry
 from kraken_global.runners.backtest import (
     add_standard_analyzers,
+    check_model_applies,
     collect_metrics,
     fills_frame,
     load_data,
@@ -134,6 +135,7 @@ class SessionRunner:
         self.model = None
         self.approved: dict[str, Any] = {}
         if mode == "live" or config.ml.use_model == "approved":
+            check_model_applies(config)  # live always trades with the approved model: a strategy must use it
             self.model, _ = load_trading_model(self.registry)  # refuses on a missing or bad model
             self.approved = self.registry.state()["approved"]
         if mode == "live" and credentials is None:

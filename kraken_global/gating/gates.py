@@ -1,18 +1,22 @@
-"""Train a candidate and run its gates: the steps behind ``kraken-global train`` and ``kraken-global gates``.
+"""Run every gate on a candidate under the registry's policy, and record the report: ``kraken-global gates``.
 
-Gates (thresholds in the config's ``gates`` section, definitions in the README):
+Gates (thresholds from the namespace's :class:`~kraken_global.gating.policy.GatePolicy`, or stricter ones the
+config's ``gates`` section asks for; definitions in the README):
 
-1. integrity: the model file's SHA256 equals its manifest's, and it loads with only the trusted types;
+1. integrity: the model file is a regular file whose SHA256 equals its manifest's, and it loads with only the
+   trusted types and structurally sound trees;
 2. schema: the manifest has every required field and its feature schema is exactly the code's;
 3. out-of-sample metrics: Sharpe >= min, max drawdown <= max, tail loss <= max, computed by the backtrader
-   analyzers over backtests of the regime system with the candidate on windows after its training data;
+   analyzers over backtests of the regime system with the candidate on windows after its training data, which
+   must span at least the policy's ``min_oos_days``;
 4. risk: turnover <= max;
-5. (optional) Deflated Sharpe Ratio >= min_dsr over the number of candidates tried.
+5. (when the policy or config asks) Deflated Sharpe Ratio >= min_dsr over the number of candidates tried.
+
+The report records the policy and its hash; the registry audits the report's own SHA256 with the verdict.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -23,103 +27,38 @@ from kraken_global.config import BacktestConfig
 from kraken_global.distributed import run_tasks
 from kraken_global.feeds import parse_timeframe
 from kraken_global.feeds.sources import bar_clock
+from kraken_global.gating.candidates import registry_for
+from kraken_global.gating.oos import oos_windows, run_oos_backtest
+from kraken_global.gating.policy import GatePolicy, PolicyViolation, effective_thresholds
 from kraken_global.ml import stats
 from kraken_global.ml.features import FEATURE_SCHEMA
-from kraken_global.ml.training import TrainingSettings, canonical_json, train
 from kraken_global.registry import ModelRegistry, RegistryError
 from kraken_global.registry.errors import IntegrityError, UntrustedModelError
+from kraken_global.registry.paths import read_regular
 from kraken_global.registry.serialization import sha256
-
-TRAIN_SHARE = 0.7
-
-
-def registry_for(config: BacktestConfig) -> ModelRegistry:
-    return ModelRegistry(config.ml.artifacts, config.ml.namespace)
-
-
-def train_end_of(config: BacktestConfig, candles: dict[str, pd.DataFrame]) -> pd.Timestamp:
-    if config.ml.train_end is not None:
-        return pd.Timestamp(config.ml.train_end)
-    clock = bar_clock(candles)
-    return clock[int(len(clock) * TRAIN_SHARE)].normalize()
-
-
-def train_candidate(config: BacktestConfig, registry: ModelRegistry | None = None, client=None,
-                    on_done=None) -> str:
-    """Train on the data before the training end and store a candidate; returns its id. ``client``: a Dask
-    client for the walk-forward folds (results are identical to serial)."""
-    from kraken_global.runners.backtest import load_data
-
-    registry = registry or registry_for(config)
-    data = load_data(config)
-    end = train_end_of(config, data.candles)
-    training = {s: f[f.index < end] for s, f in data.candles.items() if (f.index < end).sum() > 0}
-    settings = TrainingSettings(horizon=config.ml.horizon_bars, embargo=config.ml.embargo_bars,
-                                folds=config.ml.folds, seed=config.run.seed)
-    described = canonical_json({"universe": config.universe.model_dump(mode="json"),
-                                "data": config.data.model_dump(mode="json"), "ml": config.ml.model_dump(mode="json"),
-                                "seed": config.run.seed})
-    model, manifest = train(training, settings, parse_timeframe(config.data.timeframe), described, client, on_done)
-    manifest["training_window"]["train_end"] = str(end)
-    manifest["training_window"]["timeframe"] = config.data.timeframe
-    return registry.add_candidate(model, manifest)
+from kraken_global.runners.backtest import load_data
 
 
 def _gate(name: str, passed: bool, detail: str, **values) -> dict[str, Any]:
     return {"name": name, "passed": bool(passed), "detail": detail, **values}
 
 
-def oos_windows(train_end: pd.Timestamp, data_end: pd.Timestamp, count: int, embargo: pd.Timedelta):
-    start = train_end + embargo
-    if start >= data_end:
-        raise RegistryError(f"no out-of-sample data after the training end {train_end} (data ends {data_end})")
-    edges = pd.date_range(start, data_end, periods=count + 1)
-    return [(edges[i].normalize() if i else start, edges[i + 1]) for i in range(count)]
-
-
-def run_oos_backtest(config: BacktestConfig, model, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, Any]:
-    """The regime system with ``model`` on [start, end], warmed up on the history before ``start``; figures
-    from the analyzers restricted to the window."""
-    from kraken_global.runners.backtest import build_cerebro, load_data, warmup_needs
-    from kraken_global.runners.regime_system import build_plan
-
-    timeframe = parse_timeframe(config.data.timeframe)
-    regime_config = config.with_overrides({"strategy.name": "regime"})
-    warmup = (max(warmup_needs(regime_config).values()) + 1) * timeframe
-    window_config = config.with_overrides({
-        "strategy.name": "regime", "data.start": str((start - warmup - timedelta(days=2)).date()),
-        "data.end": str((end - timedelta(days=1)).date())})
-    data = load_data(window_config)
-    plan = build_plan(window_config, data.candles)
-    cerebro = build_cerebro(window_config, data.candles, plan=plan, model=model,
-                            evaluation_start=start.to_pydatetime())
-    strategies = cerebro.run()
-    a = strategies[0].analyzers
-    daily = a.returns.daily_returns()
-    return {
-        "start": str(start), "end": str(end), "days": len(daily),
-        "sharpe": a.sharpe.get_analysis()["sharpe"],
-        "max_drawdown_pct": a.drawdown.get_analysis()["max_drawdown_pct"],
-        "tail_loss_pct": a.tail_loss.get_analysis()["tail_loss_pct"],
-        "turnover": sum(s.analyzers.turnover.get_analysis()["turnover"] for s in strategies),
-        "total_return_pct": a.returns.get_analysis()["total_return_pct"],
-        "daily_returns": [float(x) for x in daily],
-    }
-
-
 def run_gates(config: BacktestConfig, candidate_id: str, registry: ModelRegistry | None = None,
               client=None) -> dict[str, Any]:
-    """Evaluate every gate, store the report (bound to the file's SHA256) and return it. ``client``: a Dask
-    client for the out-of-sample windows."""
+    """Evaluate every gate under the registry's policy, store the report (bound to the file's SHA256 and the
+    policy's hash, audited with its own SHA256) and return it. Raises :class:`PolicyViolation` before any
+    backtest when the config asks for looser gates or the out-of-sample period is too short. ``client``: a
+    Dask client for the out-of-sample windows."""
     registry = registry or registry_for(config)
-    thresholds = config.gates
+    policy = registry.policy()
+    thresholds = effective_thresholds(policy, config.gates.model_dump())  # looser than the policy: refused
     gates: list[dict[str, Any]] = []
     sha = None
     model = manifest = None
     if not registry.paths.candidate_dir(candidate_id).is_dir():
         registry.manifest(candidate_id)  # raises UnknownCandidateError
     try:
-        sha = sha256((registry.paths.candidate_dir(candidate_id) / "model.skops").read_bytes())
+        sha = sha256(read_regular(registry.paths.candidate_file(candidate_id, "model.skops"), "model file"))
         model, manifest = registry.load_candidate(candidate_id)
         gates.append(_gate("integrity", True, "SHA256 matches the manifest; only trusted types", sha256=sha))
     except (IntegrityError, UntrustedModelError, FileNotFoundError) as exc:
@@ -135,9 +74,10 @@ def run_gates(config: BacktestConfig, candidate_id: str, registry: ModelRegistry
             gates.append(_gate("schema", False, "not checked: the model did not pass integrity"))
         except (IntegrityError, RegistryError) as exc:
             gates.append(_gate("schema", False, str(exc)))
-    report: dict[str, Any] = {"candidate": candidate_id, "sha256": sha, "thresholds": thresholds.model_dump()}
+    report: dict[str, Any] = {"candidate": candidate_id, "sha256": sha, "policy_sha256": policy.sha256(),
+                              "policy": policy.model_dump(mode="json"), "thresholds": thresholds}
     if all(g["passed"] for g in gates):
-        report.update(_performance_gates(config, registry, model, manifest, gates, client))
+        report.update(_performance_gates(config, registry, model, manifest, gates, thresholds, policy, client))
     else:
         gates += [_gate("oos_metrics", False, "not run: integrity or schema failed"),
                   _gate("turnover", False, "not run: integrity or schema failed")]
@@ -153,16 +93,21 @@ def _oos_task(job: tuple) -> dict[str, Any]:
     return run_oos_backtest(config, model, start, end)
 
 
-def _performance_gates(config, registry, model, manifest, gates, client=None) -> dict[str, Any]:
-    from kraken_global.runners.backtest import load_data
-
-    t = config.gates
+def _performance_gates(config: BacktestConfig, registry: ModelRegistry, model, manifest: dict[str, Any],
+                       gates: list[dict[str, Any]], thresholds: dict[str, Any], policy: GatePolicy,
+                       client=None) -> dict[str, Any]:
+    t = _Thresholds(thresholds)
     data = load_data(config)
     clock = bar_clock(data.candles)
     timeframe = parse_timeframe(config.data.timeframe)
     train_end = pd.Timestamp(manifest["training_window"]["train_end"])
     embargo = manifest["training_window"]["embargo_bars"] * timeframe
     windows = oos_windows(train_end, clock[-1] + timeframe, t.oos_windows, embargo)
+    span = (windows[-1][1] - windows[0][0]) / pd.Timedelta(days=1)
+    if span < policy.min_oos_days:
+        raise PolicyViolation(f"the out-of-sample period {windows[0][0]} .. {windows[-1][1]} spans {span:.0f} days, "
+                              f"shorter than the policy's min_oos_days {policy.min_oos_days}: give the gates more "
+                              "data after the training end (a later data.end, or an earlier ml.train_end)")
     runs = run_tasks(_oos_task, [(config, model, s, e) for s, e in windows], client, label="oos-window")
     daily = np.concatenate([r["daily_returns"] for r in runs])
     sharpe = metrics.sharpe_ratio(daily)
@@ -183,6 +128,13 @@ def _performance_gates(config, registry, model, manifest, gates, client=None) ->
     for run in runs:
         run.pop("daily_returns")
     return {"oos": {"windows": runs, "days": int(daily.size)}, "statistics": statistics}
+
+
+class _Thresholds:
+    """Attribute access to the effective thresholds (a plain dict in the report)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
 
 
 def trust_statistics(daily: np.ndarray, registry: ModelRegistry) -> dict[str, Any]:
