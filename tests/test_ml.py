@@ -126,6 +126,10 @@ def workflow(tmp_path_factory):
     lenient = folder / "lenient.yaml"
     lenient.write_text(yaml.safe_dump({**base, "gates": {"min_sharpe": -50.0, "max_drawdown_pct": 100,
                                                          "max_tail_loss_pct": 100, "max_turnover": 100}}))
+    # the lenient config's gates are looser than the default policy: relaxing it is its own audited command
+    relaxed = cli("policy", "set", "min_sharpe=-50", "max_drawdown_pct=100", "max_tail_loss_pct=100",
+                  "max_turnover=100", "--config", str(lenient), "--confirm", "yes-change-policy")
+    assert relaxed.returncode == 0, relaxed.stderr
     return folder, strict, lenient
 
 

@@ -130,7 +130,8 @@ def test_promote_needs_passed_gates_on_that_exact_hash(registry):
         registry.promote(candidate, "yes-promote")
     policy = registry.policy().sha256()
     registry.record_validation(candidate, {"sha256": registry.file_sha256(candidate), "passed": False,
-                                           "policy_sha256": policy, "gates": [{"name": "oos_metrics", "passed": False}]})
+                                           "policy_sha256": policy,
+                                           "gates": [{"name": "oos_metrics", "passed": False}]})
     with pytest.raises(RegistryError, match=r"failed its gates \(oos_metrics\)"):
         registry.promote(candidate, "yes-promote")
     registry.record_validation(candidate, {"sha256": "f" * 64, "passed": True, "policy_sha256": policy, "gates": []})

@@ -141,13 +141,14 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
     For the regime system the baseline strategy also runs on the same data, as the report's benchmark line.
     ``model``: an entry-filter model (``ml.use_model: approved`` loads the registry's approved one).
     """
-    data = load_data(config)
-    check_warmup(config, data.candles)
-    if model is None and config.ml.use_model == "approved":
+    if model is not None or config.ml.use_model == "approved":
+        check_model_applies(config)
+    if model is None and config.ml.use_model == "approved":  # refused before any data is read
         from kraken_global.registry import ModelRegistry
 
-        check_model_applies(config)
         model, _ = ModelRegistry(config.ml.artifacts, config.ml.namespace).approved_model()
+    data = load_data(config)
+    check_warmup(config, data.candles)
     plan = build_plan(config, data.candles) if config.strategy.name == "regime" else None
     cerebro = build_cerebro(config, data.candles, preload, runonce, plan, model)
     clock = bar_clock(data.candles)
