@@ -267,7 +267,7 @@ class GatesConfig(_Strict):
     max_tail_loss_pct: float = Field(default=5.0, gt=0)
     max_turnover: float = Field(default=2.0, gt=0)
     oos_windows: int = Field(default=2, ge=1, le=12)
-    dsr_gate: bool = False
+    dsr_gate: bool = True
     min_dsr: float = Field(default=0.95, ge=0, le=1)
 
 

@@ -50,4 +50,5 @@ def run_oos_backtest(config: BacktestConfig, model, start: pd.Timestamp, end: pd
         "turnover": sum(s.analyzers.turnover.get_analysis()["turnover"] for s in strategies),
         "total_return_pct": a.returns.get_analysis()["total_return_pct"],
         "daily_returns": [float(x) for x in daily],
+        "dates": [str(day.date()) for day in daily.index],
     }

@@ -52,12 +52,15 @@ class GatePolicy(BaseModel):
     max_turnover: float = Field(default=2.0, gt=0)
     oos_windows: int = Field(default=2, ge=1, le=12)
     min_oos_days: int = Field(default=180, ge=1)
-    dsr_gate: bool = False
+    dsr_gate: bool = True
     min_dsr: float = Field(default=0.95, ge=0, le=1)
-    # champion/challenger rules (issue #13); these defaults disable them
-    champion_margin: float | None = None
-    require_survive_without_best_day: bool = False
-    min_shadow_days: int = Field(default=0, ge=0)
+    # champion/challenger: the candidate must beat the system without a model and the approved model, judged on the
+    # daily difference of returns: P(Sharpe of the difference > champion_margin) >= champion_confidence.
+    # None switches the comparison off (only through the audited policy command).
+    champion_margin: float | None = Field(default=0.0, ge=0)
+    champion_confidence: float = Field(default=0.9, ge=0.5, lt=1)
+    require_survive_without_best_day: bool = True
+    min_shadow_days: int = Field(default=0, ge=0, le=3650)
 
     @model_validator(mode="after")
     def _long_enough(self) -> GatePolicy:
