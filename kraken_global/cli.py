@@ -208,12 +208,21 @@ def cmd_gates(args: argparse.Namespace) -> int:
     import json
 
     from kraken_global.gating.gates import run_gates
+    from kraken_global.gating.summary import summarize
 
+    if args.output is not None:  # a report left from an earlier run must not pass for this one's
+        if args.output.is_dir():
+            raise ConfigError(f"--output {args.output} is a folder; name a file for the JSON report")
+        args.output.unlink(missing_ok=True)
     config = _registry_config(args)
+    registry = _registry(args)
+    if not registry.paths.candidate_dir(args.candidate).is_dir():
+        registry.manifest(args.candidate)  # an unknown candidate is refused before a Dask cluster starts
     with _cluster(config) as client:
-        report = run_gates(config, args.candidate, _registry(args), client)
+        report = run_gates(config, args.candidate, registry, client)
     if args.output:
         args.output.write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
+    print(summarize(report), file=sys.stderr)
     _print_json(report)
     return EXIT_OK if report["passed"] else EXIT_FAILED
 

@@ -44,4 +44,17 @@ def bind_operating_point(config: BacktestConfig, manifest: dict[str, Any]) -> Ba
         raise ConfigError(f"the config contradicts model {model_id}'s operating point: " + "; ".join(conflicts) +
                           ". Remove these keys from the config (the model's values apply) or set them to the "
                           "model's values; to trade at another point, train and gate a model there")
-    return config.with_overrides({f"ml.{key}": point[key] for key in OPERATING_KEYS})
+    pinned = {"model_id": manifest.get("id"), "model_sha256": manifest.get("sha256")}
+    for key, actual in pinned.items():
+        wanted = getattr(config.ml, key)
+        if wanted is not None and wanted != actual:
+            raise ConfigError(f"ml.{key} pins {wanted}, but the model is {actual}: the approved model changed since "
+                              "this config was written; remove the pin to trade the approved model, or roll back")
+    return config.with_overrides({**{f"ml.{key}": point[key] for key in OPERATING_KEYS},
+                                  **{f"ml.{key}": value for key, value in pinned.items()}})
+
+
+def model_record(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What results say about the model a run traded with."""
+    return {"id": manifest.get("id"), "sha256": manifest.get("sha256"),
+            "operating_point": manifest.get("operating_point")}

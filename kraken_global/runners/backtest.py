@@ -143,10 +143,14 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
     """
     if model is not None or config.ml.use_model == "approved":
         check_model_applies(config)
+    model_used = None
     if model is None and config.ml.use_model == "approved":  # refused before any data is read
+        from kraken_global.ml.operating_point import bind_operating_point, model_record
         from kraken_global.registry import ModelRegistry
 
-        model, _ = ModelRegistry(config.ml.artifacts, config.ml.namespace).approved_model()
+        model, manifest = ModelRegistry(config.ml.artifacts, config.ml.namespace).approved_model()
+        config = bind_operating_point(config, manifest)  # trade at the point the model was gated at
+        model_used = model_record(manifest)
     data = load_data(config)
     check_warmup(config, data.candles)
     plan = build_plan(config, data.candles) if config.strategy.name == "regime" else None
@@ -180,6 +184,7 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
         "filled_gap_bars": {s: int(f.attrs.get("filled_bars", 0)) for s, f in data.candles.items()},
         "seed": config.run.seed,
     }
+    metrics["model"] = model_used
     sleeves = {type(s).__name__: s.analyzers.regime.frame() for s in strategies} if plan is not None else {}
     return BacktestResult(config, metrics, equity, fills_frame(broker), data.missing, plan, sleeves)
 
