@@ -76,7 +76,8 @@ def test_the_policy_is_created_with_safe_defaults_and_audited(registry):
     policy = registry.policy()
     assert (policy.min_sharpe, policy.max_drawdown_pct, policy.max_tail_loss_pct, policy.max_turnover) == \
         (0.5, 15.0, 5.0, 2.0)
-    assert policy.min_oos_days >= 180 and policy.champion_margin is None and policy.min_shadow_days == 0
+    assert policy.min_oos_days >= 180 and policy.champion_margin == 0.0 and policy.min_shadow_days == 0
+    assert policy.dsr_gate and policy.require_survive_without_best_day and policy.champion_confidence == 0.9
     (entry,) = [e for e in registry.audit.entries() if e["action"] == "policy"]
     assert entry["details"]["policy_sha256"] == policy.sha256()
     assert json.loads(registry.policy_file.read_text()) == policy.model_dump(mode="json")

@@ -31,7 +31,7 @@ def test_a_retrain_trains_and_gates_a_candidate_and_never_promotes(tmp_path):
     config = BacktestConfig().with_overrides({
         "universe.pairs": ["BTC/USD", "ETH/USD", "XRP/USD"], "data.timeframe": "4h", "data.start": "2018-01-01",
         "ml.horizon_bars": 6, "ml.embargo_bars": 6, "gates.min_sharpe": -50, "gates.max_drawdown_pct": 100,
-        "gates.max_tail_loss_pct": 100, "gates.max_turnover": 100})
+        "gates.max_tail_loss_pct": 100, "gates.max_turnover": 100, "gates.dsr_gate": False})
     job = RetrainJob(config, registry, background=True)
     job(datetime(2019, 10, 2, 3, 0))
     job.wait(timeout=240)

@@ -30,7 +30,7 @@ from kraken_global.gating.oos import oos_windows, run_oos_backtest
 from kraken_global.gating.policy import GatePolicy, PolicyViolation
 from kraken_global.gating.robustness import robustness
 from kraken_global.ml import stats
-from kraken_global.ml.operating_point import bind_operating_point
+from kraken_global.ml.operating_point import at_operating_point, bind_operating_point
 from kraken_global.registry import ModelRegistry
 from kraken_global.registry.trials import DsrBasis, TrialLedger
 from kraken_global.runners.backtest import load_data
@@ -57,7 +57,7 @@ def systems_to_compare(config: BacktestConfig, registry: ModelRegistry, model, m
     approved = registry.state().get("approved")
     if approved and approved.get("sha256") != sha:
         champion, champion_manifest = registry.approved_model()
-        systems.append(System(APPROVED, bind_operating_point(config, champion_manifest), champion,
+        systems.append(System(APPROVED, at_operating_point(config, champion_manifest), champion,
                               approved.get("id"), approved.get("sha256")))
     return systems
 

@@ -28,14 +28,26 @@ def operating_point(config: BacktestConfig) -> dict[str, Any]:
     return point
 
 
+def _point_of(manifest: dict[str, Any]) -> dict[str, Any]:
+    point = manifest.get("operating_point")
+    if not isinstance(point, dict) or any(key not in point for key in OPERATING_KEYS):
+        raise ConfigError(f"model {manifest.get('id', '?')} has no operating point ({', '.join(OPERATING_KEYS)}) in "
+                          "its manifest: it was trained before operating points were recorded; train a new "
+                          "candidate and gate it")
+    return point
+
+
+def at_operating_point(config: BacktestConfig, manifest: dict[str, Any]) -> BacktestConfig:
+    """``config`` with the model's operating point, whatever the config says: how a rival model (the approved one,
+    beside a candidate in the gates) is run at the point it was gated at."""
+    return config.with_overrides({f"ml.{key}": value for key, value in _point_of(manifest).items()})
+
+
 def bind_operating_point(config: BacktestConfig, manifest: dict[str, Any]) -> BacktestConfig:
     """``config`` with the model's operating point; :class:`ConfigError` when the config contradicts it or the
     manifest has none."""
     model_id = manifest.get("id", "?")
-    point = manifest.get("operating_point")
-    if not isinstance(point, dict) or any(key not in point for key in OPERATING_KEYS):
-        raise ConfigError(f"model {model_id} has no operating point ({', '.join(OPERATING_KEYS)}) in its manifest: "
-                          "it was trained before operating points were recorded; train a new candidate and gate it")
+    point = _point_of(manifest)
     defaults = MLConfig()
     conflicts = [f"ml.{key} is {getattr(config.ml, key)!r} in the config but the model was trained and gated at "
                  f"{point[key]!r}" for key in OPERATING_KEYS
