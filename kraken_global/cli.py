@@ -115,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             session.add_argument("--model", choices=["none", "approved"], help="filter entries with the approved model")
         session.set_defaults(handler=cmd_session, mode=mode)
+    parity = commands.add_parser("parity", help="replay a paper/live session through the backtest and show, bar "
+                                                "by bar, where they differ: exit 0 identical decisions, 1 differ")
+    parity.add_argument("session_dir", type=Path, metavar="SESSION_DIR", help="the session's results folder")
+    parity.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    parity.add_argument("--size-tolerance", type=float, default=1e-9, metavar="R",
+                        help="relative order size difference still counted as identical (default 1e-9)")
+    parity.set_defaults(handler=cmd_parity)
     emulator = commands.add_parser("emulator", help="run the local Kraken REST emulator on 127.0.0.1")
     emulator.add_argument("--port", type=int, default=8799)
     emulator.add_argument("--speed", type=float, default=60.0, help="market seconds per wall second")
@@ -352,6 +359,28 @@ def cmd_session(args: argparse.Namespace) -> int:
     print(f"{args.mode} session ended: return {perf['total_return_pct']:.2f}%, {len(result.fills)} fills, "
           f"{result.metrics['trading']['rejected_orders']} refused orders; results in {out}, log in {log_file}")
     return EXIT_OK
+
+
+def cmd_parity(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.console import Console
+
+    from kraken_global.runners.parity import read_session, replay_session
+    from kraken_global.runners.parity_compare import compare
+    from kraken_global.runners.parity_report import print_parity
+
+    if not args.size_tolerance >= 0:
+        raise_config(f"--size-tolerance must be 0 or more, not {args.size_tolerance}")
+    record = read_session(args.session_dir)
+    report = compare(record, replay_session(record), args.size_tolerance)
+    path = args.session_dir / "parity.json"
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print_parity(report, Console(soft_wrap=True), path)
+    return EXIT_OK if report["identical"] else EXIT_FAILED
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:

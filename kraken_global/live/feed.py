@@ -7,10 +7,15 @@ has closed (Kraken's ``OHLC`` always returns the forming candle last), with stat
 DISCONNECTED once and the feed keeps trying; the next good poll notifies LIVE again. Bars are stamped at their
 close, as :class:`~kraken_global.feeds.NumpyFeed` stamps them, so backtests and live runs see the same times.
 ``max_live_bars`` and ``max_idle_seconds`` end the feed (for bounded sessions and tests).
+
+For the parity report (:mod:`kraken_global.runners.parity`) the feed keeps what a replay needs:
+:attr:`replayed` (span, count and SHA256 of the candles replayed at start) and :attr:`live_from` (the close time of
+the first bar emitted after LIVE: the first bar on which strategies may act) and :attr:`last_bar`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import deque
 
@@ -58,6 +63,9 @@ class KrakenLiveFeed(bt.feed.DataBase):
         self.last_start: pd.Timestamp | None = None
         self.live_bars = 0
         self.statuses: list[str] = []
+        self.replayed: dict = {}
+        self.live_from: pd.Timestamp | None = None
+        self.last_bar: pd.Timestamp | None = None
         self._disconnected = False
         self._last_bar_at = time.monotonic()
 
@@ -75,6 +83,7 @@ class KrakenLiveFeed(bt.feed.DataBase):
         if self.p.history is not None:
             recent = pd.concat([self.p.history[list(_COLUMNS)], recent])
             recent = recent[~recent.index.duplicated(keep="last")].sort_index()
+        self.replayed = replay_fingerprint(recent)
         self._enqueue(recent)
 
     def _enqueue(self, frame: pd.DataFrame) -> int:
@@ -113,6 +122,9 @@ class KrakenLiveFeed(bt.feed.DataBase):
             self.live_bars += len(self.queue) if self.statuses[-1] == "LIVE" else 0
         self._last_bar_at = time.monotonic()
         start, row = self.queue.popleft()
+        if self.live_from is None and "LIVE" in self.statuses:
+            self.live_from = start + self.bar
+        self.last_bar = start + self.bar
         self.lines.datetime[0] = bt.date2num((start + self.bar).to_pydatetime())
         for column in _COLUMNS:
             getattr(self.lines, column)[0] = float(row[column])
@@ -120,3 +132,13 @@ class KrakenLiveFeed(bt.feed.DataBase):
         for name in self.extra_lines:
             getattr(self.lines, name)[0] = float("nan")
         return True
+
+
+def replay_fingerprint(candles: pd.DataFrame) -> dict:
+    """First and last candle start, count and SHA256 of the OHLCV values (float64 bytes) of ``candles``: enough to
+    tell later whether rebuilt candles are exactly the ones a session replayed."""
+    if candles.empty:
+        return {"first": None, "last": None, "bars": 0, "sha256": None}
+    values = candles[list(_COLUMNS)].to_numpy(dtype="float64")
+    return {"first": str(candles.index[0]), "last": str(candles.index[-1]), "bars": len(candles),
+            "sha256": hashlib.sha256(values.tobytes()).hexdigest()}

@@ -44,11 +44,12 @@ class BacktestResult:
 
 def build_cerebro(config: BacktestConfig, candles: dict[str, pd.DataFrame], preload: bool = True,
                   runonce: bool = True, plan: pd.DataFrame | None = None, model=None,
-                  evaluation_start=None) -> bt.Cerebro:
+                  evaluation_start=None, feed: type[NumpyFeed] = NumpyFeed) -> bt.Cerebro:
     """A cerebro with the feeds (named by symbol), the paper broker, the strategy or regime system, analyzers.
 
     ``model``: an approved entry-filter model; its probabilities ride on the feeds as ``p_up``.
-    ``evaluation_start``: analyzers ignore earlier bars (out-of-sample windows load history for warm-up)."""
+    ``evaluation_start``: analyzers ignore earlier bars (out-of-sample windows load history for warm-up).
+    ``feed``: the feed class (the parity report's replay feed sends a session's feed statuses)."""
     if model is not None:
         check_model_applies(config)
     cerebro = bt.Cerebro(stdstats=False, preload=preload, runonce=runonce)
@@ -59,10 +60,10 @@ def build_cerebro(config: BacktestConfig, candles: dict[str, pd.DataFrame], prel
         if model is not None:
             probabilities = {s: predict_probabilities(model, frame) for s, frame in candles.items()}
         add_regime_system(cerebro, config, candles, plan if plan is not None else build_plan(config, candles),
-                          probabilities)
+                          probabilities, feed)
     else:
         for symbol, frame in candles.items():
-            cerebro.adddata(NumpyFeed(frame=frame, bar_duration=timeframe), name=symbol)
+            cerebro.adddata(feed(frame=frame, bar_duration=timeframe), name=symbol)
         cerebro.addstrategy(STRATEGIES[config.strategy.name], **config.strategy.params)
     add_standard_analyzers(cerebro, config, evaluation_start)
     return cerebro

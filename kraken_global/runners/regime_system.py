@@ -46,13 +46,14 @@ def reference_frame(candles: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
 
 
 def add_regime_system(cerebro, config: BacktestConfig, candles: dict[str, pd.DataFrame], plan: pd.DataFrame,
-                      probabilities: dict[str, pd.Series] | None = None) -> None:
+                      probabilities: dict[str, pd.Series] | None = None,
+                      feed: type[NumpyFeed] = NumpyFeed) -> None:
     """Feeds (the reference one with the plan lines; every one with ``p_up`` when a model is used), the six
     strategies and their regime analyzers."""
     timeframe = parse_timeframe(config.data.timeframe)
     model_lines = ("p_up",) if probabilities is not None else ()
-    plan_feed = NumpyFeed.with_lines(*plan_lines(), *model_lines)
-    pair_feed = NumpyFeed.with_lines(*model_lines) if model_lines else NumpyFeed
+    plan_feed = feed.with_lines(*plan_lines(), *model_lines)
+    pair_feed = feed.with_lines(*model_lines) if model_lines else feed
     for symbol, frame in candles.items():
         if probabilities is not None:
             frame = frame.assign(p_up=probabilities[symbol].reindex(frame.index))

@@ -13,7 +13,10 @@ verifies. Both:
 - start a retraining job at each downtime when ``live.retrain`` is on (a candidate and its gates; never a
   promotion);
 - write ``metrics.json``, ``fills.csv``, ``plan.csv`` and ``session.json`` (reconciliation, feed statuses) to the
-  results folder when they end.
+  results folder when they end, and what ``kraken-global parity`` needs to replay the session through the
+  backtest: ``orders.csv`` (every order with the bar it was decided on), ``config.yaml`` and session.json's
+  ``replay`` block (exchange time at start, seed, model, candle record, per pair the replayed candles' fingerprint
+  and the first live bar).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from typing import Any, Literal
 import backtrader as bt
 import pandas as pd
 
-from kraken_global.config import BacktestConfig
+from kraken_global.analyzers.orders import OrderLog, orders_frame
+from kraken_global.config import BacktestConfig, dump_config
 from kraken_global.errors import ConfigError, DataError
 from kraken_global.feeds import parse_timeframe
 from kraken_global.feeds.recorded import load_record
@@ -68,6 +72,9 @@ class SessionResult:
     reconciliation: list[str] = field(default_factory=list)
     statuses: dict[str, list[str]] = field(default_factory=dict)
     retraining: list[dict[str, Any]] = field(default_factory=list)
+    orders: pd.DataFrame = field(default_factory=pd.DataFrame)
+    config: BacktestConfig | None = None
+    replay: dict[str, Any] = field(default_factory=dict)
 
 
 def open_store(config: BacktestConfig, credentials: Credentials | None) -> KrakenStore:
@@ -143,6 +150,7 @@ class SessionRunner:
         self.credentials = credentials
         self.state: TradingState | None = None
         self.retrain_job: RetrainJob | None = None
+        self.started_at: pd.Timestamp | None = None
 
     def build(self, store: KrakenStore) -> bt.Cerebro:
         config = self.config
@@ -157,7 +165,7 @@ class SessionRunner:
                 dms_refresh_seconds=config.live.dms_refresh_seconds)
         else:
             cerebro.broker = paper_broker(config)
-        now = _exchange_now(store)
+        now = self.started_at = _exchange_now(store)
         history = local_history(config, now)
         listed = set(store.client.markets or {})
         symbols = [s for s in config.universe.build().symbols if s in listed]
@@ -195,6 +203,7 @@ class SessionRunner:
                                           skip_while_running=True)
             cerebro.addstrategy(DowntimeRetrainer, job=self.retrain_job)
         add_standard_analyzers(cerebro, config, evaluation_start=now.to_pydatetime())  # figures cover the session only
+        cerebro.addanalyzer(OrderLog, _name="orders")
         return cerebro
 
     def run(self) -> SessionResult:
@@ -223,7 +232,18 @@ class SessionRunner:
         statuses = {d._name: list(d.statuses) for d in cerebro.datas}
         reconciliation = list(getattr(broker, "reconciliation", []))
         retraining = list(self.retrain_job.results) if self.retrain_job is not None else []
-        return SessionResult(self.mode, metrics, fills_frame(broker), plan, reconciliation, statuses, retraining)
+        return SessionResult(self.mode, metrics, fills_frame(broker), plan, reconciliation, statuses, retraining,
+                             orders_frame(trading), self.config, self._replay(cerebro))
+
+    def _replay(self, cerebro: bt.Cerebro) -> dict[str, Any]:
+        """What the parity report needs to replay this session through the backtest."""
+        record = self.config.live.record_candles
+        return {"exchange_time_at_start": str(self.started_at), "seed": self.config.run.seed,
+                "model": self.approved.get("id"), "model_sha256": self.approved.get("sha256"),
+                "record_candles": str(Path(record).resolve()) if record is not None else None,
+                "timeframe": self.config.data.timeframe,
+                "feeds": {d._name: {"replayed": d.replayed, "live_from": str(d.live_from) if d.live_from else None,
+                                    "last_bar": str(d.last_bar) if d.last_bar else None} for d in cerebro.datas}}
 
 
 def write_session(result: SessionResult, out: Path) -> Path:
@@ -231,7 +251,10 @@ def write_session(result: SessionResult, out: Path) -> Path:
     (out / "metrics.json").write_text(json.dumps(result.metrics, indent=2, sort_keys=True, default=str) + "\n")
     result.fills.to_csv(out / "fills.csv", index=False)
     result.plan.to_csv(out / "plan.csv")
+    result.orders.to_csv(out / "orders.csv", index=False)
+    if result.config is not None:
+        (out / "config.yaml").write_text(dump_config(result.config))
     (out / "session.json").write_text(json.dumps(
         {"mode": result.mode, "reconciliation": result.reconciliation, "feed_statuses": result.statuses,
-         "retraining": result.retraining}, indent=2, default=str) + "\n")
+         "retraining": result.retraining, "replay": result.replay}, indent=2, default=str) + "\n")
     return out

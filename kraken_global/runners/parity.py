@@ -1,0 +1,230 @@
+"""Backtest/paper parity: a paper or live session replayed through the backtest, decision by decision.
+
+A session and a backtest share the strategies and (in paper) the broker, but not how they get there: a session
+computes the regime plan bar by bar (:class:`~kraken_global.runners.live_plan.LivePlanKeeper`) on candles that
+arrive one at a time, a backtest computes it vectorized on candles it has in full. :func:`replay_session` rebuilds
+the exact candles the session saw (the local history it replayed, checked against the fingerprint the session
+recorded, continued by its candle record) and runs the backtest on them with the session's config, seed and model.
+The replay's feeds send the session's statuses (DELAYED while replaying its history, LIVE from its first live bar),
+so strategies warm up on the same bars and act on the same ones. :mod:`kraken_global.runners.parity_compare`
+then compares the two on the bars where the session was live.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from kraken_global.analyzers.orders import ORDER_COLUMNS, OrderLog, orders_frame
+from kraken_global.config import BacktestConfig, load_config
+from kraken_global.errors import ConfigError, DataError
+from kraken_global.feeds import NumpyFeed, parse_timeframe
+from kraken_global.feeds.recorded import load_record
+from kraken_global.live.feed import replay_fingerprint
+from kraken_global.runners.backtest import build_cerebro, fills_frame, load_data
+from kraken_global.runners.regime_system import build_plan, regime_label
+from kraken_global.selection import STRATEGY_NAMES
+
+_OHLCV = ["open", "high", "low", "close", "volume"]
+SESSION_FILES = ("session.json", "config.yaml", "plan.csv", "orders.csv", "fills.csv")
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """What a session left in its results folder, read back."""
+
+    folder: Path
+    mode: str
+    config: BacktestConfig
+    replay: dict[str, Any]
+    plan: pd.DataFrame
+    orders: pd.DataFrame
+    fills: pd.DataFrame
+    statuses: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def start_value(self) -> float | None:
+        """The portfolio value at the session's start (``metrics.json``), when it was written."""
+        try:
+            return float(json.loads((self.folder / "metrics.json").read_text())["performance"]["start_value"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    @property
+    def live_from(self) -> dict[str, pd.Timestamp]:
+        """Per pair, the close time of its first live bar (pairs that never went live are left out)."""
+        return {s: pd.Timestamp(f["live_from"]) for s, f in self.replay["feeds"].items() if f.get("live_from")}
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The backtest's side: the vectorized plan (by bar close time), its orders and fills."""
+
+    plan: pd.DataFrame
+    orders: pd.DataFrame
+    fills: pd.DataFrame
+    start_value: float | None = None
+
+
+def read_session(folder: Path) -> SessionRecord:
+    """The session in ``folder``; a :class:`ConfigError` naming what is missing when it cannot be replayed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"{folder} is not a folder: pass the results folder of a paper or live session")
+    missing = [name for name in SESSION_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ConfigError(f"{folder} is not a session folder that can be replayed: {', '.join(missing)} missing "
+                          "(sessions write them when they end; sessions before the parity report did not)")
+    try:
+        session = json.loads((folder / "session.json").read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{folder / 'session.json'} is not valid JSON: {exc}") from None
+    replay = session.get("replay") or {}
+    if not replay.get("feeds"):
+        raise ConfigError(f"{folder / 'session.json'} has no replay block: the session predates the parity report")
+    if not replay.get("record_candles"):
+        raise ConfigError(f"the session in {folder} recorded no candles (live.record_candles was off): "
+                          "it cannot be replayed")
+    config = load_config(folder / "config.yaml")
+    plan = _read_csv(folder / "plan.csv", "datetime")
+    orders = _read_csv(folder / "orders.csv", "bar")
+    fills = _read_csv(folder / "fills.csv", "dt")
+    return SessionRecord(folder, session.get("mode", "paper"), config, replay, plan, orders, fills,
+                         session.get("feed_statuses") or {})
+
+
+def _read_csv(path: Path, time_column: str) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} does not parse: {exc}") from None
+    if time_column in frame:
+        try:
+            frame[time_column] = pd.to_datetime(frame[time_column])
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{path}: column {time_column} holds a value that is not a time ({exc})") from None
+    return frame
+
+
+def _local_candles(config: BacktestConfig, recorded: str | None) -> dict[str, pd.DataFrame]:
+    try:
+        return load_data(config.with_overrides({"data.start": None, "data.end": None, "data.recorded": recorded})
+                         ).candles
+    except DataError:
+        return {}
+
+
+def session_candles(record: SessionRecord) -> dict[str, pd.DataFrame]:
+    """The candles each feed of the session emitted, rebuilt from the local history and the candle record.
+
+    Where both hold a candle the record wins, as Kraken's candles won over local ones in the session. The session's
+    warm-up history was the local candles closed by the exchange's time at its start, joined to the record (gaps of
+    up to ``data.gaps.max_fill`` bars filled), or alone, or the record alone (``runners.session.local_history``):
+    each is tried, and the part the session replayed before going live must match its recorded fingerprint bit for
+    bit. The live part comes from the record, which holds every candle as the exchange sent it."""
+    config = record.config
+    bar = parse_timeframe(config.data.timeframe)
+    universe = config.universe.build()
+    record_dir = Path(record.replay["record_candles"])
+    before = pd.Timestamp(record.replay["exchange_time_at_start"])
+    sources = [_local_candles(config, str(record_dir)), _local_candles(config, None), {}]
+    # the session kept the local candles that had closed by the exchange's time at its start
+    sources = [{s: frame[frame.index + bar <= before] for s, frame in local.items()} for local in sources]
+    candles = {}
+    for symbol, feed in record.replay["feeds"].items():
+        recorded, path = load_record(record_dir, universe.resolve(symbol), bar, config.data.gaps.policy())
+        if recorded is None or recorded.empty:
+            raise DataError(f"the session's candle record of {symbol} is missing or unreadable: it cannot be "
+                            "replayed", str(path))
+        replayed = feed["replayed"]
+        if not replayed.get("bars"):
+            raise DataError(f"the session replayed no candles of {symbol}: nothing to rebuild")
+        first, last = pd.Timestamp(replayed["first"]), pd.Timestamp(replayed["last"])
+        end = pd.Timestamp(feed["last_bar"]) - bar if feed.get("last_bar") else last
+        if recorded.index[-1] < end:
+            raise DataError(f"the candle record of {symbol} ends at {recorded.index[-1]}, before the session's last "
+                            f"candle {end}: it cannot be replayed", str(path))
+        for local in sources:
+            parts = [frame[_OHLCV] for frame in (local.get(symbol), recorded) if frame is not None and len(frame)]
+            joined = pd.concat(parts)
+            joined = joined[~joined.index.duplicated(keep="last")].sort_index()
+            if replay_fingerprint(joined.loc[first:last]) == replayed:
+                candles[symbol] = joined.loc[first:end]
+                break
+        else:
+            raise DataError(f"the candles of {symbol} the session replayed from {first} to {last} "
+                            f"({replayed['bars']} bars) cannot be rebuilt as they were: data.directory or the record "
+                            f"{record_dir} changed since the session")
+    return candles
+
+
+class ReplayFeed(NumpyFeed):
+    """A backtest feed that sends a session feed's statuses: DELAYED from the start, LIVE when the first bar after
+    the replayed ones loads (the session's feed sent LIVE when its replay queue ran empty, at the same loop).
+
+    ``replayed``: per pair, how many bars the session replayed before going live (None: never live)."""
+
+    params = (("replayed", None),)
+
+    def start(self) -> None:
+        super().start()
+        self._replayed = (self.p.replayed or {}).get(self._name)
+        self.put_notification(self.DELAYED)
+
+    def _load(self) -> bool:
+        if self._replayed is not None and self._cursor == self._replayed:
+            self.put_notification(self.LIVE)
+        return super()._load()
+
+
+def _load_model(record: SessionRecord):
+    """The model the session traded with, verified against the hash it was approved with; None without one."""
+    model_id = record.replay.get("model")
+    if not model_id:
+        return None
+    from kraken_global.registry import ModelRegistry
+    from kraken_global.registry.errors import RegistryError
+
+    config = record.config
+    try:
+        model, _ = ModelRegistry(config.ml.artifacts, config.ml.namespace).load_candidate(
+            model_id, expected_sha256=record.replay.get("model_sha256"))
+    except RegistryError as exc:
+        raise ConfigError(f"the session's model {model_id} cannot be loaded from {config.ml.artifacts}: {exc}") \
+            from None
+    return model
+
+
+def replay_session(record: SessionRecord) -> Replay:
+    """Run the backtest on the session's candles with its config, seed and model; see the module docstring."""
+    config = record.config
+    candles = session_candles(record)
+    bar = parse_timeframe(config.data.timeframe)
+    replayed = {s: f["replayed"]["bars"] if f.get("live_from") or "LIVE" in record.statuses.get(s, []) else None
+                for s, f in record.replay["feeds"].items()}
+    feed = type("SessionReplayFeed", (ReplayFeed,), {"params": (("replayed", replayed),)})
+    plan = build_plan(config, candles) if config.strategy.name == "regime" else None
+    start = min(record.live_from.values(), default=None)
+    cerebro = build_cerebro(config, candles, preload=False, runonce=False, plan=plan, model=_load_model(record),
+                            evaluation_start=start.to_pydatetime() if start is not None else None, feed=feed)
+    cerebro.p.quicknotify = True  # as sessions run: order notifications reach strategies within the same bar
+    cerebro.addanalyzer(OrderLog, _name="orders")
+    strategies = cerebro.run()
+    if plan is not None:
+        plan = pd.DataFrame({"regime": [regime_label(code) for code in plan["regime"]],
+                             **{name: plan[name].to_numpy() for name in STRATEGY_NAMES}}, index=plan.index + bar)
+        plan.index.name = "datetime"
+    else:
+        plan = pd.DataFrame()
+    orders = orders_frame(strategies) if strategies else pd.DataFrame(columns=ORDER_COLUMNS)
+    fills = fills_frame(cerebro.broker)
+    if not fills.empty:
+        fills["dt"] = pd.to_datetime(fills["dt"])
+    start_value = strategies[0].analyzers.returns.get_analysis().get("start_value") if strategies else None
+    return Replay(plan, orders, fills, start_value)
