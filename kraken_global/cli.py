@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         session.add_argument("--no-retrain", action="store_true", help="no retraining in the downtime")
         session.add_argument("--no-rate-limit", action="store_true", help="no client throttle (the emulator only)")
         session.add_argument("--poll-seconds", type=float, help="seconds between candle polls")
+        session.add_argument("--shadow", metavar="CANDIDATE",
+                             help="replay this candidate beside the session's model on its live bars when the "
+                                  "session ends (recorded in the registry's shadow area, never sent)")
         if mode == "live":
             session.add_argument("--credentials", type=Path,
                                  help="JSON file (mode 0600) with key and secret (default: KRAKEN_API_KEY/SECRET)")
@@ -122,6 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
     parity.add_argument("--size-tolerance", type=float, default=1e-9, metavar="R",
                         help="relative order size difference still counted as identical (default 1e-9)")
     parity.set_defaults(handler=cmd_parity)
+    shadow = commands.add_parser(
+        "shadow", parents=[registry_options],
+        help="a candidate replayed beside the approved model on a session's live bars (never sent)",
+        description="Shadow mode: `paper|live --shadow CANDIDATE` replays the candidate on the session's live bars "
+                    "when the session ends; `shadow run` does it for a finished session; `shadow report` compares "
+                    "the shadow with the session's model. Example: kraken-global shadow report --candidate ID")
+    shadow.add_argument("action", choices=["run", "report"])
+    shadow.add_argument("session", nargs="?", type=Path, help="run: the session's results folder")
+    shadow.add_argument("--candidate", help="the candidate to shadow (run: required; report: only this one)")
+    shadow.set_defaults(handler=cmd_shadow)
     emulator = commands.add_parser("emulator", help="run the local Kraken REST emulator on 127.0.0.1")
     emulator.add_argument("--port", type=int, default=8799)
     emulator.add_argument("--speed", type=float, default=60.0, help="market seconds per wall second")
@@ -350,14 +363,40 @@ def cmd_session(args: argparse.Namespace) -> int:
         "ml.use_model": getattr(args, "model", None),
     }
     config = config.with_overrides({k: v for k, v in overrides.items() if v is not None})
+    if args.shadow:  # the candidate must exist and load before the session starts, not when it ends
+        from kraken_global.gating.candidates import registry_for
+
+        registry_for(config).load_candidate(args.shadow)
     runner = SessionRunner(config, args.mode)
     secrets = [runner.credentials.key, runner.credentials.secret] if runner.credentials else []
     log_file = configure_session_logging(config.live.logs, args.mode, secrets)
     result = runner.run()
     out = write_session(result, config.run.out)
+    if args.shadow:
+        from kraken_global.runners.shadow import run_shadow
+
+        summary = run_shadow(out, args.shadow)
+        print(f"shadow of {args.shadow}: {summary['differing_orders']} orders differ from the session's model; "
+              f"`kraken-global shadow report --candidate {args.shadow}` compares them")
     perf = result.metrics["performance"]
     print(f"{args.mode} session ended: return {perf['total_return_pct']:.2f}%, {len(result.fills)} fills, "
           f"{result.metrics['trading']['rejected_orders']} refused orders; results in {out}, log in {log_file}")
+    return EXIT_OK
+
+
+def cmd_shadow(args: argparse.Namespace) -> int:
+    from kraken_global.runners.shadow import run_shadow, shadow_report
+
+    if args.action == "run":
+        if args.session is None or not args.candidate:
+            raise_config("shadow run needs the session's folder and --candidate ID")
+        chosen = args.config or args.artifacts or args.namespace  # else the session's own registry
+        summary = run_shadow(args.session, args.candidate, _registry(args) if chosen else None)
+        print(f"shadow of {args.candidate} on {summary['session']}: {summary['days']:.1f} days counted "
+              f"({summary['days_note']}); {summary['differing_orders']} orders differ from the session's model")
+        return EXIT_OK
+    _, text = shadow_report(_registry(args), args.candidate)
+    print(text)
     return EXIT_OK
 
 

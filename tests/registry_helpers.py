@@ -29,9 +29,9 @@ def manifest(**overrides) -> dict:
     return {**base, **overrides}
 
 
-def passed_candidate(registry: ModelRegistry, seed: int = 0) -> str:
+def passed_candidate(registry: ModelRegistry, seed: int = 0, **manifest_overrides) -> str:
     """A stored candidate with a passing gates report bound to its SHA256 and the current policy."""
-    candidate = registry.add_candidate(tiny_model(seed), manifest())
+    candidate = registry.add_candidate(tiny_model(seed), manifest(**manifest_overrides))
     registry.record_validation(candidate, {"candidate": candidate, "sha256": registry.file_sha256(candidate),
                                            "policy_sha256": registry.policy().sha256(), "passed": True,
                                            "gates": []})

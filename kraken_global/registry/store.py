@@ -41,6 +41,7 @@ from kraken_global.registry.errors import ConfirmationRequired, IntegrityError, 
 from kraken_global.registry.keys import AuditKeys
 from kraken_global.registry.paths import ArtifactRoot, atomic_write, check_id, fsync_dir, read_regular
 from kraken_global.registry.serialization import load_model, save_model, sha256
+from kraken_global.registry.shadow import ShadowArea
 
 PROMOTE_WORD = "yes-promote"
 __all__ = ["POLICY_WORD", "PROMOTE_WORD", "ROLLBACK_WORD", "ModelRegistry"]
@@ -312,6 +313,7 @@ class ModelRegistry:
                 failed = [g["name"] for g in report.get("gates", []) if not g.get("passed")]
                 raise RegistryError(f"candidate {candidate_id} failed its gates ({', '.join(failed)}); not promoted")
             self.passing_validation(entries, candidate_id, actual, policy)
+            ShadowArea(self).check_for_promotion(entries, candidate_id, actual, policy.min_shadow_days)
             state = self.checked_state(entries)
             if state["approved"] and state["approved"]["id"] == candidate_id:
                 raise RegistryError(f"candidate {candidate_id} is already the approved model")
