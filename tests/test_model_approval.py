@@ -279,7 +279,19 @@ def test_a_log_replaced_by_another_validly_signed_log_is_detected(rolled_back, t
     for _ in range(3):
         passed_candidate(other, 3)
     shutil.copy(other.audit.path, rolled_back.audit.path)
-    refused(cli(rolled_back, "audit", "verify"), 1, r"differs from the anchored head \(the log was rewritten\)")
+    refused(cli(rolled_back, "audit", "verify"), 1, "the log was rewritten or replaced")
+
+
+def test_the_registry_still_verifies_when_mounted_at_another_path(rolled_back, tmp_path):
+    """A container mounts the artifacts at /data/artifacts: the anchor follows the log, not its path."""
+    moved = tmp_path / "mounted" / "artifacts"
+    shutil.copytree(rolled_back.paths.base, moved)
+    elsewhere = ModelRegistry(moved)
+    assert elsewhere.approved_model()[1]["id"] == rolled_back.state()["approved"]["id"]
+    lines = elsewhere.audit.path.read_text().splitlines(keepends=True)
+    elsewhere.audit.path.write_text("".join(lines[:-1]))
+    with pytest.raises(IntegrityError, match="truncated"):
+        elsewhere.approved_model()
 
 
 def test_without_the_key_nothing_verifies_and_no_new_key_is_made(rolled_back, tmp_path):
