@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -229,5 +230,5 @@ def test_the_ci_example_fails_the_job_on_an_unknown_candidate(workflow, tmp_path
     done = subprocess.run(["bash", str(ROOT / "examples/ci/model-gates.sh"), "19990101T000000Z-00000000",
                            str(lenient)], capture_output=True, text=True, cwd=tmp_path, timeout=120,
                           env={"KRAKEN_GLOBAL": str(Path(sys.executable).parent / "kraken-global"),
-                               "PATH": "/usr/bin:/bin"})
+                               "PATH": "/usr/bin:/bin", "KRAKEN_GLOBAL_KEY_DIR": os.environ["KRAKEN_GLOBAL_KEY_DIR"]})
     assert done.returncode == 2 and "could not run" in done.stdout

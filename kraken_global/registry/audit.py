@@ -84,7 +84,8 @@ class AuditLog:
             os.fsync(handle.fileno())
         if new_file:
             fsync_dir(self.path.parent)
-        self.keys.write_anchor(self.path, key, entry["seq"], entry["hash"])
+        head = (entries[0] if entries else entry)["hash"]
+        self.keys.write_anchor(self.path, head, key, entry["seq"], entry["hash"])
         return entry
 
     def verify(self) -> int:
@@ -95,8 +96,9 @@ class AuditLog:
         """The entries, after checking every signature, link and the anchor (see the module docstring)."""
         entries = self.entries()
         if not entries:
-            if self.keys.exists():
-                anchor = self.keys.read_anchor(self.path, self.keys.key(create=False))
+            head = self.keys.head_at(self.path)
+            if head is not None and self.keys.exists():
+                anchor = self.keys.read_anchor(head, self.keys.key(create=False))
                 if anchor is not None and anchor["length"] > 0:
                     state = "is missing" if not self.path.exists() else "is empty"
                     raise IntegrityError(f"audit log {self.path} {state}, but its anchor records {anchor['length']} "
@@ -120,7 +122,12 @@ class AuditLog:
                 raise IntegrityError(f"{where}: hash does not match the content and the key (the line was edited "
                                      "or forged)")
             previous_hash, expected_seq = entry["hash"], expected_seq + 1
-        anchor = self.keys.read_anchor(self.path, key)
+        head = entries[0]["hash"]
+        known = self.keys.head_at(self.path)
+        if known is not None and known != head:
+            raise IntegrityError(f"audit log {self.path} is not the log anchored at this path (its first entry "
+                                 "differs from the anchored head): the log was rewritten or replaced")
+        anchor = self.keys.read_anchor(head, key)
         if anchor is None:
             raise IntegrityError(f"audit log {self.path} has no anchor in {self.keys.folder / 'anchors'}: restore the "
                                  "key folder's anchors from your backup")
@@ -139,9 +146,9 @@ class AuditLog:
         if not entries:
             return
         key = self.keys.key(create=False)
-        anchor = self.keys.read_anchor(self.path, key)
-        if anchor is None or anchor["length"] != entries[-1]["seq"]:
-            self.keys.write_anchor(self.path, key, entries[-1]["seq"], entries[-1]["hash"])
+        anchor = self.keys.read_anchor(entries[0]["hash"], key)
+        if anchor is None or anchor["length"] != entries[-1]["seq"] or self.keys.head_at(self.path) is None:
+            self.keys.write_anchor(self.path, entries[0]["hash"], key, entries[-1]["seq"], entries[-1]["hash"])
 
     def repair_torn_tail(self) -> bool:
         """Drop an incomplete last line left by a crash during append; True if one was dropped."""

@@ -3,9 +3,11 @@
 Anyone who can write the artifacts folder could otherwise rewrite the whole audit log with recomputed hashes, or
 cut its tail. So every entry is signed with an HMAC-SHA256 whose key lives in a separate folder (default
 ``~/.config/kraken-global``, or ``$KRAKEN_GLOBAL_KEY_DIR``): ``audit.key`` (0600, created on first use) and
-``anchors/<id>.json``, one per log, holding its length and last hash (signed too). A log shorter than its anchor,
-or whose entry at the anchored position differs, was truncated or rewritten. Back the folder up with the
-artifacts: without the key no log it signed can be verified, so no approved model can be loaded.
+``anchors/<head>.json``, one per log (named by its first entry's hash, so the artifacts may be mounted elsewhere),
+holding its length and last hash (signed too), and ``anchors/paths/``, which head each log path last had. A log
+shorter than its anchor, or whose entry at the anchored position differs, was truncated or rewritten; an empty or
+missing log, or one with another head, at a path that had an anchored log was deleted or replaced. Back the
+folder up with the artifacts: without the key no log it signed can be verified, so no approved model can be loaded.
 """
 
 from __future__ import annotations
@@ -68,35 +70,48 @@ class AuditKeys:
             raise IntegrityError(f"the audit key {self.key_file} is not a valid key (64 hex digits)")
         return key
 
-    def anchor_file(self, log: Path) -> Path:
-        ident = hashlib.sha256(str(Path(log).resolve()).encode()).hexdigest()[:32]
-        return self.folder / "anchors" / f"{ident}.json"
+    def anchor_file(self, head: str) -> Path:
+        """The anchor of the log whose first entry has hash ``head`` (so the log may move, e.g. into a container)."""
+        if not head.isalnum():
+            raise IntegrityError(f"audit log head {head[:16]!r} is not a hash")
+        return self.folder / "anchors" / f"{head[:32]}.json"
 
-    def read_anchor(self, log: Path, key: bytes) -> dict[str, Any] | None:
-        path = self.anchor_file(log)
+    def path_index(self, log: Path) -> Path:
+        """Which head was last anchored for the log at this path: shows a log deleted, emptied or replaced."""
+        return self.folder / "anchors" / "paths" / hashlib.sha256(str(Path(log).resolve()).encode()).hexdigest()[:32]
+
+    def head_at(self, log: Path) -> str | None:
+        index = self.path_index(log)
+        return index.read_text().strip() if index.exists() else None
+
+    def read_anchor(self, head: str, key: bytes) -> dict[str, Any] | None:
+        path = self.anchor_file(head)
         if not path.exists():
             return None
         try:
             anchor = json.loads(path.read_text())
-            body = _anchor_body(anchor["log"], int(anchor["length"]), anchor["last_hash"])
-            ok = hmac.compare_digest(anchor["mac"], sign(key, body))
+            body = _anchor_body(anchor["head"], int(anchor["length"]), anchor["last_hash"])
+            ok = anchor["head"] == head and hmac.compare_digest(anchor["mac"], sign(key, body))
         except (ValueError, KeyError, TypeError):
             ok = False
         if not ok:
             raise IntegrityError(f"the audit anchor {path} is damaged or was not signed with this key")
         return anchor
 
-    def write_anchor(self, log: Path, key: bytes, length: int, last_hash: str) -> None:
-        path = self.anchor_file(log)
+    def write_anchor(self, log: Path, head: str, key: bytes, length: int, last_hash: str) -> None:
+        path = self.anchor_file(head)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        log_name = str(Path(log).resolve())
-        anchor = {"log": log_name, "length": length, "last_hash": last_hash,
-                  "mac": sign(key, _anchor_body(log_name, length, last_hash))}
+        anchor = {"head": head, "length": length, "last_hash": last_hash,
+                  "mac": sign(key, _anchor_body(head, length, last_hash))}
         atomic_write(path, (json.dumps(anchor, sort_keys=True) + "\n").encode())
+        index = self.path_index(log)
+        if self.head_at(log) != head:
+            index.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            atomic_write(index, (head + "\n").encode())
 
 
-def _anchor_body(log: str, length: int, last_hash: str) -> dict[str, Any]:
-    return {"log": log, "length": length, "last_hash": last_hash}
+def _anchor_body(head: str, length: int, last_hash: str) -> dict[str, Any]:
+    return {"head": head, "length": length, "last_hash": last_hash}
 
 
 def sign(key: bytes, body: dict[str, Any]) -> str:

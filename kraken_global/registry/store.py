@@ -42,16 +42,15 @@ from kraken_global.registry.keys import AuditKeys
 from kraken_global.registry.paths import ArtifactRoot, atomic_write, check_id, fsync_dir, read_regular
 from kraken_global.registry.serialization import load_model, save_model, sha256
 from kraken_global.registry.shadow import ShadowArea
+from kraken_global.registry.verification import file_json as _json
+from kraken_global.registry.verification import last_entry as _last
+from kraken_global.registry.verification import replay_approvals
 
 PROMOTE_WORD = "yes-promote"
-__all__ = ["POLICY_WORD", "PROMOTE_WORD", "ROLLBACK_WORD", "ModelRegistry"]
+__all__ = ["POLICY_WORD", "PROMOTE_WORD", "ROLLBACK_WORD", "ModelRegistry", "replay_approvals"]
 ROLLBACK_WORD = "yes-rollback"
 MANIFEST_FIELDS = ("id", "sha256", "created", "feature_schema", "library_versions", "training_window",
                    "data_hash", "config_hash", "metrics")
-
-
-def _json(data: Any) -> bytes:
-    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
 
 
 def _actor() -> str:
@@ -366,46 +365,10 @@ class ModelRegistry:
         return self.load_candidate(approved["id"], expected_sha256=approved["sha256"])
 
     def verify(self) -> tuple[int, list[str]]:
-        """The audit chain's length (raises if it is broken), and every stored file that no longer matches it:
-        gates reports, the approved pointer, the policy copy."""
-        entries = self.audit.verify_entries()
-        problems = []
-        for candidate in sorted({e["details"].get("id") for e in entries if e["action"] == "validation"}):
-            try:
-                self.audited_report(candidate, entries)
-            except (RegistryError, ValueError) as exc:
-                problems.append(str(exc))
-        for stray in sorted(p.stem for p in self.paths.path("validations").glob("*.json")):
-            if _last(entries, "validation", stray) is None:
-                problems.append(f"gates report validations/{stray}.json has no audited gates run")
-        try:
-            self.checked_state(entries)
-        except (RegistryError, ValueError) as exc:
-            problems.append(str(exc))
-        recorded = _last(entries, "policy")
-        if recorded is not None and self.policy_file.exists() and (
-                self.policy_file.is_symlink() or self.policy_file.read_bytes() != _json(recorded["details"]["policy"])):
-                problems.append(f"{self.policy_file} differs from the policy in the audit log (line "
-                                f"{recorded['seq']}); the audit log's policy applies")
-        return len(entries), problems
+        """The audit chain's length (raises if it is broken), and every stored file that no longer matches it."""
+        from kraken_global.registry.verification import verify_registry
 
-
-def replay_approvals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The stack of approvals the chain's promotions and rollbacks build (the last one is the approved model)."""
-    approvals: list[dict[str, Any]] = []
-    for entry in entries:
-        if entry["action"] == "promote":
-            approvals.append({"id": entry["details"]["id"], "sha256": entry["details"]["sha256"]})
-        elif entry["action"] == "rollback":
-            approvals = approvals[:-1]
-    return approvals
-
-
-def _last(entries: list[dict[str, Any]], action: str, candidate_id: str | None = None) -> dict[str, Any] | None:
-    for entry in reversed(entries):
-        if entry["action"] == action and (candidate_id is None or entry["details"].get("id") == candidate_id):
-            return entry
-    return None
+        return verify_registry(self)
 
 
 class _Release:
