@@ -472,7 +472,9 @@ def test_the_gates_demo_config_runs_in_a_namespace_relaxed_by_the_policy_command
     with pytest.raises(PolicyViolation, match="looser than the policy"):
         effective_thresholds(registry.policy(), asked)
     done = cli(registry, "policy", "set", "min_sharpe=0", "max_drawdown_pct=30", "max_tail_loss_pct=10",
+               "dsr_gate=false", "champion_margin=none", "require_survive_without_best_day=false",
                "--config", str(demo), "--confirm", "yes-change-policy")  # the README's command
     assert done.returncode == 0, done.stderr
     assert effective_thresholds(registry.policy(), asked)["min_sharpe"] == 0.0
+    assert registry.policy().champion_margin is None and not registry.policy().dsr_gate
     assert registry.paths.namespace == "gates-demo" and registry.audit.entries()[-1]["action"] == "policy"
