@@ -260,19 +260,20 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from kraken_global.registry.store import replay_approvals
+    from kraken_global.registry.verification import last_entry, replay_approvals
 
     registry = _registry(args)
     state = registry.state()
-    approvals = replay_approvals(registry.audit.verify_entries())  # what the keyed chain approved, not state.json
+    entries = registry.audit.verify_entries()
+    approvals = replay_approvals(entries)  # what the keyed chain approved and gated, not state.json or the reports
     approved = approvals[-1]["id"] if approvals else None
     if approvals != state["approvals"]:
         print(f"warning: {registry.state_file} does not match the audit log; showing the audit log's approvals "
               "(nothing loads until state.json is restored)", file=sys.stderr)
     if args.action == "list":
         for candidate in registry.candidates():
-            report = registry.validation(candidate)
-            gates = "not gated" if report is None else ("passed" if report.get("passed") else "failed")
+            audited = last_entry(entries, "validation", candidate)
+            gates = "not gated" if audited is None else ("passed" if audited["details"].get("passed") else "failed")
             print(f"{candidate}  gates: {gates}{'  APPROVED' if candidate == approved else ''}")
         return EXIT_OK
     if args.action == "show":
