@@ -2,20 +2,21 @@
 # Run with scripts/run-paper.sh or scripts/run-live.sh, which mount the volumes below.
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 KRAKEN_GLOBAL_KEY_DIR=/data/keys
 RUN useradd --create-home --uid 10001 trader
 WORKDIR /app
 COPY setup.cfg pyproject.toml constraints.txt README.md ./
 COPY kraken_global ./kraken_global
 RUN pip install --disable-pip-version-check -c constraints.txt . \
-    && mkdir -p /data/artifacts /data/state /data/logs /data/results /data/candles \
+    && mkdir -p /data/artifacts /data/keys /data/state /data/logs /data/results /data/candles \
     && chown -R trader /data
 
 USER trader
 # /data/artifacts: the model registry (approved model, audit log), shared with `kraken-global train/gates/promote`
+# /data/keys: the registry's audit key and anchors (KRAKEN_GLOBAL_KEY_DIR), kept apart from the artifacts
 # /data/state: the SQLite trading state (orders, fills, strategy books); keep it: restarts reconcile from it
 # /data/logs: session logs;  /data/results: metrics.json, fills.csv, plan.csv, session.json per session
 # /data/candles: the candle record (live.record_candles): the next session's warm-up and the retraining read it
-VOLUME ["/data/artifacts", "/data/state", "/data/logs", "/data/results", "/data/candles"]
+VOLUME ["/data/artifacts", "/data/keys", "/data/state", "/data/logs", "/data/results", "/data/candles"]
 ENTRYPOINT ["kraken-global"]
 CMD ["paper", "--config", "/app/kraken_global/configs/container.yaml"]

@@ -80,7 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("action", choices=["list", "show", "history"])
     models.add_argument("candidate", nargs="?")
     models.set_defaults(handler=cmd_models)
-    audit = commands.add_parser("audit", parents=[registry_options], help="verify the audit log's hash chain")
+    policy = commands.add_parser("policy", parents=[registry_options],
+                                 help="show or change the namespace's gate policy (audited)")
+    policy.add_argument("action", choices=["show", "set"])
+    policy.add_argument("assignments", nargs="*", metavar="KEY=VALUE", help="for set: e.g. min_sharpe=0.8")
+    policy.add_argument("--confirm", help="for set: must be exactly yes-change-policy")
+    policy.set_defaults(handler=cmd_policy)
+    audit = commands.add_parser("audit", parents=[registry_options],
+                                help="verify the audit log's keyed hash chain and the files it vouches for")
     audit.add_argument("action", choices=["verify"])
     audit.set_defaults(handler=cmd_audit)
     sweep = commands.add_parser("sweep", parents=[registry_options],
@@ -101,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         session.add_argument("--no-retrain", action="store_true", help="no retraining in the downtime")
         session.add_argument("--no-rate-limit", action="store_true", help="no client throttle (the emulator only)")
         session.add_argument("--poll-seconds", type=float, help="seconds between candle polls")
+        session.add_argument("--shadow", metavar="CANDIDATE",
+                             help="replay this candidate beside the session's model on its live bars when the "
+                                  "session ends (recorded in the registry's shadow area, never sent)")
         if mode == "live":
             session.add_argument("--credentials", type=Path,
                                  help="JSON file (mode 0600) with key and secret (default: KRAKEN_API_KEY/SECRET)")
@@ -115,6 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
     parity.add_argument("--size-tolerance", type=float, default=1e-9, metavar="R",
                         help="relative order size difference still counted as identical (default 1e-9)")
     parity.set_defaults(handler=cmd_parity)
+    shadow = commands.add_parser(
+        "shadow", parents=[registry_options],
+        help="a candidate replayed beside the approved model on a session's live bars (never sent)",
+        description="Shadow mode: `paper|live --shadow CANDIDATE` replays the candidate on the session's live bars "
+                    "when the session ends; `shadow run` does it for a finished session; `shadow report` compares "
+                    "the shadow with the session's model. Example: kraken-global shadow report --candidate ID")
+    shadow.add_argument("action", choices=["run", "report"])
+    shadow.add_argument("session", nargs="?", type=Path, help="run: the session's results folder")
+    shadow.add_argument("--candidate", help="the candidate to shadow (run: required; report: only this one)")
+    shadow.set_defaults(handler=cmd_shadow)
     emulator = commands.add_parser("emulator", help="run the local Kraken REST emulator on 127.0.0.1")
     emulator.add_argument("--port", type=int, default=8799)
     emulator.add_argument("--speed", type=float, default=60.0, help="market seconds per wall second")
@@ -168,7 +188,7 @@ def _cluster(config):
 
 
 def _registry(args: argparse.Namespace):
-    from kraken_global.ml.pipeline import registry_for
+    from kraken_global.gating.candidates import registry_for
 
     return registry_for(_registry_config(args))
 
@@ -180,7 +200,7 @@ def _print_json(data) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from kraken_global.ml.pipeline import train_candidate
+    from kraken_global.gating.candidates import train_candidate
 
     config = _registry_config(args)
     registry = _registry(args)
@@ -202,13 +222,22 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_gates(args: argparse.Namespace) -> int:
     import json
 
-    from kraken_global.ml.pipeline import run_gates
+    from kraken_global.gating.gates import run_gates
+    from kraken_global.gating.summary import summarize
 
+    if args.output is not None:  # a report left from an earlier run must not pass for this one's
+        if args.output.is_dir():
+            raise ConfigError(f"--output {args.output} is a folder; name a file for the JSON report")
+        args.output.unlink(missing_ok=True)
     config = _registry_config(args)
+    registry = _registry(args)
+    if not registry.paths.candidate_dir(args.candidate).is_dir():
+        registry.manifest(args.candidate)  # an unknown candidate is refused before a Dask cluster starts
     with _cluster(config) as client:
-        report = run_gates(config, args.candidate, _registry(args), client)
+        report = run_gates(config, args.candidate, registry, client)
     if args.output:
         args.output.write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
+    print(summarize(report), file=sys.stderr)
     _print_json(report)
     return EXIT_OK if report["passed"] else EXIT_FAILED
 
@@ -226,13 +255,20 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from kraken_global.registry.verification import last_entry, replay_approvals
+
     registry = _registry(args)
     state = registry.state()
-    approved = (state["approved"] or {}).get("id")
+    entries = registry.audit.verify_entries()
+    approvals = replay_approvals(entries)  # what the keyed chain approved and gated, not state.json or the reports
+    approved = approvals[-1]["id"] if approvals else None
+    if approvals != state["approvals"]:
+        print(f"warning: {registry.state_file} does not match the audit log; showing the audit log's approvals "
+              "(nothing loads until state.json is restored)", file=sys.stderr)
     if args.action == "list":
         for candidate in registry.candidates():
-            report = registry.validation(candidate)
-            gates = "not gated" if report is None else ("passed" if report.get("passed") else "failed")
+            audited = last_entry(entries, "validation", candidate)
+            gates = "not gated" if audited is None else ("passed" if audited["details"].get("passed") else "failed")
             print(f"{candidate}  gates: {gates}{'  APPROVED' if candidate == approved else ''}")
         return EXIT_OK
     if args.action == "show":
@@ -248,8 +284,34 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     registry = _registry(args)
-    count = registry.audit.verify()
-    print(f"audit log {registry.audit.path}: {count} entries, hash chain intact")
+    count, problems = registry.verify()
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_FAILED
+    print(f"audit log {registry.audit.path}: {count} entries, keyed hash chain intact and anchored "
+          f"(key folder {registry.keys.folder}); reports, approvals and policy match it")
+    return EXIT_OK
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    if args.action == "show":
+        if args.assignments or args.confirm:
+            raise_config("policy show takes no KEY=VALUE or --confirm")
+        policy = registry.policy()
+        _print_json({"namespace": registry.paths.namespace, "policy": policy.model_dump(mode="json"),
+                     "policy_sha256": policy.sha256()})
+        return EXIT_OK
+    changes = {}
+    for assignment in args.assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise_config(f"{assignment!r} is not KEY=VALUE (e.g. min_sharpe=0.8)")
+        changes[key.strip()] = value.strip()
+    policy = registry.set_policy(changes, args.confirm)
+    print(f"policy changed ({', '.join(f'{k}={v}' for k, v in changes.items())}); policy_sha256 {policy.sha256()}; "
+          "recorded in the audit log. Reports made under the previous policy can no longer be promoted.")
     return EXIT_OK
 
 
@@ -297,14 +359,40 @@ def cmd_session(args: argparse.Namespace) -> int:
         "ml.use_model": getattr(args, "model", None),
     }
     config = config.with_overrides({k: v for k, v in overrides.items() if v is not None})
+    if args.shadow:  # the candidate must exist and load before the session starts, not when it ends
+        from kraken_global.gating.candidates import registry_for
+
+        registry_for(config).load_candidate(args.shadow)
     runner = SessionRunner(config, args.mode)
     secrets = [runner.credentials.key, runner.credentials.secret] if runner.credentials else []
     log_file = configure_session_logging(config.live.logs, args.mode, secrets)
     result = runner.run()
     out = write_session(result, config.run.out)
+    if args.shadow:
+        from kraken_global.runners.shadow import run_shadow
+
+        summary = run_shadow(out, args.shadow)
+        print(f"shadow of {args.shadow}: {summary['differing_orders']} orders differ from the session's model; "
+              f"`kraken-global shadow report --candidate {args.shadow}` compares them")
     perf = result.metrics["performance"]
     print(f"{args.mode} session ended: return {perf['total_return_pct']:.2f}%, {len(result.fills)} fills, "
           f"{result.metrics['trading']['rejected_orders']} refused orders; results in {out}, log in {log_file}")
+    return EXIT_OK
+
+
+def cmd_shadow(args: argparse.Namespace) -> int:
+    from kraken_global.runners.shadow import run_shadow, shadow_report
+
+    if args.action == "run":
+        if args.session is None or not args.candidate:
+            raise_config("shadow run needs the session's folder and --candidate ID")
+        chosen = args.config or args.artifacts or args.namespace  # else the session's own registry
+        summary = run_shadow(args.session, args.candidate, _registry(args) if chosen else None)
+        print(f"shadow of {args.candidate} on {summary['session']}: {summary['days']:.1f} days counted "
+              f"({summary['days_note']}); {summary['differing_orders']} orders differ from the session's model")
+        return EXIT_OK
+    _, text = shadow_report(_registry(args), args.candidate)
+    print(text)
     return EXIT_OK
 
 

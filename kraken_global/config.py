@@ -257,6 +257,10 @@ class MLConfig(_Strict):
     folds: int = Field(default=4, ge=2, le=20)
     min_probability: float = Field(default=0.5, ge=0, le=1)
     use_model: Literal["none", "approved"] = "none"
+    # a pin: with use_model approved, refuse to run unless the approved model is this one. Results' config.yaml
+    # records the model a run traded with here, so re-running a saved config trades the same model or refuses.
+    model_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+    model_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 
 class GatesConfig(_Strict):
@@ -267,7 +271,7 @@ class GatesConfig(_Strict):
     max_tail_loss_pct: float = Field(default=5.0, gt=0)
     max_turnover: float = Field(default=2.0, gt=0)
     oos_windows: int = Field(default=2, ge=1, le=12)
-    dsr_gate: bool = False
+    dsr_gate: bool = True
     min_dsr: float = Field(default=0.95, ge=0, le=1)
 
 

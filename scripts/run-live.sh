@@ -7,7 +7,7 @@
 # user: `sudo chown 10001 FILE`), mounted read-only.
 set -euo pipefail
 KG_HOME="${KG_HOME:-$PWD/kg-data}"
-mkdir -p "$KG_HOME"/{artifacts,state,logs,results,candles}
+mkdir -p "$KG_HOME"/{artifacts,keys,state,logs,results,candles}
 secrets=(--env KRAKEN_API_KEY --env KRAKEN_API_SECRET)
 extra=()
 if [[ -n "${KG_CREDENTIALS:-}" ]]; then
@@ -18,6 +18,6 @@ elif [[ -z "${KRAKEN_API_KEY:-}" || -z "${KRAKEN_API_SECRET:-}" ]]; then
   exit 2
 fi
 exec docker run --rm --init --name kraken-global-live "${secrets[@]}" \
-  -v "$KG_HOME/artifacts:/data/artifacts" -v "$KG_HOME/state:/data/state" \
+  -v "$KG_HOME/artifacts:/data/artifacts" -v "$KG_HOME/keys:/data/keys" -v "$KG_HOME/state:/data/state" \
   -v "$KG_HOME/logs:/data/logs" -v "$KG_HOME/results:/data/results" -v "$KG_HOME/candles:/data/candles" \
   kraken-global live --config /app/kraken_global/configs/container.yaml "${extra[@]}" "$@"

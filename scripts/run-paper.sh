@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Paper trading in the container: live Kraken candles, the simulated Kraken broker. No credentials needed.
 #   scripts/run-paper.sh [extra kraken-global paper options]
-# KG_HOME (default ./kg-data) holds the mounted artifacts/, state/, logs/, results/ and candles/ folders.
+# KG_HOME (default ./kg-data) holds the mounted artifacts/, keys/ (audit key), state/, logs/, results/ and candles/.
 set -euo pipefail
 KG_HOME="${KG_HOME:-$PWD/kg-data}"
-mkdir -p "$KG_HOME"/{artifacts,state,logs,results,candles}
+mkdir -p "$KG_HOME"/{artifacts,keys,state,logs,results,candles}
 exec docker run --rm --init --name kraken-global-paper \
-  -v "$KG_HOME/artifacts:/data/artifacts" -v "$KG_HOME/state:/data/state" \
+  -v "$KG_HOME/artifacts:/data/artifacts" -v "$KG_HOME/keys:/data/keys" -v "$KG_HOME/state:/data/state" \
   -v "$KG_HOME/logs:/data/logs" -v "$KG_HOME/results:/data/results" -v "$KG_HOME/candles:/data/candles" \
   kraken-global paper --config /app/kraken_global/configs/container.yaml "$@"

@@ -16,6 +16,16 @@ from kraken_global.paper_broker import KrakenPaperBroker
 from kraken_global.schedule import DowntimeSchedule
 
 DATA_DIR = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def audit_key_dir(tmp_path_factory):
+    """The registry's audit key and anchors in a temporary folder for the whole run (subprocesses inherit it):
+    tests never read or create the user's ~/.config/kraken-global."""
+    folder = tmp_path_factory.mktemp("audit-keys")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KRAKEN_GLOBAL_KEY_DIR", str(folder))
+        yield folder
 NO_DOWNTIME = DowntimeSchedule(enabled=False)
 
 

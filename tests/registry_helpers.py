@@ -24,13 +24,25 @@ def manifest(**overrides) -> dict:
         "data_hash": "0" * 64,
         "config_hash": "0" * 64,
         "metrics": {},
+        "operating_point": {"min_probability": 0.5, "horizon_bars": 24},
     }
     return {**base, **overrides}
 
 
-def passed_candidate(registry: ModelRegistry, seed: int = 0) -> str:
-    """A stored candidate with a passing gates report bound to its SHA256."""
-    candidate = registry.add_candidate(tiny_model(seed), manifest())
+def passed_candidate(registry: ModelRegistry, seed: int = 0, **manifest_overrides) -> str:
+    """A stored candidate with a passing gates report bound to its SHA256 and the current policy."""
+    candidate = registry.add_candidate(tiny_model(seed), manifest(**manifest_overrides))
     registry.record_validation(candidate, {"candidate": candidate, "sha256": registry.file_sha256(candidate),
-                                           "passed": True, "gates": []})
+                                           "policy_sha256": registry.policy().sha256(), "passed": True,
+                                           "gates": []})
     return candidate
+
+
+LENIENT_POLICY = {"min_sharpe": "-50", "max_drawdown_pct": "100", "max_tail_loss_pct": "100", "max_turnover": "100",
+                  "min_oos_days": "90", "dsr_gate": "false", "champion_margin": "none",
+                  "require_survive_without_best_day": "false"}
+
+
+def relax_policy(registry: ModelRegistry, **changes: str) -> None:
+    """Relax the namespace's gate policy the only way there is: its audited command."""
+    registry.set_policy({**LENIENT_POLICY, **changes}, "yes-change-policy")

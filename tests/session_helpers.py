@@ -11,7 +11,7 @@ import yaml
 from kraken_global.config import BacktestConfig
 from kraken_global.emulator import EmulatorServer
 from kraken_global.registry import ModelRegistry
-from tests.registry_helpers import passed_candidate
+from tests.registry_helpers import passed_candidate, relax_policy
 
 PAIRS = ["BTC/USD", "ETH/USD", "XRP/USD"]
 SPEED = 20 * 3600  # twenty market hours per wall second
@@ -29,7 +29,7 @@ def session_overrides(server: EmulatorServer, tmp_path: Path, bars: int = LIVE_B
         "live.sync_seconds": 0.05, "live.retrain": False, "live.rate_limit": False, "live.timeout_ms": 1000,
         "live.max_bars": bars, "live.max_idle_seconds": 20, "live.state": str(tmp_path / "state.sqlite"),
         "live.logs": str(tmp_path / "logs"), "ml.artifacts": str(tmp_path / "artifacts"),
-        "ml.min_probability": 0.0, "run.out": str(tmp_path / "results"),
+        "run.out": str(tmp_path / "results"),
         "live.record_candles": str(tmp_path / "candles"),
         "live.order_deadline_seconds": 3, "live.deadline_margin_seconds": 1.5,
         "live.key_lock_dir": str(tmp_path / "keys"),
@@ -53,9 +53,13 @@ def write_config_file(server: EmulatorServer, tmp_path: Path, bars: int = LIVE_B
     return path
 
 
-def approve_a_model(artifacts: Path) -> str:
+def approve_a_model(artifacts: Path, policy: dict[str, str] | None = None) -> str:
+    """Promote a tiny candidate; ``policy``: relax the gate policy first (``relax_policy`` changes)."""
     registry = ModelRegistry(artifacts)
-    candidate = passed_candidate(registry)
+    if policy is not None:
+        relax_policy(registry, **policy)
+    # a low entry threshold: the tiny test model lets most entries through, so sessions trade
+    candidate = passed_candidate(registry, operating_point={"min_probability": 0.05, "horizon_bars": 24})
     registry.promote(candidate, "yes-promote")
     return candidate
 

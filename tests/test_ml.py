@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -122,10 +123,19 @@ def workflow(tmp_path_factory):
             "ml": {"artifacts": str(folder / "artifacts"), "horizon_bars": 6, "embargo_bars": 6},
             "run": {"scheduler": "serial"}}
     strict = folder / "strict.yaml"
-    strict.write_text(yaml.safe_dump({**base, "gates": {"min_sharpe": 50.0}}))
+    # the strict config has a namespace of its own, under the registry's default (safe) policy
+    strict.write_text(yaml.safe_dump({**base, "ml": {**base["ml"], "namespace": "strict"},
+                                      "gates": {"min_sharpe": 50.0}}))
     lenient = folder / "lenient.yaml"
     lenient.write_text(yaml.safe_dump({**base, "gates": {"min_sharpe": -50.0, "max_drawdown_pct": 100,
-                                                         "max_tail_loss_pct": 100, "max_turnover": 100}}))
+                                                         "max_tail_loss_pct": 100, "max_turnover": 100,
+                                                         "dsr_gate": False}}))
+    # the lenient config's gates are looser than the default policy: relaxing it is its own audited command
+    relaxed = cli("policy", "set", "min_sharpe=-50", "max_drawdown_pct=100", "max_tail_loss_pct=100",
+                  "max_turnover=100", "dsr_gate=false", "champion_margin=none",
+                  "require_survive_without_best_day=false", "--config", str(lenient),
+                  "--confirm", "yes-change-policy")
+    assert relaxed.returncode == 0, relaxed.stderr
     return folder, strict, lenient
 
 
@@ -142,10 +152,19 @@ def test_gates_fail_with_exit_1_and_promotion_is_refused(workflow):
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
     gates = {g["name"]: g for g in report["gates"]}
-    assert gates["integrity"]["passed"] and gates["schema"]["passed"] and not gates["oos_metrics"]["passed"]
+    assert gates["integrity"]["passed"] and gates["schema"]["passed"] and not gates["oos_sharpe"]["passed"]
+    assert "below the minimum 50" in gates["oos_sharpe"]["detail"]
+    assert gates["oos_sharpe"]["shortfall"] == pytest.approx(50.0 - gates["oos_sharpe"]["value"])
+    assert set(report["systems"]) == {"candidate", "no model"}  # nothing approved in this namespace yet
+    assert not gates["beats_no_model"]["passed"] or gates["beats_no_model"]["edge_probability"] >= 0.9
+    assert "candidate vs no model" in gates["beats_no_model"]["detail"]
+    assert report["operating_point"] == {"min_probability": 0.5, "horizon_bars": 6}
     assert report["statistics"]["trials"] >= 1 and 0 <= report["statistics"]["probabilistic_sharpe"] <= 1
+    assert "gates for" in done.stderr and "no model" in done.stderr  # the human summary beside the JSON
+    again = json.loads(cli("gates", candidate, "--config", str(strict)).stdout)
+    assert again["statistics"]["deflated_sharpe"] == report["statistics"]["deflated_sharpe"]  # re-gating: same DSR
     refused = cli("promote", candidate, "--config", str(strict), "--confirm", "yes-promote")
-    assert refused.returncode == 1 and "failed its gates (oos_metrics)" in refused.stderr
+    assert refused.returncode == 1 and "oos_sharpe" in refused.stderr
 
 
 def test_train_gates_promote_backtest_rollback(workflow, tmp_path):
@@ -157,13 +176,26 @@ def test_train_gates_promote_backtest_rollback(workflow, tmp_path):
     assert cli("promote", first, "--config", str(lenient)).returncode == 2  # no confirmation word
     assert cli("promote", first, "--config", str(lenient), "--confirm", "yes-promote").returncode == 0
     second = _train(lenient)
-    assert cli("gates", second, "--config", str(lenient)).returncode == 0
+    gated = cli("gates", second, "--config", str(lenient))
+    assert gated.returncode == 0
+    systems = json.loads(gated.stdout)["systems"]  # candidate, no model and the approved model side by side
+    assert set(systems) == {"candidate", "no model", "approved"} and systems["approved"]["model"]["id"] == first
     assert cli("promote", second, "--config", str(lenient), "--confirm", "yes-promote").returncode == 0
     listing = cli("models", "list", "--config", str(lenient)).stdout
     assert f"{second}  gates: passed  APPROVED" in listing
     backtest = cli("backtest", "--config", str(lenient), "--model", "approved", "--no-plot", "--no-progress",
                    "--out", str(tmp_path / "bt"))
     assert backtest.returncode == 0, backtest.stderr
+    recorded = json.loads((tmp_path / "bt" / "metrics.json").read_text())["model"]
+    assert recorded["id"] == second and recorded["operating_point"] == {"min_probability": 0.5, "horizon_bars": 6}
+    saved = yaml.safe_load((tmp_path / "bt" / "config.yaml").read_text())["ml"]
+    assert saved["model_id"] == second and saved["model_sha256"] == recorded["sha256"]
+    assert f"model: {second}" in backtest.stdout
+    contradicting = tmp_path / "contradicting.yaml"
+    contradicting.write_text(lenient.read_text().replace("horizon_bars: 6", "horizon_bars: 12"))
+    refused = cli("backtest", "--config", str(contradicting), "--model", "approved", "--no-plot", "--no-progress",
+                  "--out", str(tmp_path / "bt2"))
+    assert refused.returncode == 2 and "ml.horizon_bars is 12 in the config" in refused.stderr
     assert cli("rollback", "--config", str(lenient), "--confirm", "yes-rollback").returncode == 0
     history = json.loads(cli("models", "history", "--config", str(lenient)).stdout)
     assert history["approved"]["id"] == first
@@ -198,5 +230,5 @@ def test_the_ci_example_fails_the_job_on_an_unknown_candidate(workflow, tmp_path
     done = subprocess.run(["bash", str(ROOT / "examples/ci/model-gates.sh"), "19990101T000000Z-00000000",
                            str(lenient)], capture_output=True, text=True, cwd=tmp_path, timeout=120,
                           env={"KRAKEN_GLOBAL": str(Path(sys.executable).parent / "kraken-global"),
-                               "PATH": "/usr/bin:/bin"})
+                               "PATH": "/usr/bin:/bin", "KRAKEN_GLOBAL_KEY_DIR": os.environ["KRAKEN_GLOBAL_KEY_DIR"]})
     assert done.returncode == 2 and "could not run" in done.stdout

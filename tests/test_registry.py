@@ -128,11 +128,13 @@ def test_promote_needs_passed_gates_on_that_exact_hash(registry):
     candidate = registry.add_candidate(tiny_model(), manifest())
     with pytest.raises(RegistryError, match="has no gates report"):
         registry.promote(candidate, "yes-promote")
+    policy = registry.policy().sha256()
     registry.record_validation(candidate, {"sha256": registry.file_sha256(candidate), "passed": False,
+                                           "policy_sha256": policy,
                                            "gates": [{"name": "oos_metrics", "passed": False}]})
     with pytest.raises(RegistryError, match=r"failed its gates \(oos_metrics\)"):
         registry.promote(candidate, "yes-promote")
-    registry.record_validation(candidate, {"sha256": "f" * 64, "passed": True, "gates": []})
+    registry.record_validation(candidate, {"sha256": "f" * 64, "passed": True, "policy_sha256": policy, "gates": []})
     with pytest.raises(RegistryError, match="run the gates again"):
         registry.promote(candidate, "yes-promote")
     assert registry.state()["approved"] is None
@@ -172,10 +174,10 @@ def audited(registry) -> ModelRegistry:
 
 def test_an_edited_audit_line_is_detected(audited):
     lines = _audit_lines(audited)
-    assert '"passed":true' in lines[1]  # the first candidate's gates report
-    lines[1] = lines[1].replace('"passed":true', '"passed":false')
+    number = next(i for i, line in enumerate(lines) if '"passed":true' in line)  # the first gates report
+    lines[number] = lines[number].replace('"passed":true', '"passed":false')
     audited.audit.path.write_text("".join(lines))
-    with pytest.raises(IntegrityError, match="line 2: hash does not match"):
+    with pytest.raises(IntegrityError, match=f"line {number + 1}: hash does not match"):
         audited.audit.verify()
 
 

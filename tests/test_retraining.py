@@ -12,7 +12,7 @@ from kraken_global.ml.retraining import DowntimeRetrainer, ModelRefused, Retrain
 from kraken_global.registry import ModelRegistry
 from kraken_global.schedule import DowntimeSchedule
 from tests.conftest import candles, run
-from tests.registry_helpers import passed_candidate
+from tests.registry_helpers import passed_candidate, relax_policy
 
 
 def test_the_retrainer_runs_its_job_when_each_downtime_begins():
@@ -25,12 +25,13 @@ def test_the_retrainer_runs_its_job_when_each_downtime_begins():
 
 def test_a_retrain_trains_and_gates_a_candidate_and_never_promotes(tmp_path):
     registry = ModelRegistry(tmp_path)
+    relax_policy(registry)  # the config's lenient gates must be allowed by the registry's policy
     approved = passed_candidate(registry)
     registry.promote(approved, "yes-promote")
     config = BacktestConfig().with_overrides({
         "universe.pairs": ["BTC/USD", "ETH/USD", "XRP/USD"], "data.timeframe": "4h", "data.start": "2018-01-01",
         "ml.horizon_bars": 6, "ml.embargo_bars": 6, "gates.min_sharpe": -50, "gates.max_drawdown_pct": 100,
-        "gates.max_tail_loss_pct": 100, "gates.max_turnover": 100})
+        "gates.max_tail_loss_pct": 100, "gates.max_turnover": 100, "gates.dsr_gate": False})
     job = RetrainJob(config, registry, background=True)
     job(datetime(2019, 10, 2, 3, 0))
     job.wait(timeout=240)

@@ -128,9 +128,10 @@ def test_a_paper_session_retrains_in_the_downtime_and_never_promotes(tmp_path):
     later downtimes do not stack a second one; the approved model stays approved."""
     with emulator() as server:
         config = session_config(server, tmp_path, bars=48).with_overrides({
-            "live.retrain": True, "ml.use_model": "approved", "data.start": "2019-01-01", "ml.folds": 2,
-            "gates.oos_windows": 1})
-        approved = approve_a_model(config.ml.artifacts)
+            "live.retrain": True, "ml.use_model": "approved", "data.start": "2018-06-01", "ml.folds": 2,
+            "ml.train_end": "2018-10-20", "gates.oos_windows": 1})
+        # the registry's policy must allow one window; the out-of-sample period must be at least 90 days
+        approved = approve_a_model(config.ml.artifacts, {"oos_windows": "1", "min_sharpe": "0"})
         result = SessionRunner(config, "paper").run()
     registry = ModelRegistry(config.ml.artifacts)
     ran = [r for r in result.retraining if "skipped" not in r]

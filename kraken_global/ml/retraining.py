@@ -7,8 +7,8 @@ of the previous UTC day, so no bar of the current day can leak in) and
 runs the gates on it; the result waits in the registry for a person to promote it. In live trading the job runs
 in a background thread so that the feed keeps flowing; in a backtest it runs inline.
 
-:func:`load_trading_model` is how paper and live get their model: only the approved one, verified by hash;
-anything else refuses to start with the reason.
+:func:`load_trading_model` is how paper and live get their model: only the approved one, vouched for by the
+registry's keyed audit chain and verified by hash; anything else refuses to start with the reason.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ class ModelRefused(KrakenGlobalError):
 
 
 def load_trading_model(registry: ModelRegistry) -> tuple[Any, dict[str, Any]]:
-    """The approved model and manifest, verified by hash; raises :class:`ModelRefused` otherwise."""
+    """The approved model and manifest, checked as :meth:`ModelRegistry.approved_model` does; raises
+    :class:`ModelRefused` otherwise."""
     try:
         return registry.approved_model()
     except RegistryError as exc:
@@ -64,7 +65,8 @@ class RetrainJob:
             self._run(when)
 
     def _run(self, when: datetime) -> None:
-        from kraken_global.ml.pipeline import run_gates, train_candidate
+        from kraken_global.gating.candidates import train_candidate
+        from kraken_global.gating.gates import run_gates
 
         known_until = (when - timedelta(days=1)).date()
         config = self.config.with_overrides({"data.end": str(known_until)})

@@ -1,13 +1,15 @@
 """One artifact root per system namespace, and a guard that keeps every path inside it.
 
 Layout under ``<base>/<namespace>/``: ``candidates/<id>/model.skops`` and ``manifest.json``,
-``validations/<id>.json``, ``state.json`` (approved pointer and history), ``audit.jsonl``, ``registry.lock``.
+``validations/<id>.json``, ``state.json`` (approved pointer and history), ``policy.json`` (the gate policy),
+``audit.jsonl``, ``registry.lock``. The audit key and anchors live elsewhere (:mod:`kraken_global.registry.keys`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 from kraken_global.registry.errors import PathEscapeError
@@ -43,7 +45,17 @@ class ArtifactRoot:
         root = self.root.resolve()
         if resolved != root and root not in resolved.parents:
             raise PathEscapeError(f"{candidate} resolves to {resolved}, outside the namespace root {root}")
+        walked = self.root
+        for part in parts:
+            walked = walked / part
+            if walked.is_symlink():
+                raise PathEscapeError(f"{walked} is a symlink: files in the registry must be regular files inside "
+                                      "it; replace the link with the file itself")
         return candidate
+
+    def candidate_file(self, candidate_id: str, name: str) -> Path:
+        check_id(candidate_id)
+        return self.path("candidates", candidate_id, name)
 
     def candidate_dir(self, candidate_id: str) -> Path:
         check_id(candidate_id)
@@ -58,6 +70,25 @@ def check_id(candidate_id: str) -> str:
     if not ID_PATTERN.match(candidate_id or "") or ".." in candidate_id:
         raise PathEscapeError(f"candidate id {candidate_id!r} is not valid")
     return candidate_id
+
+
+def read_regular(path: Path, what: str = "file") -> bytes:
+    """The bytes of ``path`` if it is a regular file, refusing a symlink (``O_NOFOLLOW``, no window between the
+    check and the read) or anything else (a folder, a FIFO that would block)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if Path(path).is_symlink():
+            raise PathEscapeError(f"{what} {path} is a symlink: files in the registry must be regular files "
+                                  "inside it") from None
+        raise exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise PathEscapeError(f"{what} {path} is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read()
+    finally:
+        os.close(fd)
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -2,7 +2,9 @@
 
 The types trusted at load live here, in the code, and nowhere else: a crafted artifact cannot widen the list.
 skops output is not byte-deterministic, so the SHA256 is taken over the exact bytes written, and loading hashes
-the bytes it read and deserializes those same bytes (no window between check and use).
+the bytes it read and deserializes those same bytes (no window between check and use). A loaded model is then
+checked structurally (:mod:`kraken_global.registry.model_check`) before anything calls it: trusted types can still
+carry trees that would hang or crash compiled code.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from typing import Any
 import skops.io as sio
 
 from kraken_global.registry.errors import IntegrityError, UntrustedModelError
-from kraken_global.registry.paths import atomic_write
+from kraken_global.registry.model_check import check_model
+from kraken_global.registry.paths import atomic_write, read_regular
 
-# Beyond skops' own defaults (numpy, scipy and scikit-learn estimators), the one type our models need.
+# Beyond skops' own defaults (numpy, scipy and scikit-learn estimators), the one type our models need; every
+# TreePredictor is validated by check_model before use (skops leaves it untrusted because it is unchecked).
 TRUSTED_TYPES: tuple[str, ...] = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
 
 
@@ -33,7 +37,7 @@ def save_model(model: Any, path: Path) -> str:
 
 def load_model(path: Path, expected_sha256: str) -> Any:
     """Read ``path``, check its SHA256, then load those bytes trusting only :data:`TRUSTED_TYPES`."""
-    data = Path(path).read_bytes()
+    data = read_regular(Path(path), "model file")
     actual = sha256(data)
     if actual != expected_sha256:
         raise IntegrityError(f"model file {path} has SHA256 {actual}, but the manifest records {expected_sha256}: "
@@ -50,6 +54,7 @@ def loads_trusted(data: bytes, where: str) -> Any:
         raise UntrustedModelError(f"{where} contains types outside the trusted list: {', '.join(sorted(untrusted))}; "
                                   "it was not loaded")
     try:
-        return sio.loads(data, trusted=list(TRUSTED_TYPES))
+        model = sio.loads(data, trusted=list(TRUSTED_TYPES))
     except Exception as exc:
         raise UntrustedModelError(f"{where} could not be loaded safely: {exc}") from None
+    return check_model(model, where)

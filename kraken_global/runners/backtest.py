@@ -51,6 +51,8 @@ def build_cerebro(config: BacktestConfig, candles: dict[str, pd.DataFrame], prel
     ``model``: an approved entry-filter model; its probabilities ride on the feeds as ``p_up``.
     ``evaluation_start``: analyzers ignore earlier bars (out-of-sample windows load history for warm-up).
     ``feed``: the feed class (the parity report's replay feed sends a session's feed statuses)."""
+    if model is not None:
+        check_model_applies(config)
     cerebro = bt.Cerebro(stdstats=False, preload=preload, runonce=runonce)
     timeframe = parse_timeframe(config.data.timeframe)
     cerebro.broker = paper_broker(config)
@@ -66,6 +68,15 @@ def build_cerebro(config: BacktestConfig, candles: dict[str, pd.DataFrame], prel
         cerebro.addstrategy(STRATEGIES[config.strategy.name], **config.strategy.params)
     add_standard_analyzers(cerebro, config, evaluation_start)
     return cerebro
+
+
+def check_model_applies(config: BacktestConfig) -> None:
+    """Refuse to run with a model the strategy would ignore: only the regime system's sleeves filter entries by
+    ``p_up``, and a run that claims to use the approved model must trade with it."""
+    if config.strategy.name != "regime":
+        raise ConfigError(f"strategy {config.strategy.name!r} does not use the entry-filter model, so the approved "
+                          "model would be ignored: trade the regime system (strategy.name: regime) or run "
+                          "without a model (--model none, ml.use_model: none)")
 
 
 def paper_broker(config: BacktestConfig, universe: Universe | None = None) -> KrakenPaperBroker:
@@ -133,12 +144,18 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
     For the regime system the baseline strategy also runs on the same data, as the report's benchmark line.
     ``model``: an entry-filter model (``ml.use_model: approved`` loads the registry's approved one).
     """
-    data = load_data(config)
-    check_warmup(config, data.candles)
-    if model is None and config.ml.use_model == "approved":
+    if model is not None or config.ml.use_model == "approved":
+        check_model_applies(config)
+    model_used = None
+    if model is None and config.ml.use_model == "approved":  # refused before any data is read
+        from kraken_global.ml.operating_point import bind_operating_point, model_record
         from kraken_global.registry import ModelRegistry
 
-        model, _ = ModelRegistry(config.ml.artifacts, config.ml.namespace).approved_model()
+        model, manifest = ModelRegistry(config.ml.artifacts, config.ml.namespace).approved_model()
+        config = bind_operating_point(config, manifest)  # trade at the point the model was gated at
+        model_used = model_record(manifest)
+    data = load_data(config)
+    check_warmup(config, data.candles)
     plan = build_plan(config, data.candles) if config.strategy.name == "regime" else None
     cerebro = build_cerebro(config, data.candles, preload, runonce, plan, model)
     clock = bar_clock(data.candles)
@@ -170,6 +187,7 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
         "filled_gap_bars": {s: int(f.attrs.get("filled_bars", 0)) for s, f in data.candles.items()},
         "seed": config.run.seed,
     }
+    metrics["model"] = model_used
     sleeves = {type(s).__name__: s.analyzers.regime.frame() for s in strategies} if plan is not None else {}
     return BacktestResult(config, metrics, equity, fills_frame(broker), data.missing, plan, sleeves)
 

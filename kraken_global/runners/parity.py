@@ -68,6 +68,7 @@ class Replay:
     orders: pd.DataFrame
     fills: pd.DataFrame
     start_value: float | None = None
+    equity: pd.Series | None = None  # portfolio value per bar from the first live bar
 
 
 def read_session(folder: Path) -> SessionRecord:
@@ -201,9 +202,16 @@ def _load_model(record: SessionRecord):
     return model
 
 
-def replay_session(record: SessionRecord) -> Replay:
-    """Run the backtest on the session's candles with its config, seed and model; see the module docstring."""
-    config = record.config
+_SESSION_MODEL = object()
+
+
+def replay_session(record: SessionRecord, model: Any = _SESSION_MODEL, config: BacktestConfig | None = None) -> Replay:
+    """Run the backtest on the session's candles with its config, seed and model; see the module docstring.
+
+    ``model`` and ``config``: another model (and the config at its operating point) on the same candles, as
+    shadow mode runs a candidate beside the session's model."""
+    config = config or record.config
+    model = _load_model(record) if model is _SESSION_MODEL else model
     candles = session_candles(record)
     bar = parse_timeframe(config.data.timeframe)
     replayed = {s: f["replayed"]["bars"] if f.get("live_from") or "LIVE" in record.statuses.get(s, []) else None
@@ -211,7 +219,7 @@ def replay_session(record: SessionRecord) -> Replay:
     feed = type("SessionReplayFeed", (ReplayFeed,), {"params": (("replayed", replayed),)})
     plan = build_plan(config, candles) if config.strategy.name == "regime" else None
     start = min(record.live_from.values(), default=None)
-    cerebro = build_cerebro(config, candles, preload=False, runonce=False, plan=plan, model=_load_model(record),
+    cerebro = build_cerebro(config, candles, preload=False, runonce=False, plan=plan, model=model,
                             evaluation_start=start.to_pydatetime() if start is not None else None, feed=feed)
     cerebro.p.quicknotify = True  # as sessions run: order notifications reach strategies within the same bar
     cerebro.addanalyzer(OrderLog, _name="orders")
@@ -227,4 +235,6 @@ def replay_session(record: SessionRecord) -> Replay:
     if not fills.empty:
         fills["dt"] = pd.to_datetime(fills["dt"])
     start_value = strategies[0].analyzers.returns.get_analysis().get("start_value") if strategies else None
-    return Replay(plan, orders, fills, start_value)
+    recorder = strategies[0].analyzers.returns if strategies else None
+    equity = pd.Series(recorder.values, index=pd.DatetimeIndex(recorder.times), dtype=float) if recorder else None
+    return Replay(plan, orders, fills, start_value, equity)

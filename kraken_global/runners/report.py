@@ -167,6 +167,10 @@ def print_summary(result: BacktestResult, out: Path | None, console: Console | N
     if system.get("regimes_not_seen"):
         console.print(f"regimes that did not occur in this period: {', '.join(system['regimes_not_seen'])}")
     run = result.metrics["run"]
+    model = result.metrics.get("model")
+    if model:
+        point = ", ".join(f"{k} {v}" for k, v in sorted((model.get("operating_point") or {}).items()))
+        console.print(f"model: {model['id']} (sha256 {model['sha256']}) at {point}")
     console.print(f"pairs traded: {', '.join(run['pairs_traded'])}")
     if run["pairs_without_data"]:
         console.print(f"pairs without data in this period (they join when data exists): "

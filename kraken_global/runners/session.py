@@ -44,10 +44,12 @@ from kraken_global.live.poller import CandlePoller
 from kraken_global.live.recorder import CandleRecorder
 from kraken_global.live.state import TradingState
 from kraken_global.live.store import KrakenStore, StoreSettings
+from kraken_global.ml.operating_point import OPERATING_KEYS, bind_operating_point
 from kraken_global.ml.retraining import DowntimeRetrainer, RetrainJob, load_trading_model
 from kraken_global.registry import ModelRegistry
 from kraken_global.runners.backtest import (
     add_standard_analyzers,
+    check_model_applies,
     collect_metrics,
     fills_frame,
     load_data,
@@ -145,8 +147,10 @@ class SessionRunner:
         self.model = None
         self.approved: dict[str, Any] = {}
         if mode == "live" or config.ml.use_model == "approved":
-            self.model, _ = load_trading_model(self.registry)  # refuses on a missing or bad model
+            check_model_applies(config)  # live always trades with the approved model: a strategy must use it
+            self.model, manifest = load_trading_model(self.registry)  # refuses on a missing or bad model
             self.approved = self.registry.state()["approved"]
+            self.config = bind_operating_point(config, manifest)  # trade at the point the model was gated at
         if mode == "live" and credentials is None:
             credentials = load_credentials(config.live.credentials)
         self.credentials = credentials
@@ -230,6 +234,9 @@ class SessionRunner:
         metrics = collect_metrics(trading, broker)
         metrics["session"] = {"mode": self.mode, "model": self.approved.get("id"),
                               "model_sha256": self.approved.get("sha256")}
+        metrics["model"] = {"id": self.approved.get("id"), "sha256": self.approved.get("sha256"),
+                            "operating_point": {k: getattr(self.config.ml, k) for k in OPERATING_KEYS}} \
+            if self.model is not None else None
         plan = pd.DataFrame(keeper.rows).set_index("datetime") if keeper is not None and keeper.rows \
             else pd.DataFrame()
         statuses = {d._name: list(d.statuses) for d in cerebro.datas}

@@ -55,4 +55,20 @@ def run_sweep(config: BacktestConfig, grid: dict[str, list[Any]], client=None, o
         config.with_overrides(overrides)
     rows = run_tasks(_sweep_task, [(config, overrides) for overrides in jobs], client, label="sweep",
                      on_done=on_done)
+    record_trials(config, jobs, rows)
     return pd.DataFrame(rows)
+
+
+def record_trials(config: BacktestConfig, jobs: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
+    """Each sweep point is a trial in the registry's ledger: the Deflated Sharpe of any model gated later is
+    deflated by it."""
+    from kraken_global.gating.candidates import registry_for, trading_system
+    from kraken_global.registry.trials import TrialLedger
+
+    registry = registry_for(config)
+    approved = registry.state().get("approved") if config.ml.use_model == "approved" else None
+    model_sha = approved.get("sha256") if approved else None
+    ledger = TrialLedger(registry.root)
+    for overrides, row in zip(jobs, rows, strict=True):
+        ledger.record("sweep", model_sha, trading_system(config.with_overrides(overrides)), sharpe=row["sharpe"],
+                      ref=",".join(f"{k}={v}" for k, v in overrides.items()))
