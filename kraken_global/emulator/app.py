@@ -19,6 +19,7 @@ from aiohttp import web
 from kraken_global.emulator.auth import NonceBook, signature_ok
 from kraken_global.emulator.exchange import Exchange, KrakenError, epoch
 from kraken_global.emulator.faults import FaultPlan
+from kraken_global.emulator.trades import TradeTape
 from kraken_global.universe import asset_pairs_payload
 
 INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
@@ -168,11 +169,8 @@ class EmulatorApp:
         return {pid: rows, "last": rows[-2][0] if len(rows) > 1 else 0}
 
     def public_Trades(self, query) -> dict:
-        pid = self._pair(query)
-        now = self.exchange.clock.now()
-        price = self.exchange.market.last_price(pid, now)
-        stamp = epoch(now)
-        return {pid: [[f"{price}", "0.10000000", stamp, "b", "m", "", 1]], "last": str(int(stamp * 1e9))}
+        return TradeTape(self.exchange.market).page(self._pair(query), self.exchange.clock.now(),
+                                                    query.get("since"), query.get("count"))
 
     def public_Depth(self, query) -> dict:
         pid = self._pair(query)

@@ -152,7 +152,7 @@ class SessionRunner:
                 store=store, state=self.state, universe=config.universe.build(), risk=config.live.risk.limits(),
                 schedule=config.schedule.schedule(), sync_seconds=config.live.sync_seconds,
                 dead_mans_switch_seconds=config.live.dead_mans_switch_seconds,
-                dms_refresh_seconds=config.live.dms_refresh_seconds)
+                dms_refresh_seconds=config.live.dms_refresh_seconds, max_pair_share=config.broker.max_pair_share)
         else:
             cerebro.broker = paper_broker(config)
         now = _exchange_now(store)
