@@ -8,6 +8,7 @@ downloadable archive into a folder and point the config at it.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -17,11 +18,13 @@ import pandas as pd
 from kraken_global.errors import DataError
 from kraken_global.feeds.candles import resample_candles
 from kraken_global.feeds.formats import detect_format, read_raw
-from kraken_global.feeds.recorded import extend_history, load_record
+from kraken_global.feeds.recorded import extend_history, record_file
 from kraken_global.feeds.timeframes import timeframe_name
 from kraken_global.feeds.trade_stream import read_trade_candles
 from kraken_global.feeds.validation import DEFAULT_GAPS, GapPolicy, check_jumps, fill_gaps, validate_candles
 from kraken_global.universe import PairRules
+
+log = logging.getLogger(__name__)
 
 BUNDLED_DIR = "bundled/data"
 
@@ -130,6 +133,19 @@ def find_pair_file(directory: Path, rules: PairRules, timeframe: pd.Timedelta) -
         if path.is_file():
             return path
     return None
+
+
+def load_record(directory: Path, rules: PairRules, timeframe: pd.Timedelta, gaps, start=None, end=None):
+    """The recorded candles of a pair in [start, end), or None. A record that does not load (it is our own file,
+    but a disk can fail) is reported and left out: the run goes on with the local history."""
+    path = record_file(directory, rules.altname, timeframe)
+    if not path.is_file():
+        return None, path
+    try:
+        return load_candles(path, "ohlcvt", timeframe, gaps, start, end), path
+    except DataError as exc:
+        log.warning("recorded candles not used: %s", exc)
+        return None, path
 
 
 def bar_clock(candles: dict[str, pd.DataFrame]) -> pd.DatetimeIndex:

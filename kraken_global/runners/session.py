@@ -30,7 +30,7 @@ import pandas as pd
 from kraken_global.config import BacktestConfig
 from kraken_global.errors import ConfigError, DataError
 from kraken_global.feeds import parse_timeframe
-from kraken_global.feeds.recorded import load_record
+from kraken_global.feeds.sources import load_record
 from kraken_global.live.broker import KrakenLiveBroker
 from kraken_global.live.credentials import Credentials, load_credentials
 from kraken_global.live.feed import KrakenLiveFeed
