@@ -148,3 +148,15 @@ def test_import_reads_an_archive_zip_of_ohlcvt_and_trade_files_and_list_shows_th
     again = cli("data", "import", str(archive), "--data-dir", str(folder), "--pairs", "ETH/USD")
     assert again.returncode == 0, again.stderr
     assert len(load_candles(folder / "ETHUSD_60.csv")) == 48  # imported twice, stored once
+
+
+def test_rate_limit_and_unavailable_answers_are_retried(emulator, tmp_path):
+    settings = DownloadSettings(**{**FAST.__dict__, "api_url": emulator.base_url, "max_attempts": 3})
+    emulator.faults.add("Trades", "rate_limit")
+    emulator.faults.add("Trades", "unavailable")
+    start = pd.Timestamp(emulator.clock.now()) - pd.Timedelta(days=45)  # two trade pages, then OHLC
+    [report] = download([catalog().resolve("XRP/USD")], HOUR, tmp_path, settings, start.normalize())
+    assert [f.kind for f in emulator.faults.injected] == ["rate_limit", "unavailable"]
+    stored = _stored(tmp_path, "XRPUSD")
+    assert report.candles_written == len(stored) and not stored.index.duplicated().any()
+    assert stored.index[0] == start.normalize() and report.trade_pages >= 2
