@@ -50,3 +50,28 @@ def test_one_pair_no_longer_takes_the_whole_portfolio():
     assert (fills["side"] == "buy").sum() >= 2
     table = summary_table(limited)
     assert "largest share of one pair" in [str(cell) for cell in table.columns[0]._cells]
+
+
+class _Bar:
+    """The little of a data feed the brokers' limit reads: a name, a length and the last close."""
+
+    def __init__(self, name: str, close: float) -> None:
+        self._name, self.close = name, [close]
+
+    def __len__(self) -> int:
+        return 1
+
+
+def test_the_live_broker_sizes_a_buy_as_the_paper_broker_does():
+    from kraken_global.live.broker import KrakenLiveBroker
+
+    broker = KrakenLiveBroker(store=None, state=None, max_pair_share=0.5)
+    broker.balances = {"USD": {"total": 800.0, "free": 800.0}, "BTC": {"total": 2.0, "free": 2.0},
+                       "USDT": {"total": 0.0, "free": 0.0}}
+    btc, usdt = _Bar("BTC/USD", 100.0), _Bar("USDT/USD", 1.0)
+    broker._know(btc)
+    assert broker.getvalue() == pytest.approx(1_000.0)
+    # 200 USD of BTC held in a 1,000 USD portfolio: room for 300 USD more, as allowed_buy_size says
+    assert broker._pair_room(btc, 10.0, 100.0) == pytest.approx(allowed_buy_size(10.0, 100.0, 2.0, 0.0, 1_000.0, 0.5))
+    assert broker._pair_room(btc, 10.0, 100.0) == pytest.approx(3.0)
+    assert broker._pair_room(usdt, 900.0, 1.0) == 900.0  # a stablecoin is cash
