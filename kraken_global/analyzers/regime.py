@@ -84,8 +84,7 @@ def summarize_regimes(analyzers: list[RegimeAnalyzer], warmup: pd.Series, evalua
     exposures = pd.DataFrame({name: f["exposure"] for name, f in frames.items()})
     active = (allocations > 0).sum(axis=1)
     excess = (exposures - allocations).where(allocations > 0)
-    strategies = {a.get_analysis()["strategy"]: {k: v for k, v in a.get_analysis().items() if k != "strategy"}
-                  for a in analyzers}
+    strategies = {name: _strategy_summary(frame, regimes) for name, frame in frames.items()}
     return {
         "regimes": table,
         "regimes_not_seen": [name for name, row in table.items() if not row["occurred"] and name != "WARMUP"],
@@ -97,3 +96,14 @@ def summarize_regimes(analyzers: list[RegimeAnalyzer], warmup: pd.Series, evalua
             "max_exposure_over_allocation": float(np.nan_to_num(excess.max().max(), nan=0.0)),
         },
     }
+
+
+def _strategy_summary(frame: pd.DataFrame, regimes: pd.Series) -> dict:
+    """One strategy's P&L, P&L by the regime its positions were decided in, and share of bars with a slot, over
+    the evaluated bars (``regimes``: -1 marks warm-up)."""
+    change = frame["pnl"].diff().fillna(frame["pnl"].iloc[0])
+    decided_in = regimes.shift(1).fillna(regimes.iloc[0]).astype(int)
+    names = {int(r): Regime(r).name for r in Regime} | {-1: "WARMUP"}
+    return {"pnl": float(frame["pnl"].iloc[-1]),
+            "pnl_by_regime": {names[r]: float(change[decided_in == r].sum()) for r in sorted(decided_in.unique())},
+            "active_share_pct": float((frame["allocation"] > 0).mean() * 100)}
