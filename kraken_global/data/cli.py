@@ -51,13 +51,14 @@ def cmd_download(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn
 
-    from kraken_global.data.download import DownloadSettings, download
+    from kraken_global.data.download import DownloadSettings, download, exchange_now, public_client
     from kraken_global.feeds import parse_timeframe
 
     pairs = _rules(args.pairs_type(args.pairs))
     settings = DownloadSettings(api_url=args.api_url, rate_limit_ms=args.rate_limit_ms)
     console = Console()
-    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    client = public_client(settings)
+    now = exchange_now(client, settings)  # the progress bars end at the exchange's present
     start = pd.Timestamp(args.start) if args.start else None
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[at]}"),
                   console=console, disable=args.no_progress) as progress:
@@ -71,7 +72,8 @@ def cmd_download(args: argparse.Namespace) -> int:
             task = progress.tasks[tasks[symbol]]
             progress.update(tasks[symbol], completed=(at - task.fields["origin"]).total_seconds(), at=str(at))
 
-        reports = download(pairs, parse_timeframe(args.timeframe), args.data_dir, settings, start, on_progress)
+        reports = download(pairs, parse_timeframe(args.timeframe), args.data_dir, settings, start, on_progress,
+                           client)
     for r in reports:
         console.print(f"{r.symbol}: {r.candles_written} candles written to {r.file} "
                       f"({r.trade_pages} trade pages{', resumed' if r.resumed else ''}); last bar {r.last_bar}")

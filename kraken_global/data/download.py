@@ -60,6 +60,14 @@ def public_client(settings: DownloadSettings) -> ccxt.kraken:
     return client
 
 
+def exchange_now(client, settings: DownloadSettings) -> pd.Timestamp:
+    """The exchange's clock (public ``Time``; the emulator's market time is not the machine's)."""
+    try:
+        return pd.Timestamp(int(client.publicGetTime()["result"]["unixtime"]), unit="s")
+    except (ccxt.BaseError, KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"cannot reach {settings.api_url or 'Kraken'}: {exc}") from exc
+
+
 def cursor_file(data_file: Path) -> Path:
     return data_file.with_name(data_file.name.replace(".csv", ".cursor.json"))
 
