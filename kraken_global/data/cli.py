@@ -1,11 +1,11 @@
-"""The ``kraken-global data download|import|list`` subcommands (parsers and handlers, kept out of cli.py)."""
+"""The ``kraken-global data download|import|list`` subcommands (parsers and handlers, kept out of cli.py).
+
+Imported by every ``kraken-global`` call to build the parser: heavy imports (pandas, ccxt) stay in the handlers."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-import pandas as pd
 
 DEFAULT_FOLDER = Path("data")
 
@@ -48,6 +48,7 @@ def _rules(names: list[str]):
 
 
 def cmd_download(args: argparse.Namespace) -> int:
+    import pandas as pd
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn
 
