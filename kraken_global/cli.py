@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from kraken_global import __version__
+from kraken_global.data.cli import add_data_command
 from kraken_global.errors import ConfigError, KrakenGlobalError
 from kraken_global.registry.errors import (
     ConfirmationRequired,
@@ -52,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     bt_parser.add_argument("--no-plot", action="store_true", help="skip report.png")
     bt_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     bt_parser.add_argument("--model", choices=["none", "approved"], help="filter entries with the approved model")
+    bt_parser.add_argument("--format", dest="data_format", choices=["auto", "cryptodatadownload", "ohlcvt", "trades"],
+                           help="layout of the data files (default: detected from the first line)")
+    bt_parser.add_argument("--reference", help="pair whose closes drive the regimes (regimes.reference)")
+    bt_parser.add_argument("--benchmark", help="pair held in the buy & hold column (universe.benchmark)")
     bt_parser.set_defaults(handler=cmd_backtest)
 
     registry_options = argparse.ArgumentParser(add_help=False)
@@ -146,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_emulator_options(emulator)
     emulator.set_defaults(handler=cmd_emulator)
+    add_data_command(commands, _date, _pairs)  # kraken_global/data/cli.py
     return parser
 
 
@@ -438,6 +444,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         "run.plot": False if args.no_plot else None,
         "run.progress": False if args.no_progress else None,
         "ml.use_model": args.model,
+        "data.format": args.data_format,
+        "regimes.reference": args.reference,
+        "universe.benchmark": args.benchmark,
     }
     config = config.with_overrides({k: v for k, v in overrides.items() if v is not None})
     console = Console()

@@ -60,11 +60,15 @@ class UniverseConfig(_Strict):
 
 
 class GapsConfig(_Strict):
+    """Gaps in time (missing bars) and in price (a bar ``max_jump`` times or 1/``max_jump`` of its neighbours)."""
+
     max_fill: int = Field(default=DEFAULT_GAPS.max_fill, ge=0, le=10_000)
     on_larger_gap: Literal["error", "fill"] = "error"
+    max_jump: float | None = Field(default=DEFAULT_GAPS.max_jump, gt=1)
+    on_jump: Literal["error", "repair"] = "error"
 
     def policy(self) -> GapPolicy:
-        return GapPolicy(self.max_fill, self.on_larger_gap)
+        return GapPolicy(self.max_fill, self.on_larger_gap, self.max_jump, self.on_jump)
 
 
 class DataConfig(_Strict):
@@ -122,6 +126,9 @@ class BrokerConfig(_Strict):
     slippage_bps: float = Field(default=5.0, ge=0, le=1000)
     random_slippage_bps: float = Field(default=0.0, ge=0, le=1000)
     volume_share: float | None = Field(default=0.1, gt=0, le=1)
+    # no buy takes one pair above this share of the portfolio's value (backtest, paper and live alike;
+    # stablecoin pairs exempt); null: no limit. See kraken_global.exposure.
+    max_pair_share: float | None = Field(default=0.5, gt=0, le=1)
 
 
 class ScheduleConfig(_Strict):
@@ -189,6 +196,7 @@ class ThresholdsConfig(_Strict):
     breadth_risk_off: float = Field(default=0.4, ge=0, le=1)
     panic_drawdown: float = Field(default=0.25, gt=0, lt=1)
     panic_vol_rank: float = Field(default=0.85, ge=0, le=1)
+    panic_recent_return: float = Field(default=0.0, ge=-1, le=1)
     confirm_days: float = Field(default=1, ge=0)
     min_dwell_days: float = Field(default=3, ge=0)
 

@@ -18,6 +18,8 @@ What it adds to ``bt.brokers.BackBroker`` (and why it cannot be done with a Comm
   partial fill (float-safe, unlike backtrader's ``FixedBarPerc``).
 - **Downtime**: new orders are Rejected with reason ``downtime`` inside the window, and only
   exposure-reducing orders pass during the transition before it.
+- **Per-pair exposure limit**: a buy is cut so the pair stays within ``max_pair_share`` of the portfolio's value
+  (:mod:`kraken_global.exposure`, shared with the live broker); a buy with no room left is Rejected.
 - **Costs reported**: every fill in :attr:`fills` with fee, liquidity and slippage cost.
 """
 
@@ -32,6 +34,7 @@ import backtrader as bt
 from backtrader.brokers import BackBroker
 
 from kraken_global.errors import ConfigError
+from kraken_global.exposure import allowed_buy_size, is_limited
 from kraken_global.fees import KRAKEN_LEGACY
 from kraken_global.schedule import DowntimeSchedule, TradingState
 from kraken_global.universe import PairRules, Universe, catalog
@@ -99,6 +102,7 @@ class KrakenPaperBroker(BackBroker):
         ("volume_share", 0.1),
         ("schedule", DowntimeSchedule()),
         ("seed", 0),
+        ("max_pair_share", None),  # the config passes broker.max_pair_share
         ("checksubmit", False),
     )
 
@@ -122,6 +126,7 @@ class KrakenPaperBroker(BackBroker):
         self._volume: deque[tuple[datetime, float]] = deque()
         self._volume_sum = 0.0
         self._order_ids: dict[int, int] = {}
+        self.capped_buys = 0
 
     def start(self) -> None:
         super().start()
@@ -152,7 +157,19 @@ class KrakenPaperBroker(BackBroker):
 
     def buy(self, owner, data, size, price=None, plimit=None, **kwargs):
         size, price, plimit = self._round_request(data, size, price, plimit, True, kwargs.get("exectype"))
+        if len(data):
+            room = self.rules_for(data).round_size(self._pair_room(data, size, price or data.close[0]))
+            if 0 < room < size:  # no room at all: the full order goes on to be Rejected with the reason
+                self.capped_buys += 1
+                size = room
         return super().buy(owner, data, size, price, plimit, **kwargs)
+
+    def _pair_room(self, data, size: float, price: float) -> float:
+        if self.p.max_pair_share is None or not is_limited(self.rules_for(data).base_currency):
+            return size
+        pending = sum(abs(o.executed.remsize) for o in self._open_orders() if o.data is data and o.isbuy())
+        return allowed_buy_size(size, price, self.getposition(data).size, pending, self.getvalue(),
+                                self.p.max_pair_share)
 
     def sell(self, owner, data, size, price=None, plimit=None, **kwargs):
         size, price, plimit = self._round_request(data, size, price, plimit, False, kwargs.get("exectype"))
@@ -210,6 +227,9 @@ class KrakenPaperBroker(BackBroker):
         notional = size * reference
         if notional < rules.costmin:
             return f"costmin: {notional:.4f} USD is below the minimum cost {rules.costmin:g}"
+        if order.isbuy() and self._pair_room(data, size, reference) < size - 0.5 * 10.0 ** -rules.lot_decimals:
+            return (f"pair exposure limit: {data._name} would exceed max_pair_share "
+                    f"{self.p.max_pair_share:g} of the portfolio")
         if order.isbuy():
             _, taker = self.p.fees.rates(self.volume_30d(data.datetime.datetime(0)))
             worst = reference * (1 + (self.p.slippage_bps + self.p.random_slippage_bps) / 1e4)

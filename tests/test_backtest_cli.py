@@ -59,9 +59,9 @@ def test_same_config_data_and_seed_give_byte_identical_metrics(tmp_path):
 
 
 def test_cli_overrides_reach_the_run(tmp_path):
-    done = cli("backtest", "--config", "configs/quick.yaml", "--pairs", "ETH/USD,XRPUSD", "--from", "2019-01-01",
-               "--to", "2019-06-30", "--timeframe", "1d", "--out", str(tmp_path), "--no-plot", "--no-progress")
-    assert done.returncode == 2 and "needs more than 300 to warm up" in done.stderr  # 181 daily bars
+    done = cli("backtest", "--config", "configs/quick.yaml", "--pairs", "ETH/USD,XRPUSD", "--from", "2017-08-01",
+               "--to", "2017-12-31", "--timeframe", "1d", "--out", str(tmp_path), "--no-plot", "--no-progress")
+    assert done.returncode == 2 and "needs more than 300 to warm up" in done.stderr  # data since 2017-07 only
     done = cli("backtest", "--config", "configs/quick.yaml", "--pairs", "ETH/USD,XRPUSD", "--from", "2019-01-01",
                "--to", "2019-06-30", "--timeframe", "4h", "--out", str(tmp_path), "--no-plot", "--no-progress")
     assert done.returncode == 0, done.stderr

@@ -98,6 +98,14 @@ def _restart_and_check(server, tmp_path: Path, config_file: Path, credentials: P
     return json.loads((tmp_path / "results" / "session.json").read_text())
 
 
+def _orders_so_far(state: Path) -> list[dict]:
+    """The state's orders, or none while the process has created the file but not yet its tables."""
+    try:
+        return state_rows(state, "orders")
+    except sqlite3.OperationalError:
+        return []
+
+
 def _no_secret_anywhere(server, tmp_path: Path, outputs: list[str]) -> None:
     texts = list(outputs)
     for path in tmp_path.rglob("*"):

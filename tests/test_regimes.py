@@ -33,18 +33,48 @@ def closes() -> pd.DataFrame:
                          for s in ("BTC/USD", "ETH/USD", "XRP/USD")})
 
 
-@pytest.mark.parametrize(("trend", "vol_rank", "drawdown", "breadth", "expected"), [
-    (-0.2, 0.90, -0.30, 0.0, Regime.PANIC),      # deep fall in a volatility spike
-    (-0.2, 0.80, -0.30, 0.0, Regime.RISK_OFF),   # deep fall, volatility not extreme
-    (0.05, 0.50, -0.02, 0.7, Regime.RISK_ON),
-    (0.05, 0.50, -0.02, 0.5, Regime.NEUTRAL),    # trend without breadth
-    (0.01, 0.50, -0.02, 0.9, Regime.NEUTRAL),    # inside the trend band
-    (-0.05, 0.50, -0.10, 0.4, Regime.RISK_OFF),
-    (-0.05, 0.50, -0.10, 0.5, Regime.NEUTRAL),
-    (NAN, 0.5, -0.1, 0.5, Regime.NEUTRAL),       # warm-up
+@pytest.mark.parametrize(("trend", "vol_rank", "drawdown", "breadth", "recent", "expected"), [
+    (-0.2, 0.90, -0.30, 0.0, -0.10, Regime.PANIC),      # deep fall in a volatility spike, still falling
+    (-0.2, 0.90, -0.30, 0.0, 0.05, Regime.RISK_OFF),    # same spike, but from a rally: not a panic
+    (-0.2, 0.80, -0.30, 0.0, -0.10, Regime.RISK_OFF),   # deep fall, volatility not extreme
+    (0.05, 0.50, -0.02, 0.7, 0.01, Regime.RISK_ON),
+    (0.05, 0.50, -0.02, 0.5, 0.01, Regime.NEUTRAL),    # trend without breadth
+    (0.01, 0.50, -0.02, 0.9, 0.01, Regime.NEUTRAL),    # inside the trend band
+    (-0.05, 0.50, -0.10, 0.4, -0.01, Regime.RISK_OFF),
+    (-0.05, 0.50, -0.10, 0.5, -0.01, Regime.NEUTRAL),
+    (NAN, 0.5, -0.1, 0.5, -0.01, Regime.NEUTRAL),       # warm-up
 ])
-def test_classification_rules(trend, vol_rank, drawdown, breadth, expected):
-    assert classify(trend, vol_rank, drawdown, breadth, T) is expected
+def test_classification_rules(trend, vol_rank, drawdown, breadth, recent, expected):
+    assert classify(trend, vol_rank, drawdown, breadth, recent, T) is expected
+
+
+def _crafted(moves: list[np.ndarray], seed: int = 1) -> pd.Series:
+    """Hourly closes: 120 calm days (0.2% a bar), then ``moves`` (log returns per bar)."""
+    calm = np.random.default_rng(seed).normal(0.0, 0.002, 24 * 120)
+    steps = np.concatenate([calm, *moves])
+    return pd.Series(20_000 * np.exp(np.cumsum(steps)), index=pd.date_range("2021-01-01", periods=len(steps),
+                                                                              freq="h"))
+
+
+def test_a_rally_out_of_a_drawdown_does_not_enter_panic():
+    # a quiet 40% slide over 60 days, then a jumpy rally (+4% every 8 hours): volatility spikes while the price is
+    # still far below its 90-day high - the 2019-10-25 case
+    slide = np.full(24 * 60, np.log(0.6) / (24 * 60))
+    rally = np.where(np.arange(24 * 3) % 8 == 0, np.log(1.04), 0.0)
+    closes = _crafted([slide, rally])
+    regimes = compute_regimes(closes, closes.to_frame("BTC/USD"), HOUR)
+    after = regimes.iloc[24 * 180:]
+    plain_vol = closes.pipe(np.log).diff().rolling(24 * 7).std()
+    assert plain_vol.iloc[24 * 180:].max() > 3 * plain_vol.iloc[: 24 * 180].max()  # a volatility spike
+    assert (after["drawdown"] <= -T.panic_drawdown).sum() > 10  # deep below the high meanwhile
+    assert not (regimes["regime"] == Regime.PANIC).any()
+
+
+def test_a_crash_enters_panic():
+    crash = np.random.default_rng(3).normal(-0.006, 0.02, 24 * 3)  # ~35% down in three days, violently
+    closes = _crafted([crash])
+    regimes = compute_regimes(closes, closes.to_frame("BTC/USD"), HOUR)
+    assert (regimes["regime"].iloc[24 * 120:] == Regime.PANIC).any()
 
 
 def test_hysteresis_panic_at_once_others_confirmed_and_dwelled():
@@ -67,7 +97,7 @@ def test_batch_and_incremental_paths_give_the_same_regimes(closes):
         inputs.append(values)
     assert regimes == batch["regime"].tolist()
     incremental = pd.DataFrame(inputs, index=batch.index)
-    for column in ("trend", "vol", "vol_rank", "drawdown", "breadth"):
+    for column in ("trend", "vol", "vol_rank", "drawdown", "breadth", "recent_return"):
         np.testing.assert_allclose(incremental[column], batch[column], rtol=1e-12, atol=1e-14, equal_nan=True)
     assert set(batch["regime"]) == {int(r) for r in Regime}  # all four regimes occur in this year
 

@@ -8,9 +8,10 @@ from kraken_global import metrics
 
 
 class BuyAndHoldBenchmark(bt.Analyzer):
-    """The starting cash put into ``symbol`` at the first bar's close, paying ``fee`` once, then held."""
+    """The starting cash put into ``symbol`` at the first bar's close, paying ``fee`` once, then held.
+    ``start``: the first bar counted (earlier bars are warm-up)."""
 
-    params = (("symbol", "BTC/USD"), ("fee", 0.0026))
+    params = (("symbol", "BTC/USD"), ("fee", 0.0026), ("start", None))
     portfolio_wide = True
 
     def start(self) -> None:
@@ -22,6 +23,8 @@ class BuyAndHoldBenchmark(bt.Analyzer):
 
     def next(self) -> None:
         if self.data_ is None or not len(self.data_):
+            return
+        if self.p.start is not None and self.strategy.datetime.datetime(0) < self.p.start:
             return
         price = self.data_.close[0]
         if self.units is None:

@@ -52,13 +52,19 @@ class RegimeAnalyzer(bt.Analyzer):
         self.rets["active_share_pct"] = float((frame["allocation"] > 0).mean() * 100)
 
 
-def summarize_regimes(analyzers: list[RegimeAnalyzer], warmup: pd.Series) -> dict:
-    """Portfolio and per-strategy figures by regime, and the slot checks, from all strategies' analyzers."""
+def summarize_regimes(analyzers: list[RegimeAnalyzer], warmup: pd.Series, evaluation_start=None) -> dict:
+    """Portfolio and per-strategy figures by regime, and the slot checks, from all strategies' analyzers.
+
+    ``warmup``: True for warm-up bars, indexed like the analyzers' frames (bar close time). Only bars from
+    ``evaluation_start`` count, and warm-up bars among them are counted as warm-up, never as a regime."""
     frames = {a.get_analysis()["strategy"]: a.frame() for a in analyzers}
+    if evaluation_start is not None:
+        frames = {name: f[f.index >= pd.Timestamp(evaluation_start)] for name, f in frames.items()}
     first = next(iter(frames.values()))
     if first.empty:
         return {}
-    regimes = first["regime"].astype(int)
+    warm = warmup.reindex(first.index).fillna(False).astype(bool).to_numpy()
+    regimes = first["regime"].astype(int).where(~warm, -1)
     value = first["value"]
     change = value.diff().fillna(value.iloc[0] - value.iloc[0])
     decided_in = regimes.shift(1).fillna(regimes.iloc[0]).astype(int)
@@ -71,20 +77,33 @@ def summarize_regimes(analyzers: list[RegimeAnalyzer], warmup: pd.Series) -> dic
             "share_of_time_pct": float(in_regime.mean() * 100),
             "pnl_usd": float(change[decided_in == regime].sum()),
         }
+    if warm.any():
+        table["WARMUP"] = {"occurred": True, "bars": int(warm.sum()), "share_of_time_pct": float(warm.mean() * 100),
+                           "pnl_usd": float(change[decided_in == -1].sum())}
     allocations = pd.DataFrame({name: f["allocation"] for name, f in frames.items()})
     exposures = pd.DataFrame({name: f["exposure"] for name, f in frames.items()})
     active = (allocations > 0).sum(axis=1)
     excess = (exposures - allocations).where(allocations > 0)
-    strategies = {a.get_analysis()["strategy"]: {k: v for k, v in a.get_analysis().items() if k != "strategy"}
-                  for a in analyzers}
+    strategies = {name: _strategy_summary(frame, regimes) for name, frame in frames.items()}
     return {
         "regimes": table,
-        "regimes_not_seen": [name for name, row in table.items() if not row["occurred"]],
-        "warmup_bars": int(warmup.sum()),
-        "regime_changes": int((regimes.diff().fillna(0) != 0).sum()),
+        "regimes_not_seen": [name for name, row in table.items() if not row["occurred"] and name != "WARMUP"],
+        "warmup_bars": int(warm.sum()),
+        "regime_changes": int((regimes[~warm].diff().fillna(0) != 0).sum()),
         "strategies": strategies,
         "checks": {
             "max_active_strategies": int(active.max()),
             "max_exposure_over_allocation": float(np.nan_to_num(excess.max().max(), nan=0.0)),
         },
     }
+
+
+def _strategy_summary(frame: pd.DataFrame, regimes: pd.Series) -> dict:
+    """One strategy's P&L, P&L by the regime its positions were decided in, and share of bars with a slot, over
+    the evaluated bars (``regimes``: -1 marks warm-up)."""
+    change = frame["pnl"].diff().fillna(frame["pnl"].iloc[0])
+    decided_in = regimes.shift(1).fillna(regimes.iloc[0]).astype(int)
+    names = {int(r): Regime(r).name for r in Regime} | {-1: "WARMUP"}
+    return {"pnl": float(frame["pnl"].iloc[-1]),
+            "pnl_by_regime": {names[r]: float(change[decided_in == r].sum()) for r in sorted(decided_in.unique())},
+            "active_share_pct": float((frame["allocation"] > 0).mean() * 100)}

@@ -95,22 +95,31 @@ class TradeStats(bt.Analyzer):
 
 
 class Exposure(bt.Analyzer):
-    """Mean gross exposure (positions value / portfolio value) and share of bars with any position."""
+    """Mean gross exposure (positions value / portfolio value), share of bars with any position, and the
+    largest share of the portfolio one pair reached (the per-pair exposure limit at work)."""
 
+    params = (("start", None),)  # bars before it are warm-up and not counted
     portfolio_wide = True
 
     def start(self) -> None:
         self.exposures: list[float] = []
         self.invested_bars = 0
+        self.max_pair_share = 0.0
+        self.max_pair: str | None = None
 
     def next(self) -> None:
+        if self.p.start is not None and self.strategy.datetime.datetime(0) < self.p.start:
+            return
         broker = self.strategy.broker
         value = broker.getvalue()
         gross = 0.0
         for data in self.strategy.datas:
             size = broker.getposition(data).size
             if size and len(data):
-                gross += abs(size * data.close[0])
+                held = abs(size * data.close[0])
+                gross += held
+                if value > 0 and held / value > self.max_pair_share:
+                    self.max_pair_share, self.max_pair = held / value, data._name
         self.exposures.append(gross / value if value > 0 else 0.0)
         self.invested_bars += gross > 0
 
@@ -119,3 +128,5 @@ class Exposure(bt.Analyzer):
         self.rets["mean_exposure_pct"] = 100.0 * sum(self.exposures) / n if n else 0.0
         self.rets["max_exposure_pct"] = 100.0 * max(self.exposures) if n else 0.0
         self.rets["time_in_market_pct"] = 100.0 * self.invested_bars / n if n else 0.0
+        self.rets["max_pair_share_pct"] = 100.0 * self.max_pair_share
+        self.rets["max_pair"] = self.max_pair

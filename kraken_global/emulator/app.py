@@ -24,6 +24,7 @@ from kraken_global.emulator.faults import Fault, FaultPlan
 from kraken_global.emulator.ordering import Visibility, trades_page
 from kraken_global.emulator.pair_rules import asset_pairs_reply
 from kraken_global.emulator.permissions import allowed
+from kraken_global.emulator.trades import TradeTape
 
 INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
 ASSET_DECIMALS = {"ZUSD": 4}
@@ -200,12 +201,8 @@ class EmulatorApp:
         return {pid: rows, "last": last}
 
     def public_Trades(self, query) -> dict:
-        pid = self._pair(query)
-        now = self.exchange.clock.now()
-        price = self.exchange.market.last_price(pid, now)
-        stamp = epoch(now)
-        text = format(price, f".{self.exchange.market.rules[pid].pair_decimals}f")
-        return {pid: [[text, "0.10000000", stamp, "b", "m", "", 1]], "last": str(int(stamp * 1e9))}
+        return TradeTape(self.exchange.market).page(self._pair(query), self.exchange.clock.now(),
+                                                    query.get("since"), query.get("count"))
 
     def public_Depth(self, query) -> dict:
         pid = self._pair(query)

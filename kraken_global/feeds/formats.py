@@ -5,8 +5,11 @@ can name the file and the line a person would open in an editor (1-based, header
 
 Formats:
 
-- ``cryptodatadownload``: line 1 a banner, line 2 ``Date,Symbol,Open,High,Low,Close,Volume <BASE>,Volume USD``,
-  rows newest first, ``Date`` like ``2019-12-15 07-PM`` (UTC) or ``2019-12-15 19:00:00``.
+- ``cryptodatadownload``: an optional banner line (``Timestamps are UTC timezone,https://www.CryptoDataDownload.com``
+  or just the site's address), then a header such as ``Date,Symbol,Open,High,Low,Close,Volume <BASE>,Volume USD``
+  or ``Unix Timestamp,Date,Symbol,...`` / ``unix,date,symbol,open,...`` (any case), rows newest first. Times come
+  from the unix column when there is one (seconds or milliseconds), else from ``Date`` like ``2019-12-15 07-PM``
+  (UTC) or ``2019-12-15 19:00:00``.
 - ``ohlcvt``: Kraken's OHLCVT export, no header, ``unix_seconds,open,high,low,close,volume,trades``, oldest first.
 - ``trades``: Kraken's trade history export, no header, ``unix_seconds,price,volume``, oldest first.
 """
@@ -24,10 +27,22 @@ PRICE_COLUMNS = ("open", "high", "low", "close")
 CANDLE_COLUMNS = (*PRICE_COLUMNS, "volume")
 
 
+def _is_banner(line: str) -> bool:
+    """CryptoDataDownload's first line, in any of its forms (``Timestamps are UTC timezone,https://www.Crypto
+    DataDownload.com``, the address alone, ``CryptoDataDownload.com``...)."""
+    low = line.lower()
+    return "cryptodatadownload" in low or low.startswith("timestamps are utc")
+
+
+def _is_cdd_header(line: str) -> bool:
+    low = line.lower().lstrip("\ufeff")
+    return low.startswith(("date,", "unix,", "unix timestamp,", "timestamp,", "time,")) and "open" in low
+
+
 def detect_format(path: Path) -> str:
     """Guess the format from the first line of ``path``."""
     first = _first_line(path)
-    if first.startswith("Timestamps") or first.lower().startswith("date,") or first.startswith("unix,"):
+    if _is_banner(first) or _is_cdd_header(first):
         return "cryptodatadownload"
     fields = first.split(",")
     if len(fields) in (6, 7):
@@ -36,7 +51,8 @@ def detect_format(path: Path) -> str:
         return "trades"
     raise DataError(
         f"cannot tell the format from the first line {first[:60]!r}: expected a CryptoDataDownload file, "
-        "a Kraken OHLCVT export (7 columns) or a Kraken trades export (3 columns)",
+        "a Kraken OHLCVT export (7 columns) or a Kraken trades export (3 columns); "
+        f"if it is one of them, say which with --format or data.format ({', '.join(FORMATS)})",
         str(path), 1,
     )
 
@@ -70,7 +86,9 @@ def read_raw(path: Path, fmt: str = "auto") -> tuple[pd.DataFrame, str]:
     try:
         frame = reader(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"cannot parse as {fmt}: {exc}", str(path)) from exc
+        others = ", ".join(f for f in FORMATS if f != fmt)
+        raise DataError(f"cannot parse as {fmt}: {exc}; if the file is in another layout, force it with --format "
+                        f"or data.format ({others})", str(path)) from exc
     return frame, fmt
 
 
@@ -81,17 +99,20 @@ def _numeric(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
 
 
 def _read_cdd(path: Path) -> pd.DataFrame:
-    skip = 1 if _first_line(path).startswith("Timestamps") else 0
+    skip = 1 if _is_banner(_first_line(path)) else 0
     frame = pd.read_csv(path, skiprows=skip, dtype=str, keep_default_na=False)
-    frame.columns = [c.strip() for c in frame.columns]
-    volume = [c for c in frame.columns if c.startswith("Volume") and c != "Volume USD"]
-    needed = {"Date", "Open", "High", "Low", "Close"}
-    if not needed <= set(frame.columns) or not volume:
-        raise ValueError(f"expected columns Date, Open, High, Low, Close, Volume <BASE>; got {list(frame.columns)}")
+    names = {c.strip().lstrip("\ufeff").lower(): c for c in frame.columns}
+    volume = [names[c] for c in names if c.startswith("volume") and c != "volume usd" and c != "volume usdt"]
+    stamp = next((names[c] for c in ("unix timestamp", "unix", "timestamp", "time") if c in names), None)
+    needed = {"open", "high", "low", "close"}
+    if not needed <= set(names) or not volume or (stamp is None and "date" not in names):
+        raise ValueError("expected columns Date or Unix (Unix Timestamp), Open, High, Low, Close, Volume <BASE>; "
+                         f"got {list(frame.columns)}")
+    times = _parse_unix_any(frame[stamp]) if stamp is not None else _parse_cdd_dates(frame[names["date"]])
     out = pd.DataFrame({
-        "timestamp": _parse_cdd_dates(frame["Date"]),
-        "open": frame["Open"], "high": frame["High"], "low": frame["Low"], "close": frame["Close"],
-        "volume": frame[volume[0]],
+        "timestamp": times,
+        "open": frame[names["open"]], "high": frame[names["high"]], "low": frame[names["low"]],
+        "close": frame[names["close"]], "volume": frame[volume[0]],
     })
     out["row"] = range(skip + 2, skip + 2 + len(out))
     return _numeric(out, CANDLE_COLUMNS)
@@ -104,6 +125,14 @@ def _parse_cdd_dates(dates: pd.Series) -> pd.Series:
     if missing.any():
         parsed[missing] = pd.to_datetime(text[missing], format="%Y-%m-%d %H:%M:%S", errors="coerce")
     return parsed
+
+
+def _parse_unix_any(values: pd.Series) -> pd.Series:
+    """Unix time in seconds or milliseconds (CryptoDataDownload has used both), told apart by size."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    millis = numbers.abs() > 1e11
+    seconds = numbers.where(~millis, numbers / 1000.0)
+    return pd.to_datetime(seconds, unit="s", errors="coerce").astype("datetime64[ns]")
 
 
 def _read_ohlcvt(path: Path) -> pd.DataFrame:

@@ -4,39 +4,21 @@ Sessions append every closed candle they receive to ``data.recorded`` (:class:`k
 CandleRecorder`). Every run that loads data (backtest, train, gates, a session's warm-up) continues each pair's
 local candles with the recorded ones, so the downtime retraining and the next session see the market up to the
 last session's bar, not only up to the last export.
+
+This module only names and joins; reading a record is :func:`kraken_global.feeds.sources.load_record` (every
+source of history lives there), so the dependency goes one way: sources -> recorded.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pandas as pd
-
-from kraken_global.errors import DataError
-from kraken_global.universe import PairRules
-
-log = logging.getLogger(__name__)
 
 
 def record_file(directory: Path, altname: str, timeframe: pd.Timedelta) -> Path:
     """The record of one pair at one timeframe: Kraken's export name, ``<ALTNAME>_<minutes>.csv``."""
     return Path(directory) / f"{altname}_{int(timeframe / pd.Timedelta(minutes=1))}.csv"
-
-
-def load_record(directory: Path, rules: PairRules, timeframe: pd.Timedelta, gaps, start=None, end=None):
-    """The recorded candles of a pair in [start, end), or None. A record that does not load (it is our own file,
-    but a disk can fail) is reported and left out: the run goes on with the local history."""
-    from kraken_global.feeds.sources import load_candles
-
-    path = record_file(directory, rules.altname, timeframe)
-    if not path.is_file():
-        return None, path
-    try:
-        return load_candles(path, "ohlcvt", timeframe, gaps, start, end), path
-    except DataError as exc:
-        log.warning("recorded candles not used: %s", exc)
-        return None, path
 
 
 def extend_history(local: pd.DataFrame | None, recorded: pd.DataFrame | None, timeframe: pd.Timedelta,

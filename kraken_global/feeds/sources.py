@@ -8,6 +8,7 @@ downloadable archive into a folder and point the config at it.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -15,12 +16,15 @@ from pathlib import Path
 import pandas as pd
 
 from kraken_global.errors import DataError
-from kraken_global.feeds.candles import resample_candles, trades_to_candles
-from kraken_global.feeds.formats import read_raw
-from kraken_global.feeds.recorded import extend_history, load_record
+from kraken_global.feeds.candles import resample_candles
+from kraken_global.feeds.formats import detect_format, read_raw
+from kraken_global.feeds.recorded import extend_history, record_file
 from kraken_global.feeds.timeframes import timeframe_name
-from kraken_global.feeds.validation import DEFAULT_GAPS, GapPolicy, validate_candles, validate_trades
+from kraken_global.feeds.trade_stream import read_trade_candles
+from kraken_global.feeds.validation import DEFAULT_GAPS, GapPolicy, check_jumps, fill_gaps, validate_candles
 from kraken_global.universe import PairRules
+
+log = logging.getLogger(__name__)
 
 BUNDLED_DIR = "bundled/data"
 
@@ -55,6 +59,10 @@ def load_candles(
     Rows outside ``[start, end)`` are dropped before validation, so a flaw in years the run does not use
     cannot stop it; rows with an unparseable timestamp are always kept, and so always reported.
     """
+    if not Path(path).exists():
+        raise DataError("file not found", str(path))
+    if fmt == "trades" or (fmt == "auto" and detect_format(Path(path)) == "trades"):
+        return _trade_candles(Path(path), timeframe, gaps, start, end)
     raw, fmt = read_raw(Path(path), fmt)
     keep = raw["timestamp"].isna()
     inside = pd.Series(True, index=raw.index)
@@ -66,17 +74,35 @@ def load_candles(
     if raw.empty:
         return pd.DataFrame(columns=["open", "high", "low", "close", "volume"],
                             index=pd.DatetimeIndex([], name="datetime"))
-    if fmt == "trades":
-        if timeframe is None:
-            raise DataError("a timeframe is needed to turn trades into candles", str(path))
-        return trades_to_candles(validate_trades(raw, str(path)), timeframe)
     source_tf = _timeframe_from_name(Path(path))
-    candles = validate_candles(raw, str(path), newest_first=fmt == "cryptodatadownload",
+    stamps = raw["timestamp"].dropna()
+    newest_first = fmt == "cryptodatadownload" and len(stamps) > 1 and stamps.iloc[0] > stamps.iloc[-1]
+    candles = validate_candles(raw, str(path), newest_first=newest_first,
                                timeframe=source_tf, gaps=gaps)
     source_tf = candles.attrs["timeframe"]
     if timeframe is not None and timeframe != source_tf:
         candles = resample_candles(candles, source_tf, timeframe)
     return candles
+
+
+def _trade_candles(path: Path, timeframe: pd.Timedelta | None, gaps: GapPolicy, start, end) -> pd.DataFrame:
+    """A trade file streamed into candles (:mod:`~kraken_global.feeds.trade_stream`), clipped to [start, end)
+    and put through the gap policy like any candle file."""
+    if timeframe is None:
+        raise DataError("a timeframe is needed to turn trades into candles", str(path))
+    candles = read_trade_candles(path, timeframe)
+    if start is not None:
+        candles = candles[candles.index >= start]
+    if end is not None:
+        candles = candles[candles.index < end]
+    if candles.empty:
+        return pd.DataFrame(columns=["open", "high", "low", "close", "volume"],
+                            index=pd.DatetimeIndex([], name="datetime"))
+    candles = check_jumps(candles, str(path), gaps)
+    repaired = candles.attrs.get("repaired_bars", 0)
+    out = fill_gaps(candles, str(path), timeframe, gaps)
+    out.attrs["repaired_bars"] = repaired
+    return out
 
 
 def _timeframe_from_name(path: Path) -> pd.Timedelta | None:
@@ -107,6 +133,19 @@ def find_pair_file(directory: Path, rules: PairRules, timeframe: pd.Timedelta) -
         if path.is_file():
             return path
     return None
+
+
+def load_record(directory: Path, rules: PairRules, timeframe: pd.Timedelta, gaps, start=None, end=None):
+    """The recorded candles of a pair in [start, end), or None. A record that does not load (it is our own file,
+    but a disk can fail) is reported and left out: the run goes on with the local history."""
+    path = record_file(directory, rules.altname, timeframe)
+    if not path.is_file():
+        return None, path
+    try:
+        return load_candles(path, "ohlcvt", timeframe, gaps, start, end), path
+    except DataError as exc:
+        log.warning("recorded candles not used: %s", exc)
+        return None, path
 
 
 def bar_clock(candles: dict[str, pd.DataFrame]) -> pd.DatetimeIndex:

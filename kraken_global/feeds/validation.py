@@ -7,6 +7,12 @@ timestamp at the candle's START (Kraken's convention).
 Gap policy: Kraken writes no OHLCVT row for an interval without trades. A gap of up to ``max_fill`` missing
 bars is filled with flat bars (open = high = low = close = previous close, volume 0), which is what the market
 looked like. A longer gap raises, unless ``on_larger_gap="fill"`` asks for the same repair there too.
+
+Price jumps: a bar whose close is ``max_jump`` times (or 1/``max_jump`` of) the previous close, or whose high or
+low is that far from its own body, cannot be a market price (a 1000x print, a misplaced decimal point). It
+raises, unless ``on_jump="repair"``: a one-bar spike (the next close returns near the previous one) is then made
+flat at the previous close and a wild wick is cut to the body; the count is reported (``repaired_bars``). A jump
+that does not revert is a level change no repair can guess, and stays an error.
 """
 
 from __future__ import annotations
@@ -23,10 +29,12 @@ from kraken_global.feeds.formats import CANDLE_COLUMNS, PRICE_COLUMNS
 
 @dataclass(frozen=True)
 class GapPolicy:
-    """How missing bars are handled; see the module docstring."""
+    """How missing bars and implausible price jumps are handled; see the module docstring."""
 
     max_fill: int = 6
     on_larger_gap: Literal["error", "fill"] = "error"
+    max_jump: float | None = 10.0
+    on_jump: Literal["error", "repair"] = "error"
 
 
 DEFAULT_GAPS = GapPolicy()
@@ -41,7 +49,8 @@ def _fail(path: str, raw: pd.DataFrame, mask: np.ndarray | pd.Series, problem) -
     more = len(positions) - 1
     suffix = f" (and {more} more row{'s' if more > 1 else ''} with this problem)" if more else ""
     message = problem(first) if callable(problem) else problem
-    raise DataError(f"{message}{suffix}", path, int(raw["row"].iloc[first]))
+    row = int(raw["row"].iloc[first]) if "row" in raw else None  # candles built from trades have no file line
+    raise DataError(f"{message}{suffix}", path, row)
 
 
 def validate_candles(
@@ -58,6 +67,9 @@ def validate_candles(
     _fail(path, raw, raw["timestamp"].isna(), "timestamp missing or unparseable")
     for column in CANDLE_COLUMNS:
         _fail(path, raw, raw[column].isna(), f"missing or non-numeric value (NaN) in column {column!r}")
+        values = raw[column]
+        _fail(path, raw, np.isinf(values.to_numpy()),
+              lambda i, c=column, v=values: f"non-finite value {v.iloc[i]} in column {c!r}")
     for column in PRICE_COLUMNS:
         values = raw[column]
         _fail(path, raw, values <= 0, lambda i, c=column, v=values: f"non-positive price in column {c!r}: {v.iloc[i]}")
@@ -82,7 +94,48 @@ def validate_candles(
     if newest_first:
         candles = candles.iloc[::-1]
     candles.index.name = "datetime"
-    return fill_gaps(candles, path, timeframe, gaps)
+    candles = check_jumps(candles, path, gaps)
+    repaired = candles.attrs.get("repaired_bars", 0)
+    out = fill_gaps(candles, path, timeframe, gaps)
+    out.attrs["repaired_bars"] = repaired
+    return out
+
+
+def check_jumps(candles: pd.DataFrame, path: str, gaps: GapPolicy) -> pd.DataFrame:
+    """Raise on (or, by the policy, repair) implausible price jumps; see the module docstring. ``candles``
+    oldest first with a ``row`` column."""
+    if gaps.max_jump is None or len(candles) < 2:
+        return candles
+    limit = np.log(gaps.max_jump)
+    close = candles["close"].to_numpy()
+    body_high = np.maximum(candles["open"].to_numpy(), close)
+    body_low = np.minimum(candles["open"].to_numpy(), close)
+    step = np.abs(np.diff(np.log(close), prepend=np.log(close[0])))
+    wick = (np.log(candles["high"].to_numpy() / body_high) >= limit) | \
+        (np.log(body_low / candles["low"].to_numpy()) >= limit)
+    jump = step >= limit
+    if gaps.on_jump == "repair":
+        candles = candles.copy()
+        after = np.r_[close[2:], np.nan] if len(close) > 2 else np.full(len(close) - 1, np.nan)
+        before = close[:-1]
+        spike = np.r_[False, jump[1:] & (np.abs(np.log(after / before)) < limit)]
+        flat = np.r_[np.nan, before][spike]
+        for column in ("open", "high", "low", "close"):
+            candles.loc[spike, column] = flat
+        jump &= ~spike
+        jump[1:] &= ~spike[:-1]  # the bar after a repaired spike comes back from it, not from a jump
+        fixed = wick & ~spike
+        candles.loc[fixed, "high"] = np.maximum(candles["open"], candles["close"])[fixed]
+        candles.loc[fixed, "low"] = np.minimum(candles["open"], candles["close"])[fixed]
+        candles.attrs["repaired_bars"] = int(spike.sum() + fixed.sum())
+        wick = np.zeros_like(wick)
+    hint = "set data.gaps.on_jump: repair to flatten one-bar spikes, or raise data.gaps.max_jump"
+    frame = candles.reset_index()
+    _fail(path, frame, jump, lambda i: f"implausible price jump: close {close[i]} after {close[i - 1]} "
+          f"(more than {gaps.max_jump:g}x; {hint})")
+    _fail(path, frame, wick, lambda i: f"implausible high/low {candles['high'].iloc[i]}/{candles['low'].iloc[i]} "
+          f"around a body of {body_low[i]}-{body_high[i]} (more than {gaps.max_jump:g}x; {hint})")
+    return candles
 
 
 def infer_timeframe(index: pd.DatetimeIndex) -> pd.Timedelta:

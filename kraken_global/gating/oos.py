@@ -11,10 +11,9 @@ from typing import Any
 import pandas as pd
 
 from kraken_global.config import BacktestConfig
-from kraken_global.feeds import parse_timeframe
 from kraken_global.registry import RegistryError
-from kraken_global.runners.backtest import build_cerebro, load_data, warmup_needs
-from kraken_global.runners.regime_system import build_plan
+from kraken_global.runners.backtest import build_cerebro
+from kraken_global.runners.warmup import load_with_warmup
 
 
 def oos_windows(train_end: pd.Timestamp, data_end: pd.Timestamp, count: int, embargo: pd.Timedelta):
@@ -29,16 +28,9 @@ def oos_windows(train_end: pd.Timestamp, data_end: pd.Timestamp, count: int, emb
 def run_oos_backtest(config: BacktestConfig, model, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, Any]:
     """The regime system with ``model`` on [start, end], warmed up on the history before ``start``; figures
     from the analyzers restricted to the window."""
-    timeframe = parse_timeframe(config.data.timeframe)
-    regime_config = config.with_overrides({"strategy.name": "regime"})
-    warmup = (max(warmup_needs(regime_config).values()) + 1) * timeframe
-    window_config = config.with_overrides({
-        "strategy.name": "regime", "data.start": str((start - warmup - timedelta(days=2)).date()),
-        "data.end": str((end - timedelta(days=1)).date())})
-    data = load_data(window_config)
-    plan = build_plan(window_config, data.candles)
-    cerebro = build_cerebro(window_config, data.candles, plan=plan, model=model,
-                            evaluation_start=start.to_pydatetime())
+    window_config = config.with_overrides({"strategy.name": "regime"})
+    data, warmup = load_with_warmup(window_config, start, (end - timedelta(days=1)).normalize() + timedelta(days=1))
+    cerebro = build_cerebro(window_config, data.candles, model=model, evaluation_start=warmup.evaluation_start)
     strategies = cerebro.run()
     a = strategies[0].analyzers
     daily = a.returns.daily_returns()

@@ -29,6 +29,7 @@ from datetime import datetime
 
 import backtrader as bt
 
+from kraken_global.exposure import allowed_buy_size, is_limited
 from kraken_global.live.errors import LiveError, OrderRejected, UnknownOrderError
 from kraken_global.live.risk import RiskGuard, RiskLimits
 from kraken_global.live.state import TradingState
@@ -67,6 +68,7 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         ("sync_seconds", 2.0),
         ("dead_mans_switch_seconds", 60),
         ("dms_refresh_seconds", 20.0),
+        ("max_pair_share", None),  # the config passes broker.max_pair_share
     )
 
     def __init__(self) -> None:
@@ -157,7 +159,11 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
 
     def buy(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None, tradeid=0, oco=None,
             trailamount=None, trailpercent=None, parent=None, transmit=True, **kwargs):
-        order = bt.BuyOrder(owner=owner, data=data, size=self.rules_for(data).round_size(abs(size)), price=price,
+        size = abs(size)
+        if len(data):  # the per-pair exposure limit, as the paper broker applies it
+            room = self.rules_for(data).round_size(self._pair_room(data, size, price or data.close[0]))
+            size = room if 0 < room < size else size
+        order = bt.BuyOrder(owner=owner, data=data, size=self.rules_for(data).round_size(size), price=price,
                             pricelimit=plimit, exectype=exectype, valid=valid, tradeid=tradeid)
         return self._submit(order, kwargs)
 
@@ -166,6 +172,15 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         order = bt.SellOrder(owner=owner, data=data, size=self.rules_for(data).round_size(abs(size)), price=price,
                              pricelimit=plimit, exectype=exectype, valid=valid, tradeid=tradeid)
         return self._submit(order, kwargs)
+
+    def _pair_room(self, data, size: float, price: float) -> float:
+        if self.p.max_pair_share is None or not is_limited(self.rules_for(data).base_currency):
+            return size
+        self._know(data)
+        pending = sum(abs(t.order.executed.remsize) for t in self.tracked.values()
+                      if t.order.data is data and t.order.isbuy() and t.order.alive())
+        return allowed_buy_size(size, price, self._balance(self.rules_for(data).base_currency), pending,
+                                self.getvalue(), self.p.max_pair_share)
 
     def cancel(self, order) -> None:
         """Cancel on the exchange; an order that closed meanwhile (Kraken: ``EOrder:Unknown order``) is finished
@@ -215,6 +230,8 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
             return f"costmin: {size * price:.4f} USD is below the minimum cost {rules.costmin:g}"
         if side == "sell" and size > self._balance(rules.base_currency, "free") + 0.5 * 10.0 ** -rules.lot_decimals:
             return f"insufficient holdings: sell {size:g} {rules.base_currency} (spot: no shorting)"
+        if side == "buy" and self._pair_room(data, size, price) < size - 0.5 * 10.0 ** -rules.lot_decimals:
+            return f"pair exposure limit: {data._name} would exceed max_pair_share {self.p.max_pair_share:g}"
         return self.risk.check_order(side, size, price, position)
 
     def _submit(self, order, info: dict):

@@ -24,10 +24,12 @@ from kraken_global.feeds import NumpyFeed, load_universe, parse_timeframe
 from kraken_global.feeds.sources import bar_clock
 from kraken_global.ml.training import predict_probabilities
 from kraken_global.paper_broker import Fill, KrakenPaperBroker
-from kraken_global.regimes import RegimeWindows
 from kraken_global.runners.regime_system import add_regime_system, build_plan, regime_label
-from kraken_global.strategies import REGIME_STRATEGIES, STRATEGIES
+from kraken_global.runners.warmup import load_with_warmup, warmup_needs
+from kraken_global.strategies import STRATEGIES
 from kraken_global.universe import Universe
+
+__all__ = ["BacktestResult", "build_cerebro", "load_data", "paper_broker", "run_backtest", "warmup_needs"]
 
 
 @dataclass
@@ -49,7 +51,8 @@ def build_cerebro(config: BacktestConfig, candles: dict[str, pd.DataFrame], prel
     """A cerebro with the feeds (named by symbol), the paper broker, the strategy or regime system, analyzers.
 
     ``model``: an approved entry-filter model; its probabilities ride on the feeds as ``p_up``.
-    ``evaluation_start``: analyzers ignore earlier bars (out-of-sample windows load history for warm-up).
+    ``evaluation_start``: analyzers ignore earlier bars and strategies do not trade before it (the history
+    before it is warm-up, see :mod:`kraken_global.runners.warmup`).
     ``feed``: the feed class (the parity report's replay feed sends a session's feed statuses)."""
     if model is not None:
         check_model_applies(config)
@@ -60,12 +63,13 @@ def build_cerebro(config: BacktestConfig, candles: dict[str, pd.DataFrame], prel
         probabilities = None
         if model is not None:
             probabilities = {s: predict_probabilities(model, frame) for s, frame in candles.items()}
-        add_regime_system(cerebro, config, candles, plan if plan is not None else build_plan(config, candles),
-                          probabilities, feed)
+        if plan is None:
+            plan = build_plan(config, candles, evaluation_start)
+        add_regime_system(cerebro, config, candles, plan, probabilities, feed, trade_from=evaluation_start)
     else:
         for symbol, frame in candles.items():
             cerebro.adddata(feed(frame=frame, bar_duration=timeframe), name=symbol)
-        cerebro.addstrategy(STRATEGIES[config.strategy.name], **config.strategy.params)
+        cerebro.addstrategy(STRATEGIES[config.strategy.name], trade_from=evaluation_start, **config.strategy.params)
     add_standard_analyzers(cerebro, config, evaluation_start)
     return cerebro
 
@@ -86,6 +90,7 @@ def paper_broker(config: BacktestConfig, universe: Universe | None = None) -> Kr
         cash=config.broker.cash, universe=universe or config.universe.build(), fees=config.broker.fees.schedule(),
         slippage_bps=config.broker.slippage_bps, random_slippage_bps=config.broker.random_slippage_bps,
         volume_share=config.broker.volume_share, schedule=config.schedule.schedule(), seed=config.run.seed,
+        max_pair_share=config.broker.max_pair_share,
     )
 
 
@@ -95,32 +100,28 @@ def add_standard_analyzers(cerebro: bt.Cerebro, config: BacktestConfig, evaluati
         takes_start = "start" in analyzer.params._getkeys()
         cerebro.addanalyzer(analyzer, _name=name, **({"start": evaluation_start} if takes_start else {}))
     cerebro.addanalyzer(BuyAndHoldBenchmark, _name="benchmark", symbol=config.universe.benchmark,
-                        fee=config.broker.fees.schedule().tiers[0].taker)
+                        fee=config.broker.fees.schedule().tiers[0].taker, start=evaluation_start)
+
+
+WARMUP_LABEL = "WARMUP"
 
 
 def load_data(config: BacktestConfig):
+    """The universe's candles in [data.start, data.end] exactly (no warm-up; see :func:`load_with_warmup`)."""
     universe = config.universe.build()
     start = pd.Timestamp(config.data.start) if config.data.start else None
     end = pd.Timestamp(config.data.end) + timedelta(days=1) if config.data.end else None
     data = load_universe(list(universe), parse_timeframe(config.data.timeframe), config.data.directory,
                          config.data.format, config.data.gaps.policy(), start, end, config.data.recorded)
-    if not data.candles:
-        where = config.data.directory or "the bundled data"
-        raise DataError(f"no data for any of {', '.join(universe.symbols)} in {where} "
-                        f"between {config.data.start or 'the start'} and {config.data.end or 'the end'}")
+    _require_data(config, data)
     return data
 
 
-def warmup_needs(config: BacktestConfig) -> dict[str, int]:
-    """Bars of history each part of the run needs before it can act (regime detector and strategies)."""
-    if config.strategy.name != "regime":
-        return {f"strategy {config.strategy.name!r}":
-                STRATEGIES[config.strategy.name].warmup_bars(**config.strategy.params)}
-    timeframe = parse_timeframe(config.data.timeframe)
-    needs = {"the regime detector": RegimeWindows.for_timeframe(config.regimes.thresholds.model(), timeframe).warmup}
-    for name, cls in REGIME_STRATEGIES.items():
-        needs[f"strategy {name!r}"] = cls.warmup_bars(**config.strategy.per_strategy.get(name, {}))
-    return needs
+def _require_data(config: BacktestConfig, data) -> None:
+    if not data.candles:
+        where = config.data.directory or "the bundled data"
+        raise DataError(f"no data for any of {', '.join(config.universe.build().symbols)} in {where} "
+                        f"between {config.data.start or 'the start'} and {config.data.end or 'the end'}")
 
 
 def check_warmup(config: BacktestConfig, candles: dict[str, pd.DataFrame]) -> None:
@@ -154,10 +155,12 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
         model, manifest = ModelRegistry(config.ml.artifacts, config.ml.namespace).approved_model()
         config = bind_operating_point(config, manifest)  # trade at the point the model was gated at
         model_used = model_record(manifest)
-    data = load_data(config)
+    data, warmup = load_with_warmup(config)
+    _require_data(config, data)
     check_warmup(config, data.candles)
-    plan = build_plan(config, data.candles) if config.strategy.name == "regime" else None
-    cerebro = build_cerebro(config, data.candles, preload, runonce, plan, model)
+    evaluation_start = warmup.evaluation_start
+    plan = build_plan(config, data.candles, evaluation_start) if config.strategy.name == "regime" else None
+    cerebro = build_cerebro(config, data.candles, preload, runonce, plan, model, evaluation_start)
     clock = bar_clock(data.candles)
     if on_progress is not None:
         total = len(clock)
@@ -170,21 +173,29 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
         closes_at = plan.index + parse_timeframe(config.data.timeframe)  # the plan is by candle start
         equity["regime"] = pd.Series(plan["regime"].to_numpy(), index=closes_at).reindex(equity.index) \
             .map(lambda code: regime_label(code) if code == code else None)
-        metrics["regime_system"] = summarize_regimes([s.analyzers.regime for s in strategies], plan["warmup"])
+        warm = pd.Series(plan["warmup"].to_numpy(), index=closes_at).reindex(equity.index).fillna(False)
+        equity.loc[warm.astype(bool), "regime"] = WARMUP_LABEL
+        metrics["regime_system"] = summarize_regimes([s.analyzers.regime for s in strategies],
+                                                     pd.Series(plan["warmup"].to_numpy(), index=closes_at),
+                                                     evaluation_start)
         if with_baseline:
-            baseline = baseline_run(config, data.candles, preload, runonce)
+            baseline = baseline_run(config, data.candles, preload, runonce, evaluation_start)
             metrics["baseline"] = baseline["metrics"]
             equity["baseline_value"] = baseline["equity"].reindex(equity.index)
+    evaluated = clock if evaluation_start is None else clock[clock + parse_timeframe(config.data.timeframe)
+                                                             >= pd.Timestamp(evaluation_start)]
     metrics["run"] = {
         "strategy": config.strategy.name,
         "pairs_traded": list(data.candles),
         "pairs_without_data": data.missing,
         "data_files": data.files,
         "timeframe": config.data.timeframe,
-        "first_bar": str(clock[0]),
+        "first_bar": str(evaluated[0]) if len(evaluated) else None,
         "last_bar": str(clock[-1]),
-        "bars": len(clock),
+        "bars": len(evaluated),
+        "warmup": warmup.as_dict(),
         "filled_gap_bars": {s: int(f.attrs.get("filled_bars", 0)) for s, f in data.candles.items()},
+        "repaired_bars": {s: int(f.attrs.get("repaired_bars", 0)) for s, f in data.candles.items()},
         "seed": config.run.seed,
     }
     metrics["model"] = model_used
@@ -192,10 +203,11 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
     return BacktestResult(config, metrics, equity, fills_frame(broker), data.missing, plan, sleeves)
 
 
-def baseline_run(config: BacktestConfig, candles: dict[str, pd.DataFrame], preload: bool, runonce: bool) -> dict:
+def baseline_run(config: BacktestConfig, candles: dict[str, pd.DataFrame], preload: bool, runonce: bool,
+                 evaluation_start=None) -> dict:
     """The baseline strategy on the same data and broker settings (its own cash), for comparison."""
     baseline_config = config.model_copy(update={"strategy": StrategyConfig(name="baseline")})
-    cerebro = build_cerebro(baseline_config, candles, preload, runonce)
+    cerebro = build_cerebro(baseline_config, candles, preload, runonce, evaluation_start=evaluation_start)
     strategies = cerebro.run()
     perf = collect_metrics(strategies, cerebro.broker)["performance"]
     return {"metrics": perf, "equity": equity_frame(strategies[0])["value"]}

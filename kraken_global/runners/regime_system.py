@@ -18,16 +18,22 @@ from kraken_global.selection import STRATEGY_NAMES, RegimeSelector, allocation_p
 from kraken_global.strategies import REGIME_STRATEGIES
 
 
-def build_plan(config: BacktestConfig, candles: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Regimes, their inputs and the weight of every strategy, for each bar of the reference pair."""
+def build_plan(config: BacktestConfig, candles: dict[str, pd.DataFrame], evaluation_start=None) -> pd.DataFrame:
+    """Regimes, their inputs and the weight of every strategy, for each bar of the reference pair.
+
+    Bars that close before ``evaluation_start`` are warm-up (no strategy holds a slot), as are the bars before
+    the detector's inputs are defined."""
     reference = config.regimes.reference
     if reference not in candles:
         raise ConfigError(f"regimes.reference {reference!r} has no data in this run; pairs with data: "
-                          f"{', '.join(candles)}")
+                          f"{', '.join(candles)}; choose one of them with --reference PAIR (or regimes.reference "
+                          "in the config)")
     ref_closes = candles[reference]["close"]
     universe = pd.DataFrame({s: f["close"] for s, f in candles.items()}).reindex(ref_closes.index)
-    regimes = compute_regimes(ref_closes, universe, parse_timeframe(config.data.timeframe),
-                              config.regimes.thresholds.model())
+    timeframe = parse_timeframe(config.data.timeframe)
+    regimes = compute_regimes(ref_closes, universe, timeframe, config.regimes.thresholds.model())
+    if evaluation_start is not None:
+        regimes["warmup"] |= regimes.index + timeframe < pd.Timestamp(evaluation_start)
     selector = RegimeSelector(config.regimes.selection_map(), config.regimes.after_panic)
     plan = allocation_plan(regimes, selector)
     return pd.concat([regimes.drop(columns=["regime"]), plan], axis=1)
@@ -47,7 +53,7 @@ def reference_frame(candles: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
 
 def add_regime_system(cerebro, config: BacktestConfig, candles: dict[str, pd.DataFrame], plan: pd.DataFrame,
                       probabilities: dict[str, pd.Series] | None = None,
-                      feed: type[NumpyFeed] = NumpyFeed) -> None:
+                      feed: type[NumpyFeed] = NumpyFeed, trade_from=None) -> None:
     """Feeds (the reference one with the plan lines; every one with ``p_up`` when a model is used), the six
     strategies and their regime analyzers."""
     timeframe = parse_timeframe(config.data.timeframe)
@@ -61,11 +67,12 @@ def add_regime_system(cerebro, config: BacktestConfig, candles: dict[str, pd.Dat
             cerebro.adddata(plan_feed(frame=reference_frame(frame, plan), bar_duration=timeframe), name=symbol)
         else:
             cerebro.adddata(pair_feed(frame=frame, bar_duration=timeframe), name=symbol)
-    add_regime_strategies(cerebro, config, with_model=probabilities is not None)
+    add_regime_strategies(cerebro, config, with_model=probabilities is not None, trade_from=trade_from)
 
 
-def add_regime_strategies(cerebro, config: BacktestConfig, with_model: bool) -> None:
-    """The six sleeves and their regime analyzers (the feeds, with the plan lines, are the caller's)."""
+def add_regime_strategies(cerebro, config: BacktestConfig, with_model: bool, trade_from=None) -> None:
+    """The six sleeves and their regime analyzers (the feeds, with the plan lines, are the caller's).
+    ``trade_from``: no orders before it (warm-up)."""
     bars_per_year = pd.Timedelta(days=365) / parse_timeframe(config.data.timeframe)
     for name in STRATEGY_NAMES:
         params = dict(config.strategy.per_strategy.get(name, {}))
@@ -73,7 +80,7 @@ def add_regime_strategies(cerebro, config: BacktestConfig, with_model: bool) -> 
             params.setdefault("bars_per_year", bars_per_year)
         if with_model:
             params.setdefault("min_probability", config.ml.min_probability)
-        cerebro.addstrategy(REGIME_STRATEGIES[name], **params)
+        cerebro.addstrategy(REGIME_STRATEGIES[name], trade_from=trade_from, **params)
     cerebro.addanalyzer(RegimeAnalyzer, _name="regime")
 
 

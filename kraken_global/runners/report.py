@@ -76,7 +76,8 @@ def plot_report(result: BacktestResult, path: Path) -> None:
     plt.close(fig)
 
 
-REGIME_COLOURS = {"RISK_ON": "#2ca02c", "NEUTRAL": "#bbbbbb", "RISK_OFF": "#ff7f0e", "PANIC": "#d62728"}
+REGIME_COLOURS = {"RISK_ON": "#2ca02c", "NEUTRAL": "#bbbbbb", "RISK_OFF": "#ff7f0e", "PANIC": "#d62728",
+                  "WARMUP": "#6a5acd"}
 
 
 def shade_regimes(axis, regimes) -> None:
@@ -155,7 +156,27 @@ def summary_table(result: BacktestResult) -> Table:
     row("round trips (win rate)", f"{trading['trades']} ({trading['win_rate_pct']:.0f}%)", "", "")
     row("rejected orders", str(trading.get("rejected_orders", 0)), "", "")
     row("mean exposure", pct(exposure["mean_exposure_pct"]), "", "")
+    if exposure.get("max_pair"):
+        row("largest share of one pair", f"{pct(exposure['max_pair_share_pct'])} ({exposure['max_pair']})", "", "")
     return table
+
+
+def notes(result: BacktestResult) -> list[str]:
+    """What the summary must say in words: warm-up, a missing benchmark, the largest pair share."""
+    m = result.metrics
+    run, lines = m["run"], []
+    warmup = run.get("warmup") or {}
+    if warmup.get("evaluation_start"):
+        lines.append(f"evaluated from {warmup['evaluation_start']}; {warmup['bars_available']} earlier bars loaded "
+                     f"as warm-up (needed {warmup['bars_needed']})")
+        if warmup.get("missing_days"):
+            lines.append(f"warning: the data lacks {warmup['missing_days']:g} days of history before "
+                         f"{warmup['evaluation_start']} for the warm-up; the first bars of the period are warm-up")
+    bench = m.get("benchmark") or {}
+    if bench and not bench.get("available", False):
+        lines.append(f"buy & hold benchmark: {bench.get('symbol')} has no data in this run "
+                     "(choose another with --benchmark PAIR or universe.benchmark)")
+    return lines
 
 
 def print_summary(result: BacktestResult, out: Path | None, console: Console | None = None) -> None:
@@ -171,6 +192,8 @@ def print_summary(result: BacktestResult, out: Path | None, console: Console | N
     if model:
         point = ", ".join(f"{k} {v}" for k, v in sorted((model.get("operating_point") or {}).items()))
         console.print(f"model: {model['id']} (sha256 {model['sha256']}) at {point}")
+    for line in notes(result):
+        console.print(line)
     console.print(f"pairs traded: {', '.join(run['pairs_traded'])}")
     if run["pairs_without_data"]:
         console.print(f"pairs without data in this period (they join when data exists): "

@@ -34,7 +34,7 @@ from kraken_global.analyzers.orders import OrderLog, orders_frame
 from kraken_global.config import BacktestConfig, dump_config
 from kraken_global.errors import ConfigError, DataError
 from kraken_global.feeds import parse_timeframe
-from kraken_global.feeds.recorded import load_record
+from kraken_global.feeds.sources import load_record
 from kraken_global.live.broker import KrakenLiveBroker
 from kraken_global.live.credentials import Credentials, load_credentials
 from kraken_global.live.exchange_rules import exchange_universe
@@ -169,7 +169,7 @@ class SessionRunner:
                 store=store, state=self.state, universe=universe, risk=config.live.risk.limits(),
                 schedule=config.schedule.schedule(), sync_seconds=config.live.sync_seconds,
                 dead_mans_switch_seconds=config.live.dead_mans_switch_seconds,
-                dms_refresh_seconds=config.live.dms_refresh_seconds)
+                dms_refresh_seconds=config.live.dms_refresh_seconds, max_pair_share=config.broker.max_pair_share)
         else:
             cerebro.broker = paper_broker(config, universe)
         now = self.started_at = _exchange_now(store)

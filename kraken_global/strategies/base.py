@@ -49,7 +49,7 @@ def portfolio_owner(strategies: list):
 class KrakenStrategy(OnePortfolio, bt.Strategy):
     """Base class; subclasses implement ``next`` and may override ``on_schedule``."""
 
-    params = (("schedule", None),)
+    params = (("schedule", None), ("trade_from", None))  # trade_from: no orders before it (warm-up)
     indicators_by_index = False  # True: the subclass reads indicators with ``now()`` only (see "Lean bars")
 
     def __init__(self) -> None:
@@ -104,11 +104,15 @@ class KrakenStrategy(OnePortfolio, bt.Strategy):
     def trading_state(self) -> TradingState:
         return self.schedule.state_at(self.datetime.datetime(0))
 
+    def warming_up(self) -> bool:
+        """True before ``trade_from``: the run loads this history only so indicators and regimes are ready."""
+        return self.p.trade_from is not None and self.datetime.datetime(0) < self.p.trade_from
+
     def can_open(self) -> bool:
-        return not self.replaying and self.trading_state() is TradingState.TRADING
+        return not self.replaying and not self.warming_up() and self.trading_state() is TradingState.TRADING
 
     def can_reduce(self) -> bool:
-        return not self.replaying and self.trading_state() is not TradingState.DOWNTIME
+        return not self.replaying and not self.warming_up() and self.trading_state() is not TradingState.DOWNTIME
 
     def notify_data(self, data, status, *args, **kwargs) -> None:
         if status == data.DELAYED:
