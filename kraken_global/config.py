@@ -15,8 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kraken_global.errors import ConfigError
-from kraken_global.feeds.timeframes import parse_timeframe
-from kraken_global.feeds.validation import DEFAULT_GAPS, GapPolicy
+from kraken_global.feeds.timeframes import check_timeframe
 from kraken_global.fees import PRESETS, FeeSchedule, FeeTier
 from kraken_global.schedule import DowntimeSchedule
 from kraken_global.universe import DEFAULT_UNIVERSE, PairRules, build_universe
@@ -60,10 +59,14 @@ class UniverseConfig(_Strict):
 
 
 class GapsConfig(_Strict):
-    max_fill: int = Field(default=DEFAULT_GAPS.max_fill, ge=0, le=10_000)
+    # = feeds.validation.GapPolicy().max_fill (a test keeps them equal): written out so that a config loads without
+    # importing pandas
+    max_fill: int = Field(default=6, ge=0, le=10_000)
     on_larger_gap: Literal["error", "fill"] = "error"
 
-    def policy(self) -> GapPolicy:
+    def policy(self):
+        from kraken_global.feeds.validation import GapPolicy
+
         return GapPolicy(self.max_fill, self.on_larger_gap)
 
 
@@ -81,7 +84,7 @@ class DataConfig(_Strict):
     @field_validator("timeframe")
     @classmethod
     def _timeframe(cls, value: str) -> str:
-        parse_timeframe(value)
+        check_timeframe(value)
         return value
 
     @model_validator(mode="after")
@@ -233,7 +236,7 @@ class RegimesConfig(_Strict):
         return self
 
     def selection_map(self):
-        from kraken_global.regimes import Regime
+        from kraken_global.regime_names import Regime
 
         missing = [r.name for r in Regime if r.name not in self.selection]
         if missing:
@@ -302,6 +305,9 @@ class LiveConfig(_Strict):
     max_idle_seconds: float | None = Field(default=None, gt=0)  # end it when no bar came for this long
     retrain: bool = True  # train a candidate and run its gates in each downtime (never promotes)
     record_candles: Path | None = Path("kg-data/candles")  # every closed candle a session sees; None: no record
+    results: Path = Path("results")  # each session's folder is <results>/<mode>-<UTC start time> unless --out
+    on_stop: Literal["cancel", "leave"] = "cancel"  # live: our open orders when the session stops
+    status_port: int | None = Field(default=None, ge=1024, le=65_535)  # read-only JSON status on 127.0.0.1
     risk: RiskConfig = RiskConfig()
 
     @model_validator(mode="after")

@@ -16,6 +16,7 @@ from kraken_global.emulator.clock import ReplayClock
 from kraken_global.emulator.exchange import Account, Exchange
 from kraken_global.emulator.faults import FaultPlan
 from kraken_global.emulator.market import Market
+from kraken_global.errors import ConfigError
 from kraken_global.feeds import bundled_data_dir, load_candles
 from kraken_global.feeds.sources import BUNDLED_FILES
 from kraken_global.universe import catalog
@@ -79,9 +80,16 @@ class EmulatorServer:
         self.port = site._server.sockets[0].getsockname()[1]
 
     def start(self) -> EmulatorServer:
+        failure: list[OSError] = []
+
         def serve() -> None:
             self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(self._start())
+            try:
+                self._loop.run_until_complete(self._start())
+            except OSError as exc:  # a busy port: reported by start() in the caller's thread
+                failure.append(exc)
+                self._ready.set()
+                return
             self._ready.set()
             self._loop.run_forever()
 
@@ -89,6 +97,10 @@ class EmulatorServer:
         self._thread.start()
         if not self._ready.wait(30):
             raise RuntimeError("the emulator did not start within 30 s")
+        if failure:
+            self._loop.close()
+            raise ConfigError(f"cannot listen on 127.0.0.1:{self.port}: {failure[0].strerror or failure[0]} "
+                              f"(another emulator running? choose another --port)")
         return self
 
     def stop(self) -> None:

@@ -110,6 +110,23 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
     def stop(self) -> None:
         super().stop()
 
+    def on_session_stop(self, policy: str) -> None:
+        """A stop signal ended the session: ``cancel`` our open orders (the default), or ``leave`` them resting and
+        switch the dead man's switch off (timeout 0), which would otherwise cancel them within a minute."""
+        try:
+            if policy == "cancel":
+                for tracked in list(self.tracked.values()):
+                    if tracked.txid:
+                        self.store.cancel_order(tracked.txid)
+                    self._sync_order(tracked)
+                    log.info("stop: order %s cancelled", tracked.client_id)
+            else:
+                self.store.refresh_dead_mans_switch(0)
+                log.info("stop: %d open order(s) left on the exchange; dead man's switch off", len(self.tracked))
+        except LiveError as exc:
+            log.error("stop: the exchange did not answer (%s); the dead man's switch cancels our orders within "
+                      "%d s", exc, self.p.dead_mans_switch_seconds)
+
     # -- what backtrader asks ----------------------------------------------------------------------------------
 
     def rules_for(self, data) -> PairRules:
@@ -223,6 +240,8 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         price = order.created.price if kind == "limit" else None
         owner = type(order.owner).__name__ if order.owner is not None else None
         self.state.record_intent(client_id, data._name, side, kind, abs(order.size), price, owner)
+        log.info("order %s: %s %s %g %s%s (intent recorded, by %s)", client_id, side, data._name, abs(order.size),
+                 kind, f" at {price:g}" if price else "", owner)
         tracked = _Tracked(order, client_id, data.close[0])
         kill_point("live:after-intent")
         try:
@@ -286,6 +305,8 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         self.fills.append(Fill(data.datetime.datetime(0), data._name, "buy" if order.isbuy() else "sell", size, price,
                                cost, fee, fee / cost if cost else 0.0, liquidity, reference, slippage,
                                self.order_id(order)))
+        log.info("fill %s: %s %s %g at %g, fee %.4f USD", tracked.client_id, "buy" if order.isbuy() else "sell",
+                 data._name, size, price, fee)
 
     def _sync_order(self, tracked: _Tracked) -> None:
         if tracked.txid is None:

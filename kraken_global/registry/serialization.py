@@ -11,8 +11,6 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
-
 from kraken_global.registry.errors import IntegrityError, UntrustedModelError
 from kraken_global.registry.paths import atomic_write
 
@@ -26,6 +24,8 @@ def sha256(data: bytes) -> str:
 
 def save_model(model: Any, path: Path) -> str:
     """Write ``model`` atomically; returns the SHA256 of the bytes written."""
+    import skops.io as sio  # imported here: registry commands that never load a model start fast
+
     data = sio.dumps(model)
     atomic_write(path, data)
     return sha256(data)
@@ -42,6 +42,8 @@ def load_model(path: Path, expected_sha256: str) -> Any:
 
 
 def loads_trusted(data: bytes, where: str) -> Any:
+    import skops.io as sio
+
     try:
         untrusted = set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES)
     except Exception as exc:  # skops raises assorted errors on malformed archives
