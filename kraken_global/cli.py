@@ -55,6 +55,13 @@ def _speed(text: str) -> float:
     return speed
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument mistakes as one line (exit 2) naming the command's --help, not a usage block."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
+
+
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Descriptions and examples as written; an option's default after its help unless the help names it."""
 
@@ -74,7 +81,7 @@ def _command(commands, name: str, summary: str, example: str, parents=(), descri
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kraken-global", description=__doc__.splitlines()[0],
+    parser = _Parser(prog="kraken-global", description=__doc__.splitlines()[0],
                                      formatter_class=_HelpFormatter,
                                      epilog="example:\n  .venv/bin/kraken-global backtest --config configs/quick.yaml\n"
                                             "each command's --help has its options, defaults and an example")
@@ -347,6 +354,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_folder(path: Path, option: str) -> None:
+    """Refuse a results folder that is an existing file before any work is done."""
+    if path.exists() and not path.is_dir():
+        raise_config(f"{option} {path} is an existing file: name a folder")
+
+
 def raise_config(message: str) -> None:
     from kraken_global.errors import ConfigError
 
@@ -361,6 +374,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     config = _registry_config(args)
     grid = parse_grid(args.assignments)
+    _check_folder(args.out or config.run.out, "--out" if args.out else "run.out")
     console = Console(stderr=True)
     with _cluster(config) as client, progress_bar(console, config.run.progress, "backtests") as on_done:
         table = run_sweep(config, grid, client, on_done)
@@ -426,6 +440,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         "ml.use_model": args.model,
     }
     config = config.with_overrides({k: v for k, v in overrides.items() if v is not None})
+    _check_folder(config.run.out, "--out" if args.out else "run.out")
     console = Console()
     with progress_bar(console, enabled=config.run.progress) as on_progress:
         result = run_backtest(config, on_progress=on_progress)

@@ -33,7 +33,10 @@ def save_model(model: Any, path: Path) -> str:
 
 def load_model(path: Path, expected_sha256: str) -> Any:
     """Read ``path``, check its SHA256, then load those bytes trusting only :data:`TRUSTED_TYPES`."""
-    data = Path(path).read_bytes()
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise IntegrityError(f"model file {path} is missing: restore it, or promote another candidate") from None
     actual = sha256(data)
     if actual != expected_sha256:
         raise IntegrityError(f"model file {path} has SHA256 {actual}, but the manifest records {expected_sha256}: "

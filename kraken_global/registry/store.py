@@ -153,14 +153,14 @@ class ModelRegistry:
 
     def validation(self, candidate_id: str) -> dict[str, Any] | None:
         path = self.paths.validation_file(candidate_id)
-        return json.loads(path.read_text()) if path.exists() else None
+        return _read_json(path, "gates report", ("passed",)) if path.exists() else None
 
     # -- state ----------------------------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
         if not self.state_file.exists():
             return {"seq": 0, "approved": None, "approvals": []}
-        return json.loads(self.state_file.read_text())
+        return _read_json(self.state_file, "registry state", ("seq", "approved", "approvals"))
 
     def promote(self, candidate_id: str, confirm: str | None) -> dict[str, Any]:
         """Approve a candidate whose gates passed on its exact current hash."""
@@ -239,3 +239,15 @@ class _Release:
 
     def __exit__(self, *exc) -> None:
         self.lock.release()
+
+
+def _read_json(path: Path, what: str, required: tuple[str, ...]) -> dict[str, Any]:
+    """A registry JSON file, or an IntegrityError naming it when it is unreadable or has the wrong shape."""
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IntegrityError(f"{what} {path} is damaged ({exc}): restore it from a backup") from None
+    if not isinstance(data, dict) or any(key not in data for key in required):
+        raise IntegrityError(f"{what} {path} is not a {what} (it needs {', '.join(required)}): restore it from a "
+                             "backup") from None
+    return data
