@@ -1,4 +1,4 @@
-"""Runs every benchmark in its own process and prints the four figures together; exits 1 if any goal is missed.
+"""Runs every benchmark in its own process and prints their figures together; exits 1 if any goal is missed.
 
     .venv/bin/python bench/run_all.py        (what `make bench` runs)
 """
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = ("feed_load.py", "system_vs_plain.py", "walk_forward_scaling.py", "memory.py")
+BENCHMARKS = ("feed_load.py", "system_vs_plain.py", "walk_forward_scaling.py", "memory.py", "cli_startup.py")
 
 
 def main() -> int:
