@@ -311,6 +311,9 @@ def cmd_gates(args: argparse.Namespace) -> int:
     if args.output:
         args.output.write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
     _print_json(report)
+    if report["passed"]:  # on stderr: stdout stays one JSON document
+        print(f"next: .venv/bin/kraken-global promote {args.candidate}{_config_hint(args)} --confirm yes-promote",
+              file=sys.stderr)
     return EXIT_OK if report["passed"] else EXIT_FAILED
 
 

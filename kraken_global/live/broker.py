@@ -108,6 +108,12 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         self._refresh_dead_mans_switch(force=True)
 
     def stop(self) -> None:
+        """A last sync, so that a fill of the last bar's order reaches the results as it reached the state."""
+        try:
+            for tracked in list(self.tracked.values()):
+                self._sync_order(tracked)
+        except LiveError as exc:
+            log.warning("final sync with the exchange failed: %s; the next start reconciles", exc)
         super().stop()
 
     def on_session_stop(self, policy: str) -> None:

@@ -130,7 +130,12 @@ class KrakenLiveFeed(bt.feed.DataBase):
                     return False
                 time.sleep(_IDLE_SLEEP)
                 return None
-            self.live_bars += len(self.queue) if self.statuses[-1] == "LIVE" else 0
+            if self.statuses[-1] == "LIVE":
+                if self.p.max_live_bars is not None:
+                    # a slow start can bring many closed candles in one poll: the bound counts bars, not polls
+                    while len(self.queue) > self.p.max_live_bars - self.live_bars:
+                        self.queue.pop()
+                self.live_bars += len(self.queue)
         self._last_bar_at = time.monotonic()
         start, row = self.queue.popleft()
         self.lines.datetime[0] = bt.date2num((start + self.bar).to_pydatetime())

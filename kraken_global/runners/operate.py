@@ -49,8 +49,8 @@ def run_session(args: argparse.Namespace, config) -> int:
     server = _status_server(board, args.status_port or config.live.status_port)
     try:
         with stop_on_signals(stop):
-            log.info("%s session starting against %s; results in %s; stop with Ctrl-C or SIGTERM", args.mode,
-                     exchange, out)
+            log.info("results and status.json in %s; stop with Ctrl-C or SIGTERM (the bar is finished, every "
+                     "result file written)", out)
             try:
                 result = runner.run()
             except TemporaryError as exc:
