@@ -30,6 +30,7 @@ def session_overrides(server: EmulatorServer, tmp_path: Path, bars: int = LIVE_B
         "live.max_bars": bars, "live.max_idle_seconds": 20, "live.state": str(tmp_path / "state.sqlite"),
         "live.logs": str(tmp_path / "logs"), "ml.artifacts": str(tmp_path / "artifacts"),
         "ml.min_probability": 0.0, "run.out": str(tmp_path / "results"),
+        "live.results": str(tmp_path / "results"),
         "live.record_candles": str(tmp_path / "candles"),
     }
 
@@ -62,6 +63,11 @@ def write_credentials(server: EmulatorServer, path: Path) -> Path:
     path.write_text(json.dumps({"key": server.key, "secret": server.secret}))
     path.chmod(0o600)
     return path
+
+
+def latest_session(tmp_path: Path, mode: str = "live") -> Path:
+    """The folder of the last ``mode`` session a CLI run wrote under ``live.results``."""
+    return sorted((tmp_path / "results").glob(f"{mode}-*"))[-1]
 
 
 def exchange_orders(server: EmulatorServer) -> list:

@@ -23,7 +23,15 @@ SHORT_DAYS = 30
 
 
 def session_folder(args: argparse.Namespace, results: Path, stamp: str) -> Path:
-    out = args.out or results / f"{args.mode}-{stamp}"
+    """``--out``, else a new ``<results>/<mode>-<stamp>`` (``-2``, ``-3``, ... when a session of the same second
+    has it)."""
+    out = args.out
+    if out is None:
+        out = results / f"{args.mode}-{stamp}"
+        number = 1
+        while out.exists():
+            number += 1
+            out = results / f"{args.mode}-{stamp}-{number}"
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is an existing file: name a folder")
     return out
