@@ -131,8 +131,12 @@ def test_a_paper_session_retrains_in_the_downtime_and_never_promotes(tmp_path):
             "live.retrain": True, "ml.use_model": "approved", "data.start": "2019-01-01", "ml.folds": 2,
             "gates.oos_windows": 1})
         approved = approve_a_model(config.ml.artifacts)
+        session_start = pd.Timestamp(server.clock.now())
         result = SessionRunner(config, "paper").run()
     registry = ModelRegistry(config.ml.artifacts)
+    started = [pd.Timestamp(r["started_for"]) for r in result.retraining]
+    assert all(when > session_start for when in started), "a retraining started on a replayed downtime"
+    assert len({when.date() for when in started}) == len(started), "two retrainings for one downtime window"
     ran = [r for r in result.retraining if "skipped" not in r]
     assert ran, "no retraining started in two market days"
     first = ran[0]
