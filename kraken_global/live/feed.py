@@ -65,6 +65,7 @@ class KrakenLiveFeed(bt.feed.DataBase):
         self.live_bars = 0
         self.statuses: list[str] = []
         self._disconnected = False
+        self._live_phase = False  # True from the first LIVE status on: the bars after it count as live bars
         self._last_bar_at = time.monotonic()
 
     def islive(self) -> bool:
@@ -119,6 +120,7 @@ class KrakenLiveFeed(bt.feed.DataBase):
             if not self.statuses or self.statuses[-1] != "LIVE":
                 was = self.statuses[-1] if self.statuses else None
                 self._status(self.LIVE)
+                self._live_phase = True
                 if was == "DISCONNECTED":
                     log.info("%s LIVE again: the exchange answers", self.p.symbol)
                 elif self.p.leader:
@@ -130,12 +132,11 @@ class KrakenLiveFeed(bt.feed.DataBase):
                     return False
                 time.sleep(_IDLE_SLEEP)
                 return None
-            if self.statuses[-1] == "LIVE":
-                if self.p.max_live_bars is not None:
-                    # a slow start can bring many closed candles in one poll: the bound counts bars, not polls
-                    while len(self.queue) > self.p.max_live_bars - self.live_bars:
-                        self.queue.pop()
-                self.live_bars += len(self.queue)
+        if self._live_phase:
+            # counted as delivered: a slow start can bring many closed candles in one poll, and the bound is in bars
+            if self.p.max_live_bars is not None and self.live_bars >= self.p.max_live_bars:
+                return False
+            self.live_bars += 1
         self._last_bar_at = time.monotonic()
         start, row = self.queue.popleft()
         self.lines.datetime[0] = bt.date2num((start + self.bar).to_pydatetime())
