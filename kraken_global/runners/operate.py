@@ -61,19 +61,21 @@ def run_session(args: argparse.Namespace, config) -> int:
                      "result file written)", out)
             try:
                 result = runner.run()
+                write_session(result, out, plot=config.run.plot)
             except TemporaryError as exc:
                 board.update(state="failed", ended=f"exchange unreachable: {exc}", link="down")
                 raise ConfigError(f"cannot reach the exchange at {exchange}: {exc}. Is it running and reachable? "
                                   f"(the emulator: .venv/bin/kraken-global emulator; else check live.api_url and the "
                                   f"network)") from None
             except StopNow:
-                board.update(state="stopped", ended="second stop signal: left at once; result files not written")
-                print(f"stopped at once; the trading state is consistent; no result files in {out}", flush=True)
+                board.update(state="stopped", ended="second stop signal: left at once; result files not (all) "
+                                                    "written")
+                print(f"stopped at once; the trading state is consistent; result files in {out} are not complete",
+                      flush=True)
                 return EXIT_STOPPED_AT_ONCE
             except Exception as exc:
                 board.update(state="failed", ended=f"{type(exc).__name__}: {exc}")
                 raise
-            write_session(result, out, plot=config.run.plot)
             board.update(state="stopped" if result.stopped else "finished",
                          ended="stop signal" if result.stopped else "session bounds reached")
     finally:
