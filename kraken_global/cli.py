@@ -2,7 +2,9 @@
 
 Errors of the project's own family are printed as one clear message without a traceback. Exit codes: 0 success;
 1 a refusal or failure of the registry (gates failed, integrity error, nothing to roll back); 2 bad input
-(config, data, arguments, a missing confirmation word, a path outside the namespace).
+(config, data, arguments, a missing confirmation word, a path outside the namespace, a busy port, an unreachable
+exchange); 130 a paper/live session left at once by a second stop signal (the first one ends it cleanly, exit 0).
+Each handler imports what it needs when it runs, so that ``--help`` and the registry commands start at once.
 """
 
 from __future__ import annotations
