@@ -83,7 +83,9 @@ def _command(commands, name: str, summary: str, example: str, parents=(), descri
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="kraken-global", description=__doc__.splitlines()[0],
+    parser = _Parser(prog="kraken-global",
+                     description="Backtest, paper-trade and trade Kraken spot crypto on backtrader, with a model "
+                                 "registry whose gates\nguard what trades, and a local Kraken emulator to try it all.",
                                      formatter_class=_HelpFormatter,
                                      epilog="example:\n  .venv/bin/kraken-global backtest --config configs/quick.yaml\n"
                                             "each command's --help has its options, defaults and an example")
