@@ -62,7 +62,8 @@ def test_a_paper_session_warms_up_on_history_then_trades_live_with_the_backtest_
     universe = config.universe.build()
     for symbol in config.universe.pairs:
         recorded = load_candles(tmp_path / "candles" / f"{universe.resolve(symbol).altname}_60.csv")
-        assert recorded.index[-1] == live.index[-1] - HOUR  # the last live candle
+        # up to the last live candle at least: on a busy machine the last poll can bring candles past max_bars
+        assert recorded.index[-1] >= live.index[-1] - HOUR
         assert recorded.index[0] <= live.index[-1] - (LIVE_BARS + 700) * HOUR  # and Kraken's 720 before them
         sent = load_candles(bundled_data_dir() / BUNDLED_FILES[symbol]).loc[recorded.index[0]:recorded.index[-1]]
         assert list(sent.index) == list(recorded.index)
