@@ -369,6 +369,19 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
                       self.risk.day_start_equity)
             self.flatten()
 
+    def _record_flatten_fill(self, data, client_id: str, placed: dict) -> None:
+        """The kill switch sells outside backtrader's orders; its fills still belong in the results."""
+        filled = float(placed.get("filled") or 0.0)
+        if filled <= _EPS:
+            return
+        cost = float(placed.get("cost") or filled * float(placed.get("average") or 0.0))
+        fee = float((placed.get("fee") or {}).get("cost") or 0.0)
+        price, reference = cost / filled, data.close[0]
+        number = self._order_ids.setdefault(client_id, len(self._order_ids) + 1)
+        self.fills.append(Fill(data.datetime.datetime(0), data._name, "sell", filled, price, cost, fee,
+                               fee / cost if cost else 0.0, "taker", reference, (reference - price) * filled, number))
+        log.info("fill %s: sell %s %g at %g, fee %.4f USD (kill switch)", client_id, data._name, filled, price, fee)
+
     def flatten(self) -> None:
         """Cancel every open order and sell every position at market (the kill switch)."""
         self.store.read(self.store.client.cancel_all_orders)
@@ -384,6 +397,7 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
             self.state.record_intent(client_id, data._name, "sell", "market", size, None, "kill-switch")
             placed = self.store.submit_order(data._name, "sell", "market", size, client_order_id=client_id)
             self.state.update_from_exchange(client_id, placed)
+            self._record_flatten_fill(data, client_id, placed)
         self.state.sync_fills(self.store)
         # fills are stamped by the exchange's clock: the books restart after the last one, the kill switch's own
         self.state.mark_flattened(max((f["time"] for f in self.state.fills()), default=0.0))
