@@ -37,14 +37,19 @@ def _pairs(values: list[str]) -> list[str]:
     return [p.strip() for value in values for p in value.split(",") if p.strip()]
 
 
-def _port(text: str) -> int:
+def _port(text: str, lowest: int = 1) -> int:
     try:
         port = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 1 <= port <= 65_535:
-        raise argparse.ArgumentTypeError(f"{port} is not a port: use 1..65535")
+    if not lowest <= port <= 65_535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use {lowest}..65535")
     return port
+
+
+def _listen_port(text: str) -> int:
+    """A port to listen on; 0 lets the system choose a free one."""
+    return _port(text, lowest=0)
 
 
 def _speed(text: str) -> float:
@@ -52,8 +57,9 @@ def _speed(text: str) -> float:
         speed = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < speed < 1e9:  # also refuses nan and inf
-        raise argparse.ArgumentTypeError(f"{text} is not a speed: use a positive number, e.g. 60 or 3600")
+    if not 0 <= speed < 1e9:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text} is not a speed: use a number from 0 (a paused clock) up, e.g. "
+                                         "60 or 3600")
     return speed
 
 
@@ -163,8 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=cmd_status)
     emulator = _command(commands, "emulator", "run the local Kraken REST emulator on 127.0.0.1",
                         f"{kg} emulator --port 8799 --speed 3600")
-    emulator.add_argument("--port", type=_port, default=8799, help="TCP port on 127.0.0.1")
-    emulator.add_argument("--speed", type=_speed, default=60.0, help="market seconds per wall second")
+    emulator.add_argument("--port", type=_listen_port, default=8799, help="TCP port on 127.0.0.1 (0: any free one)")
+    emulator.add_argument("--speed", type=_speed, default=60.0, help="market seconds per wall second (0: paused)")
     emulator.add_argument("--start", type=_date, default="2019-06-01", help="replay start day (UTC)")
     emulator.add_argument("--usd", type=float, default=10_000.0, help="starting USD balance")
     emulator.add_argument("--credentials", type=Path, default=Path("emulator-credentials.json"),
