@@ -1,15 +1,20 @@
 # kraken-global for paper and live trading. Build: docker build -t kraken-global .
-# Run with scripts/run-paper.sh or scripts/run-live.sh, which mount the volumes below.
+# Run with scripts/run-paper.sh or scripts/run-live.sh, which mount the volumes below as folders of the host user
+# and run the image as that user (--user), so every file the bot writes is the host user's; run as is (uid 10001,
+# `trader`) it needs volumes that uid can write (Docker's named volumes are, being copied from the image).
+# scripts/docker-smoke.sh builds the image and runs a paper session in it against the emulator, then stops it.
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 KRAKEN_GLOBAL_KEY_DIR=/data/keys
+# MPLCONFIGDIR: matplotlib needs a writable folder whatever uid runs the image (the scripts pass the host's)
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 MPLCONFIGDIR=/tmp/matplotlib \
+    KRAKEN_GLOBAL_KEY_DIR=/data/keys
 RUN useradd --create-home --uid 10001 trader
 WORKDIR /app
 COPY setup.cfg pyproject.toml constraints.txt README.md ./
 COPY kraken_global ./kraken_global
 RUN pip install --disable-pip-version-check -c constraints.txt . \
     && mkdir -p /data/artifacts /data/keys /data/state /data/logs /data/results /data/candles \
-    && chown -R trader /data
+    && chown -R trader /data && chmod -R 0770 /data
 
 USER trader
 # /data/artifacts: the model registry (approved model, audit log), shared with `kraken-global train/gates/promote`

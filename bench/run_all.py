@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = ("feed_load.py", "system_vs_plain.py", "walk_forward_scaling.py", "memory.py", "trade_conversion.py")
+BENCHMARKS = ("feed_load.py", "system_vs_plain.py", "walk_forward_scaling.py", "memory.py", "trade_conversion.py",
+              "cli_startup.py")
 
 
 def main() -> int:

@@ -2,7 +2,9 @@
 
 Errors of the project's own family are printed as one clear message without a traceback. Exit codes: 0 success;
 1 a refusal or failure of the registry (gates failed, integrity error, nothing to roll back); 2 bad input
-(config, data, arguments, a missing confirmation word, a path outside the namespace).
+(config, data, arguments, a missing confirmation word, a path outside the namespace, a busy port, an unreachable
+exchange); 130 a paper/live session left at once by a second stop signal (the first one ends it cleanly, exit 0).
+Each handler imports what it needs when it runs, so that ``--help`` and the registry commands start at once.
 """
 
 from __future__ import annotations
@@ -36,12 +38,70 @@ def _pairs(values: list[str]) -> list[str]:
     return [p.strip() for value in values for p in value.split(",") if p.strip()]
 
 
+def _port(text: str, lowest: int = 1) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not lowest <= port <= 65_535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use {lowest}..65535")
+    return port
+
+
+def _listen_port(text: str) -> int:
+    """A port to listen on; 0 lets the system choose a free one."""
+    return _port(text, lowest=0)
+
+
+def _speed(text: str) -> float:
+    try:
+        speed = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= speed < 1e9:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text} is not a speed: use a number from 0 (a paused clock) up, e.g. "
+                                         "60 or 3600")
+    return speed
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument mistakes as one line (exit 2) naming the command's --help, not a usage block."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and examples as written; an option's default after its help unless the help names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _command(commands, name: str, summary: str, example: str, parents=(), description: str = ""):
+    """A subcommand whose ``--help`` has a description, each option's default and an example."""
+    return commands.add_parser(name, parents=list(parents), help=summary, formatter_class=_HelpFormatter,
+                               description=f"{summary[0].upper()}{summary[1:]}." + (f"\n\n{description}"
+                                                                                    if description else ""),
+                               epilog=f"example:\n  {example}")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kraken-global", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="kraken-global",
+                     description="Backtest, paper-trade and trade Kraken spot crypto on backtrader, with a model "
+                                 "registry whose gates\nguard what trades, and a local Kraken emulator to try it all.",
+                                     formatter_class=_HelpFormatter,
+                                     epilog="example:\n  .venv/bin/kraken-global backtest --config configs/quick.yaml\n"
+                                            "each command's --help has its options, defaults and an example")
     parser.add_argument("--version", action="version", version=f"kraken-global {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    kg = ".venv/bin/kraken-global"
 
-    bt_parser = commands.add_parser("backtest", help="run a backtest on bundled or local Kraken data")
+    bt_parser = _command(commands, "backtest", "run a backtest on bundled or local Kraken data",
+                         f"{kg} backtest --config configs/quick.yaml --out results/quick")
     bt_parser.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
     bt_parser.add_argument("--out", type=Path, help="results folder (default: run.out of the config)")
     bt_parser.add_argument("--from", dest="start", type=_date, help="first day, YYYY-MM-DD (UTC)")
@@ -63,86 +123,82 @@ def build_parser() -> argparse.ArgumentParser:
     registry_options.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
     registry_options.add_argument("--artifacts", type=Path, help="registry base folder (default: ml.artifacts)")
     registry_options.add_argument("--namespace", help="system namespace inside it (default: ml.namespace)")
-    registry_options.add_argument("--scheduler", help="serial, local (a Dask LocalCluster, the default) or "
-                                                      "tcp://host:8786 (an existing Dask scheduler)")
-    registry_options.add_argument("--workers", type=int, help="LocalCluster workers (default: one per core)")
+    cluster_options = argparse.ArgumentParser(add_help=False)
+    cluster_options.add_argument("--scheduler", help="serial, local (a Dask LocalCluster) or tcp://host:8786 (an "
+                                                     "existing Dask scheduler) (default: run.scheduler, local)")
+    cluster_options.add_argument("--workers", type=int, help="LocalCluster workers (default: one per core)")
+    registry = (registry_options,)
+    computing = (registry_options, cluster_options)
 
-    train = commands.add_parser("train", parents=[registry_options], help="train a candidate model")
+    train = _command(commands, "train", "train a candidate model", f"{kg} train --config configs/gates-demo.yaml",
+                     computing, "Walk-forward folds on the config's data; the candidate waits for its gates.")
     train.set_defaults(handler=cmd_train)
-    gates = commands.add_parser("gates", parents=[registry_options],
-                                help="run the gates on a candidate: JSON report; exit 0 pass, 1 fail, 2 error")
+    gates = _command(commands, "gates", "run the gates on a candidate: JSON report; exit 0 pass, 1 fail, 2 error",
+                     f"{kg} gates CANDIDATE --config configs/gates-demo.yaml", computing)
     gates.add_argument("candidate")
     gates.add_argument("--output", type=Path, help="also write the JSON report here")
     gates.set_defaults(handler=cmd_gates)
-    promote = commands.add_parser("promote", parents=[registry_options], help="approve a candidate that passed")
+    promote = _command(commands, "promote", "approve a candidate that passed",
+                       f"{kg} promote CANDIDATE --config configs/gates-demo.yaml --confirm yes-promote", registry)
     promote.add_argument("candidate")
     promote.add_argument("--confirm", help="must be exactly yes-promote")
     promote.set_defaults(handler=cmd_promote)
-    rollback = commands.add_parser("rollback", parents=[registry_options], help="return to the previous model")
+    rollback = _command(commands, "rollback", "return to the previous model",
+                        f"{kg} rollback --config configs/gates-demo.yaml --confirm yes-rollback", registry)
     rollback.add_argument("--confirm", help="must be exactly yes-rollback")
     rollback.set_defaults(handler=cmd_rollback)
-    models = commands.add_parser("models", parents=[registry_options], help="list, show or trace models")
+    models = _command(commands, "models", "list, show or trace models",
+                      f"{kg} models list --config configs/gates-demo.yaml", registry)
     models.add_argument("action", choices=["list", "show", "history"])
     models.add_argument("candidate", nargs="?")
     models.set_defaults(handler=cmd_models)
-    policy = commands.add_parser("policy", parents=[registry_options],
-                                 help="show or change the namespace's gate policy (audited)")
+    policy = _command(commands, "policy", "show or change the namespace's gate policy (audited)",
+                      f"{kg} policy set min_sharpe=0.8 --confirm yes-change-policy", registry)
     policy.add_argument("action", choices=["show", "set"])
     policy.add_argument("assignments", nargs="*", metavar="KEY=VALUE", help="for set: e.g. min_sharpe=0.8")
     policy.add_argument("--confirm", help="for set: must be exactly yes-change-policy")
     policy.set_defaults(handler=cmd_policy)
-    audit = commands.add_parser("audit", parents=[registry_options],
-                                help="verify the audit log's keyed hash chain and the files it vouches for")
+    audit = _command(commands, "audit", "verify the audit log's keyed hash chain and the files it vouches for",
+                     f"{kg} audit verify --config configs/gates-demo.yaml", registry)
     audit.add_argument("action", choices=["verify"])
     audit.set_defaults(handler=cmd_audit)
-    sweep = commands.add_parser("sweep", parents=[registry_options],
-                                help="one backtest per combination of parameter values, on Dask")
+    sweep = _command(commands, "sweep", "one backtest per combination of parameter values, on Dask",
+                     f"{kg} sweep --config configs/quick.yaml --set strategy.params.fast=10,20", computing)
     sweep.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=V1,V2",
                        help="a config key and the values to try, e.g. strategy.params.fast=20,40,60 (repeatable)")
     sweep.add_argument("--out", type=Path, help="folder for sweep.csv (default: run.out of the config)")
     sweep.set_defaults(handler=cmd_sweep)
-    for mode, text in (("paper", "paper-trade: live Kraken candles, the simulated Kraken broker"),
-                       ("live", "trade for real: live candles, orders on Kraken (approved model required)")):
-        session = commands.add_parser(mode, help=text)
-        session.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
-        session.add_argument("--api-url", help="Kraken REST base URL (default: live.api_url, else Kraken itself); "
-                                               "e.g. http://127.0.0.1:8799 for the emulator")
-        session.add_argument("--pairs", nargs="+", metavar="PAIR", help="pairs to trade")
-        session.add_argument("--out", type=Path, help="results folder (default: run.out of the config)")
-        session.add_argument("--max-bars", type=int, help="end after this many live bars (default: run until stopped)")
-        session.add_argument("--no-retrain", action="store_true", help="no retraining in the downtime")
-        session.add_argument("--no-rate-limit", action="store_true", help="no client throttle (the emulator only)")
-        session.add_argument("--poll-seconds", type=float, help="seconds between candle polls")
-        session.add_argument("--shadow", metavar="CANDIDATE",
-                             help="replay this candidate beside the session's model on its live bars when the "
-                                  "session ends (recorded in the registry's shadow area, never sent)")
-        if mode == "live":
-            session.add_argument("--credentials", type=Path,
-                                 help="JSON file (mode 0600) with key and secret (default: KRAKEN_API_KEY/SECRET)")
-            session.add_argument("--state", type=Path, help="SQLite trading state (default: live.state)")
-        else:
-            session.add_argument("--model", choices=["none", "approved"], help="filter entries with the approved model")
-        session.set_defaults(handler=cmd_session, mode=mode)
-    parity = commands.add_parser("parity", help="replay a paper/live session through the backtest and show, bar "
-                                                "by bar, where they differ: exit 0 identical decisions, 1 differ")
+    _session_commands(commands, kg)
+    status = _command(commands, "status", "show a paper or live session's status (running or finished)",
+                      f"{kg} status results/paper-20190601T000000Z",
+                      description="Reads SESSION_DIR/status.json, which the session rewrites at each bar: positions, "
+                                  "open orders, P&L,\nlast bar, model and the exchange link.")
+    status.add_argument("session", nargs="?", type=Path, metavar="SESSION_DIR",
+                        help="the session's results folder (default: the latest under --results)")
+    status.add_argument("--results", type=Path, default=Path("results"), help="where sessions are looked for")
+    status.add_argument("--json", action="store_true", help="print the status file as JSON")
+    status.set_defaults(handler=cmd_status)
+    parity = _command(commands, "parity", "replay a paper/live session through the backtest and show, bar by bar, "
+                      "where they differ: exit 0 identical decisions, 1 differ",
+                      f"{kg} parity results/paper-20190601T000000Z")
     parity.add_argument("session_dir", type=Path, metavar="SESSION_DIR", help="the session's results folder")
     parity.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     parity.add_argument("--size-tolerance", type=float, default=1e-9, metavar="R",
-                        help="relative order size difference still counted as identical (default 1e-9)")
+                        help="relative order size difference still counted as identical")
     parity.set_defaults(handler=cmd_parity)
-    shadow = commands.add_parser(
-        "shadow", parents=[registry_options],
-        help="a candidate replayed beside the approved model on a session's live bars (never sent)",
-        description="Shadow mode: `paper|live --shadow CANDIDATE` replays the candidate on the session's live bars "
-                    "when the session ends; `shadow run` does it for a finished session; `shadow report` compares "
-                    "the shadow with the session's model. Example: kraken-global shadow report --candidate ID")
+    shadow = _command(commands, "shadow", "a candidate replayed beside the approved model on a session's live bars "
+                      "(never sent)", f"{kg} shadow report --candidate CANDIDATE", registry,
+                      "`paper|live --shadow CANDIDATE` replays the candidate on the session's live bars when the "
+                      "session ends;\n`shadow run` does it for a finished session; `shadow report` compares the "
+                      "shadow with the session's model.")
     shadow.add_argument("action", choices=["run", "report"])
     shadow.add_argument("session", nargs="?", type=Path, help="run: the session's results folder")
     shadow.add_argument("--candidate", help="the candidate to shadow (run: required; report: only this one)")
     shadow.set_defaults(handler=cmd_shadow)
-    emulator = commands.add_parser("emulator", help="run the local Kraken REST emulator on 127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8799)
-    emulator.add_argument("--speed", type=float, default=60.0, help="market seconds per wall second")
+    emulator = _command(commands, "emulator", "run the local Kraken REST emulator on 127.0.0.1",
+                        f"{kg} emulator --port 8799 --speed 3600")
+    emulator.add_argument("--port", type=_listen_port, default=8799, help="TCP port on 127.0.0.1 (0: any free one)")
+    emulator.add_argument("--speed", type=_speed, default=60.0, help="market seconds per wall second (0: paused)")
     emulator.add_argument("--start", type=_date, default="2019-06-01", help="replay start day (UTC)")
     emulator.add_argument("--usd", type=float, default=10_000.0, help="starting USD balance")
     emulator.add_argument("--credentials", type=Path, default=Path("emulator-credentials.json"),
@@ -153,6 +209,44 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.set_defaults(handler=cmd_emulator)
     add_data_command(commands, _date, _pairs)  # kraken_global/data/cli.py
     return parser
+
+
+def _session_commands(commands, kg: str) -> None:
+    """``paper`` and ``live``: the same options but ``--model`` (paper) and ``--credentials``/``--state`` (live)."""
+    stop = ("Runs until --max-bars or a stop: Ctrl-C or SIGTERM finishes the current bar, writes every result "
+            "file and\nexits 0 (a second signal leaves at once). Results go to results/<mode>-<UTC time>/ "
+            "(live.results) unless\n--out; watch with `kraken-global status`.")
+    for mode, text, example in (
+            ("paper", "paper-trade: live Kraken candles, the simulated Kraken broker",
+             f"{kg} paper --api-url http://127.0.0.1:8799 --no-rate-limit --poll-seconds 1 --max-bars 200"),
+            ("live", "trade for real: live candles, orders on Kraken (approved model required)",
+             f"{kg} live --api-url http://127.0.0.1:8799 --credentials emulator-credentials.json "
+             "--no-rate-limit --poll-seconds 1")):
+        session = _command(commands, mode, text, example, description=stop)
+        session.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
+        session.add_argument("--api-url", help="Kraken REST base URL (default: live.api_url, else Kraken itself); "
+                                               "e.g. http://127.0.0.1:8799 for the emulator")
+        session.add_argument("--pairs", nargs="+", metavar="PAIR", help="pairs to trade")
+        session.add_argument("--out", type=Path, help="results folder (default: <live.results>/<mode>-<UTC time>)")
+        session.add_argument("--max-bars", type=int, help="end after this many live bars (default: run until stopped)")
+        session.add_argument("--no-retrain", action="store_true", help="no retraining in the downtime")
+        session.add_argument("--no-rate-limit", action="store_true", help="no client throttle (the emulator only)")
+        session.add_argument("--poll-seconds", type=float, help="seconds between candle polls (default: "
+                                                                "live.poll_seconds)")
+        session.add_argument("--quiet", action="store_true", help="terminal: warnings and the summary only (the "
+                                                                  "log file keeps everything)")
+        session.add_argument("--status-port", type=_port, help="serve status.json read-only on 127.0.0.1:PORT "
+                                                               "(default: live.status_port, off)")
+        session.add_argument("--shadow", metavar="CANDIDATE",
+                             help="replay this candidate beside the session's model on its live bars when the "
+                                  "session ends (recorded in the registry's shadow area, never sent)")
+        if mode == "live":
+            session.add_argument("--credentials", type=Path,
+                                 help="JSON file (mode 0600) with key and secret (default: KRAKEN_API_KEY/SECRET)")
+            session.add_argument("--state", type=Path, help="SQLite trading state (default: live.state)")
+        else:
+            session.add_argument("--model", choices=["none", "approved"], help="filter entries with the approved model")
+        session.set_defaults(handler=cmd_session, mode=mode)
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
@@ -194,9 +288,10 @@ def _cluster(config):
 
 
 def _registry(args: argparse.Namespace):
-    from kraken_global.gating.candidates import registry_for
+    from kraken_global.registry import ModelRegistry  # not gating: quick commands must not import sklearn
 
-    return registry_for(_registry_config(args))
+    config = _registry_config(args)
+    return ModelRegistry(config.ml.artifacts, config.ml.namespace)
 
 
 def _print_json(data) -> None:
@@ -221,8 +316,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"  sha256 {manifest['sha256']}")
     print(f"  trained on {manifest['training_window']['first_bar']} .. {manifest['training_window']['train_end']}")
     print(f"  walk-forward mean AUC {manifest['metrics']['mean_auc']:.3f}")
-    print(f"next: kraken-global gates {candidate}")
+    print(f"next: .venv/bin/kraken-global gates {candidate}{_config_hint(args)}")
     return EXIT_OK
+
+
+def _config_hint(args: argparse.Namespace) -> str:
+    """The options a ``next:`` hint must repeat to reach the same registry."""
+    parts = [f" --config {args.config}" if args.config else "",
+             f" --artifacts {args.artifacts}" if getattr(args, "artifacts", None) else "",
+             f" --namespace {args.namespace}" if getattr(args, "namespace", None) else ""]
+    return "".join(parts)
 
 
 def cmd_gates(args: argparse.Namespace) -> int:
@@ -245,6 +348,9 @@ def cmd_gates(args: argparse.Namespace) -> int:
         args.output.write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
     print(summarize(report), file=sys.stderr)
     _print_json(report)
+    if report["passed"]:  # on stderr: stdout stays one JSON document
+        print(f"next: .venv/bin/kraken-global promote {args.candidate}{_config_hint(args)} --confirm yes-promote",
+              file=sys.stderr)
     return EXIT_OK if report["passed"] else EXIT_FAILED
 
 
@@ -321,6 +427,12 @@ def cmd_policy(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_folder(path: Path, option: str) -> None:
+    """Refuse a results folder that is an existing file before any work is done."""
+    if path.exists() and not path.is_dir():
+        raise_config(f"{option} {path} is an existing file: name a folder")
+
+
 def raise_config(message: str) -> None:
     from kraken_global.errors import ConfigError
 
@@ -335,6 +447,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     config = _registry_config(args)
     grid = parse_grid(args.assignments)
+    _check_folder(args.out or config.run.out, "--out" if args.out else "run.out")
     console = Console(stderr=True)
     with _cluster(config) as client, progress_bar(console, config.run.progress, "backtests") as on_done:
         table = run_sweep(config, grid, client, on_done)
@@ -348,14 +461,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_session(args: argparse.Namespace) -> int:
     from kraken_global.config import load_config
-    from kraken_global.live.logs import configure_session_logging
-    from kraken_global.runners.session import SessionRunner, write_session
+    from kraken_global.runners.operate import run_session
 
     config = load_config(args.config)
     overrides = {
         "live.api_url": args.api_url,
         "universe.pairs": _pairs(args.pairs) if args.pairs else None,
-        "run.out": str(args.out) if args.out else None,
         "live.max_bars": args.max_bars,
         "live.retrain": False if args.no_retrain else None,
         "live.rate_limit": False if args.no_rate_limit else None,
@@ -366,23 +477,21 @@ def cmd_session(args: argparse.Namespace) -> int:
     }
     config = config.with_overrides({k: v for k, v in overrides.items() if v is not None})
     if args.shadow:  # the candidate must exist and load before the session starts, not when it ends
-        from kraken_global.gating.candidates import registry_for
+        from kraken_global.registry import ModelRegistry
 
-        registry_for(config).load_candidate(args.shadow)
-    runner = SessionRunner(config, args.mode)
-    secrets = [runner.credentials.key, runner.credentials.secret] if runner.credentials else []
-    log_file = configure_session_logging(config.live.logs, args.mode, secrets)
-    result = runner.run()
-    out = write_session(result, config.run.out)
-    if args.shadow:
-        from kraken_global.runners.shadow import run_shadow
+        ModelRegistry(config.ml.artifacts, config.ml.namespace).load_candidate(args.shadow)
+    return run_session(args, config)
 
-        summary = run_shadow(out, args.shadow)
-        print(f"shadow of {args.shadow}: {summary['differing_orders']} orders differ from the session's model; "
-              f"`kraken-global shadow report --candidate {args.shadow}` compares them")
-    perf = result.metrics["performance"]
-    print(f"{args.mode} session ended: return {perf['total_return_pct']:.2f}%, {len(result.fills)} fills, "
-          f"{result.metrics['trading']['rejected_orders']} refused orders; results in {out}, log in {log_file}")
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from kraken_global.runners.operate import show_status
+    from kraken_global.runners.status import latest_session, read_status
+
+    if args.json:
+        folder = args.session if args.session is not None else latest_session(args.results)
+        _print_json(read_status(folder))
+        return EXIT_OK
+    show_status(args.session, args.results)
     return EXIT_OK
 
 
@@ -449,6 +558,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         "universe.benchmark": args.benchmark,
     }
     config = config.with_overrides({k: v for k, v in overrides.items() if v is not None})
+    _check_folder(config.run.out, "--out" if args.out else "run.out")
     console = Console()
     with progress_bar(console, enabled=config.run.progress) as on_progress:
         result = run_backtest(config, on_progress=on_progress)
@@ -461,6 +571,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): nothing more can be shown; no traceback, and no second one at exit
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except (ConfigError, ConfirmationRequired, PathEscapeError, UnknownCandidateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -15,8 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kraken_global.errors import ConfigError
-from kraken_global.feeds.timeframes import parse_timeframe
-from kraken_global.feeds.validation import DEFAULT_GAPS, GapPolicy
+from kraken_global.feeds.timeframes import check_timeframe
 from kraken_global.fees import PRESETS, FeeSchedule, FeeTier
 from kraken_global.schedule import DowntimeSchedule
 from kraken_global.universe import DEFAULT_UNIVERSE, PairRules, build_universe
@@ -60,14 +59,19 @@ class UniverseConfig(_Strict):
 
 
 class GapsConfig(_Strict):
-    """Gaps in time (missing bars) and in price (a bar ``max_jump`` times or 1/``max_jump`` of its neighbours)."""
+    """Gaps in time (missing bars) and in price (a bar ``max_jump`` times or 1/``max_jump`` of its neighbours).
 
-    max_fill: int = Field(default=DEFAULT_GAPS.max_fill, ge=0, le=10_000)
+    Defaults = ``feeds.validation.GapPolicy()`` (a test keeps them equal), written out so that a config loads without
+    importing pandas."""
+
+    max_fill: int = Field(default=6, ge=0, le=10_000)
     on_larger_gap: Literal["error", "fill"] = "error"
-    max_jump: float | None = Field(default=DEFAULT_GAPS.max_jump, gt=1)
+    max_jump: float | None = Field(default=10.0, gt=1)
     on_jump: Literal["error", "repair"] = "error"
 
-    def policy(self) -> GapPolicy:
+    def policy(self):
+        from kraken_global.feeds.validation import GapPolicy
+
         return GapPolicy(self.max_fill, self.on_larger_gap, self.max_jump, self.on_jump)
 
 
@@ -85,7 +89,7 @@ class DataConfig(_Strict):
     @field_validator("timeframe")
     @classmethod
     def _timeframe(cls, value: str) -> str:
-        parse_timeframe(value)
+        check_timeframe(value)
         return value
 
     @model_validator(mode="after")
@@ -121,7 +125,7 @@ class FeesConfig(_Strict):
 
 
 class BrokerConfig(_Strict):
-    cash: float = Field(default=10_000.0, gt=0)
+    cash: float = Field(default=10_000.0, gt=0, le=1e12, allow_inf_nan=False)  # USD; above 1e12 is a typo
     fees: FeesConfig = FeesConfig()
     slippage_bps: float = Field(default=5.0, ge=0, le=1000)
     random_slippage_bps: float = Field(default=0.0, ge=0, le=1000)
@@ -159,6 +163,45 @@ def _check_params(strategy: str, params: Params) -> None:
     if unknown:
         raise ValueError(f"unknown parameter(s) {', '.join(unknown)} for strategy {strategy!r}; "
                          f"known: {', '.join(sorted(known))}")
+    defaults = STRATEGIES[strategy].params
+    for name, value in params.items():
+        problem = _param_problem(name, getattr(defaults, name), value)
+        if problem:
+            raise ValueError(f"{strategy}.{name} = {value!r}: {problem}")
+    fast = params.get("fast", getattr(defaults, "fast", None))
+    slow = params.get("slow", getattr(defaults, "slow", None))
+    if fast is not None and slow is not None and fast >= slow:
+        raise ValueError(f"{strategy}: fast ({fast}) must be shorter than slow ({slow})")
+
+
+# parameters that are shares of something: 0..1 (invest_fraction above 0: investing nothing is not a strategy)
+_SHARES = {"invest_fraction", "core_fraction", "max_exposure", "min_probability", "rebalance_band", "trend_buffer",
+           "step", "stop"}
+_SIGNED = {"entry_z", "exit_z", "stop_z"}  # z-scores may be negative
+
+
+def _param_problem(name: str, default: Any, value: Any) -> str | None:
+    """Why ``value`` cannot stand for a parameter whose default is ``default`` (None: it can)."""
+    import math
+
+    if isinstance(default, str):
+        return None if isinstance(value, str) else "must be text"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "must be a number"
+    if isinstance(default, int) and not isinstance(default, bool):
+        if not isinstance(value, int):
+            return "must be a whole number of bars (or a count)"
+        return None if value >= 1 else "must be at least 1"
+    if not math.isfinite(value):
+        return "must be a finite number"
+    if name in _SHARES:
+        low_ok = value > 0 if name == "invest_fraction" else value >= 0
+        return None if low_ok and value <= 1 else "must be a share between 0 and 1"
+    if name not in _SIGNED and value < 0:
+        return "must not be negative"
+    if name in ("stop_atr", "target_vol") and value == 0:
+        return "must be above 0"
+    return None
 
 
 class StrategyConfig(_Strict):
@@ -241,7 +284,7 @@ class RegimesConfig(_Strict):
         return self
 
     def selection_map(self):
-        from kraken_global.regimes import Regime
+        from kraken_global.regime_names import Regime
 
         missing = [r.name for r in Regime if r.name not in self.selection]
         if missing:
@@ -319,6 +362,9 @@ class LiveConfig(_Strict):
     order_deadline_seconds: float = Field(default=15.0, ge=3, le=55)
     deadline_margin_seconds: float = Field(default=5.0, ge=0.5, le=60)
     key_lock_dir: Path | None = None  # one process per API key: its lock and nonce floor (None: ~/.kraken-global/keys)
+    results: Path = Path("results")  # each session's folder is <results>/<mode>-<UTC start time> unless --out
+    on_stop: Literal["cancel", "leave"] = "cancel"  # live: our open orders when the session stops
+    status_port: int | None = Field(default=None, ge=1024, le=65_535)  # read-only JSON status on 127.0.0.1
     risk: RiskConfig = RiskConfig()
 
     @model_validator(mode="after")
@@ -372,6 +418,8 @@ def _format_errors(error: ValidationError, source: str) -> str:
         unknown = item["type"] == "extra_forbidden"
         message = "unknown key" if unknown else item["msg"].removeprefix("Value error, ")
         lines.append(f"  {path}: {message}")
+    if len(lines) == 1:  # one mistake, one line
+        return f"invalid configuration in {source}: {lines[0].strip()}"
     return f"invalid configuration in {source}:\n" + "\n".join(lines)
 
 
@@ -386,19 +434,48 @@ def parse_config(tree: Any, source: str = "<config>") -> BacktestConfig:
         raise ConfigError(_format_errors(exc, source)) from None
 
 
+MAX_CONFIG_BYTES = 1_000_000  # a config is a page of YAML; a larger file is refused before it is parsed
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, but a key given twice in one mapping is an error (YAML's last-wins hides typos)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_config(path: Path | None) -> BacktestConfig:
     """Read and validate a YAML config; ``None`` gives the defaults."""
     if path is None:
         return BacktestConfig()
     path = Path(path)
     try:
-        text = path.read_text()
+        if path.is_dir():
+            raise ConfigError(f"config {path} is a folder: name a YAML file")
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"config {path} is {size:,} bytes, over the {MAX_CONFIG_BYTES:,} a config may have: "
+                              "is it the right file?")
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
     try:
-        tree = yaml.safe_load(text)
+        tree = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config {path} is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise ConfigError(f"config {path} is not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"config {path} is nested too deeply to be a config") from None
     return parse_config(tree, str(path))
 
 

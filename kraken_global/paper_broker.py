@@ -25,6 +25,7 @@ What it adds to ``bt.brokers.BackBroker`` (and why it cannot be done with a Comm
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import deque
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from kraken_global.fees import KRAKEN_LEGACY
 from kraken_global.schedule import DowntimeSchedule, TradingState
 from kraken_global.universe import PairRules, Universe, catalog
 
+log = logging.getLogger(__name__)
 _MARKETABLE = (bt.Order.Market, bt.Order.Stop, bt.Order.StopTrail)
 _VOLUME_WINDOW = timedelta(days=30)
 
@@ -196,6 +198,8 @@ class KrakenPaperBroker(BackBroker):
         reason = self._check(order)
         if reason is not None:
             return self._reject(order, reason)
+        log.info("order paper-%d: %s %s %g (by %s)", self.order_id(order), "buy" if order.isbuy() else "sell",
+                 order.data._name, abs(order.size), type(order.owner).__name__ if order.owner is not None else None)
         return super().submit(order, check)
 
     def _reject(self, order, reason: str):
@@ -205,6 +209,8 @@ class KrakenPaperBroker(BackBroker):
         order.reject(self)
         self.rejections.append(Rejection(when, data._name, "buy" if order.isbuy() else "sell",
                                          abs(order.size), reason, self.order_id(order)))
+        log.info("order refused: %s %s %g: %s", "buy" if order.isbuy() else "sell", data._name, abs(order.size),
+                 reason)
         self.notify(order)
         return order
 
@@ -354,6 +360,9 @@ class KrakenPaperBroker(BackBroker):
                 liquidity=role, reference_price=reference, slippage_cost=abs(filled) * abs(price - reference),
                 order_id=self.order_id(order),
             ))
+            log.info("fill paper-%d: %s %s %g at %g, fee %.4f USD", self.order_id(order),
+                     "buy" if order.isbuy() else "sell", order.data._name, abs(filled), price,
+                     order.executed.comm - comm_before)
         if order.status == bt.Order.Margin:
             self.rejections.append(Rejection(now, order.data._name, "buy" if order.isbuy() else "sell",
                                              abs(order.executed.remsize), "insufficient funds at fill",

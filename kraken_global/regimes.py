@@ -30,7 +30,6 @@ the same numpy reductions and share :class:`RegimeStateMachine`.
 
 from __future__ import annotations
 
-import enum
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -39,18 +38,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-
-class Regime(enum.IntEnum):
-    """Ordered by risk appetite; the integer is what the feeds' ``regime`` line carries."""
-
-    PANIC = 0
-    RISK_OFF = 1
-    NEUTRAL = 2
-    RISK_ON = 3
-
-    @property
-    def label(self) -> str:
-        return self.name
+from kraken_global.regime_names import Regime
 
 
 @dataclass(frozen=True)

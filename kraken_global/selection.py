@@ -11,10 +11,12 @@ default) until the regime changes again. During the regime warm-up no strategy h
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from kraken_global.regime_names import Regime
 
-from kraken_global.regimes import Regime
+if TYPE_CHECKING:  # loading a config reads the selection constants: it must not import pandas
+    import pandas as pd
 
 STRATEGY_NAMES = ("TrendFollower", "VolatilitySwing", "MeanReversion", "DefensiveHedge", "StableAllocator",
                   "Recovery")
@@ -66,6 +68,8 @@ class RegimeSelector:
 
 def allocation_plan(regimes: pd.DataFrame, selector: RegimeSelector) -> pd.DataFrame:
     """Weights per strategy (columns) for every bar of ``regimes`` (columns ``regime`` and ``warmup``)."""
+    import pandas as pd
+
     rows = [selector.step(Regime(int(r)), bool(w)) for r, w in zip(regimes["regime"], regimes["warmup"], strict=True)]
     plan = pd.DataFrame(rows, index=regimes.index, columns=list(STRATEGY_NAMES)).fillna(0.0)
     plan.insert(0, "regime", regimes["regime"].astype(float))

@@ -19,17 +19,19 @@ LIVE_BARS = 120
 
 
 def emulator(**kwargs) -> EmulatorServer:
-    return EmulatorServer(speed=SPEED, fault_delay=2.5, **kwargs)
+    # a client gives up after live.timeout_ms (5 s: a busy machine answers slowly, and a timeout taken for an
+    # unanswered order is a different test); the emulator's "timeout" faults hold their answer longer than that
+    return EmulatorServer(speed=SPEED, fault_delay=8.0, **kwargs)
 
 
 def session_overrides(server: EmulatorServer, tmp_path: Path, bars: int = LIVE_BARS) -> dict:
     """Bounded in bars (``max_bars``) and in seconds (``max_idle_seconds``); no throttle against the emulator."""
     return {
         "universe.pairs": PAIRS, "live.api_url": server.base_url, "live.poll_seconds": 0.05,
-        "live.sync_seconds": 0.05, "live.retrain": False, "live.rate_limit": False, "live.timeout_ms": 1000,
+        "live.sync_seconds": 0.05, "live.retrain": False, "live.rate_limit": False, "live.timeout_ms": 5000,
         "live.max_bars": bars, "live.max_idle_seconds": 20, "live.state": str(tmp_path / "state.sqlite"),
         "live.logs": str(tmp_path / "logs"), "ml.artifacts": str(tmp_path / "artifacts"),
-        "run.out": str(tmp_path / "results"),
+        "run.out": str(tmp_path / "results"), "live.results": str(tmp_path / "results"),
         "live.record_candles": str(tmp_path / "candles"),
         "live.order_deadline_seconds": 3, "live.deadline_margin_seconds": 1.5,
         "live.key_lock_dir": str(tmp_path / "keys"),
@@ -68,6 +70,11 @@ def write_credentials(server: EmulatorServer, path: Path) -> Path:
     path.write_text(json.dumps({"key": server.key, "secret": server.secret}))
     path.chmod(0o600)
     return path
+
+
+def latest_session(tmp_path: Path, mode: str = "live") -> Path:
+    """The folder of the last ``mode`` session a CLI run wrote under ``live.results``."""
+    return sorted((tmp_path / "results").glob(f"{mode}-*"))[-1]
 
 
 def exchange_orders(server: EmulatorServer) -> list:

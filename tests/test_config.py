@@ -117,3 +117,10 @@ def test_dump_and_parse_round_trip(cash, slippage, seed, share, pairs):
     config = parse_config({"broker": {"cash": cash, "slippage_bps": slippage, "volume_share": share},
                            "run": {"seed": seed}, "universe": {"pairs": pairs}})
     assert parse_config(yaml.safe_load(dump_config(config))) == config
+
+
+def test_the_gap_defaults_are_the_feeds_own():
+    from kraken_global.config import GapsConfig
+    from kraken_global.feeds.validation import GapPolicy
+
+    assert GapsConfig().policy() == GapPolicy()

@@ -28,6 +28,7 @@ from tests.session_helpers import (
     emulator,
     exchange_orders,
     exchange_trades,
+    latest_session,
     session_config,
     state_rows,
     write_config_file,
@@ -95,7 +96,7 @@ def _restart_and_check(server, tmp_path: Path, config_file: Path, credentials: P
     state = tmp_path / "state.sqlite"
     assert_matches_exchange(server, state)
     assert all(r["status"] in FINAL for r in state_rows(state, "orders"))
-    return json.loads((tmp_path / "results" / "session.json").read_text())
+    return json.loads((latest_session(tmp_path) / "session.json").read_text())
 
 
 def _orders_so_far(state: Path) -> list[dict]:

@@ -60,7 +60,7 @@ def emulator_options(args: argparse.Namespace, market: Market) -> EmulatorOption
     """The checked options; ``market`` (the replayed candles) bounds ``--start``."""
     if isinstance(args.port, bool) or not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be from 0 to 65535 (0 picks a free one), got {args.port}")
-    speed = _check(args.speed, "speed", minimum=0.0, maximum=MAX_SPEED, allow_minimum=False)
+    speed = _check(args.speed, "speed", minimum=0.0, maximum=MAX_SPEED)  # 0: a paused clock
     usd = _check(args.usd, "usd", minimum=0.0, maximum=1e12)
     start = datetime.fromisoformat(args.start)
     first = min(frame.index[0] for frame in market.candles.values())
@@ -83,13 +83,19 @@ def emulator_options(args: argparse.Namespace, market: Market) -> EmulatorOption
 def load_or_create_credentials(path: Path, new: Any) -> tuple[str, str]:
     """The key and secret in ``path`` (mode 0600), or new ones written there; bad files raise one line."""
     if path.exists():
+        if not path.is_file():
+            raise ConfigError(f"--credentials {path} is not a file")
         if path.stat().st_mode & 0o077:
             raise ConfigError(f"{path} is readable by others: chmod 600 it")
         try:
-            stored = json.loads(path.read_text())
-            return stored["key"], stored["secret"]
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise ConfigError(f"{path} must hold JSON with 'key' and 'secret'") from None
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"cannot read the credentials {path}: {exc}") from None
+        if not isinstance(stored, dict) or not all(isinstance(stored.get(k), str) and stored.get(k)
+                                                    for k in ("key", "secret")):
+            raise ConfigError(f"{path} must hold a JSON object with a \"key\" and a \"secret\" string "
+                              "(delete it and the emulator writes a new one)")
+        return stored["key"], stored["secret"]
     key, secret = new()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -105,7 +105,7 @@ class EmulatorServer:
             self._loop = asyncio.new_event_loop()
             try:
                 self._loop.run_until_complete(self._start())
-            except OSError as exc:  # the port is taken or not ours to use
+            except OSError as exc:  # a busy port: reported by start() in the caller's thread
                 failure.append(exc)
                 self._ready.set()
                 return
@@ -120,7 +120,8 @@ class EmulatorServer:
             self._thread.join(30)
             self._loop.close()
             self._loop = None
-            raise ConfigError(f"the emulator cannot listen on 127.0.0.1:{self.port}: {failure[0].strerror}")
+            raise ConfigError(f"cannot listen on 127.0.0.1:{self.port}: {failure[0].strerror or failure[0]} "
+                              f"(another emulator running? choose another --port)")
         return self
 
     def stop(self) -> None:

@@ -63,14 +63,16 @@ def _first_line(path: Path) -> str:
             return handle.readline().strip()
     except OSError as exc:
         raise DataError(f"cannot read file: {exc.strerror or exc}", str(path)) from exc
+    except UnicodeDecodeError:
+        raise DataError("not UTF-8 text: is it a Kraken CSV export?", str(path)) from None
 
 
 def _open_text(path: Path):
     if str(path).endswith(".gz"):
         import gzip
 
-        return gzip.open(path, "rt")
-    return open(path)
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
 
 
 def read_raw(path: Path, fmt: str = "auto") -> tuple[pd.DataFrame, str]:

@@ -3,25 +3,37 @@
 from __future__ import annotations
 
 import re
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from kraken_global.errors import ConfigError
+
+if TYPE_CHECKING:  # pandas is imported where a Timedelta is made: validating a config must not import it
+    import pandas as pd
 
 _UNITS = {"m": "min", "h": "h", "d": "D"}
 _PATTERN = re.compile(r"^(\d+)([mhd])$")
 
 
-def parse_timeframe(name: str) -> pd.Timedelta:
-    """``"1m"``, ``"15m"``, ``"1h"``, ``"4h"``, ``"1d"`` -> a Timedelta; anything else is a ConfigError."""
+def check_timeframe(name: str) -> tuple[int, str]:
+    """``(count, pandas unit)`` of a timeframe name; anything else is a ConfigError."""
     match = _PATTERN.match(str(name).strip().lower())
     if not match or int(match.group(1)) == 0:
         raise ConfigError(f"timeframe {name!r} is not valid: use a number and m, h or d, e.g. 1m, 15m, 1h, 4h, 1d")
-    return pd.Timedelta(int(match.group(1)), unit=_UNITS[match.group(2)])
+    return int(match.group(1)), _UNITS[match.group(2)]
+
+
+def parse_timeframe(name: str) -> pd.Timedelta:
+    """``"1m"``, ``"15m"``, ``"1h"``, ``"4h"``, ``"1d"`` -> a Timedelta; anything else is a ConfigError."""
+    import pandas as pd
+
+    count, unit = check_timeframe(name)
+    return pd.Timedelta(count, unit=unit)
 
 
 def timeframe_name(delta: pd.Timedelta) -> str:
     """The inverse of :func:`parse_timeframe` for whole minutes, hours or days."""
+    import pandas as pd
+
     minutes = int(delta / pd.Timedelta(minutes=1))
     if minutes % 1440 == 0:
         return f"{minutes // 1440}d"

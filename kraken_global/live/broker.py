@@ -116,7 +116,30 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         self._refresh_dead_mans_switch(force=True)
 
     def stop(self) -> None:
+        """A last sync, so that a fill of the last bar's order reaches the results as it reached the state."""
+        try:
+            for tracked in list(self.tracked.values()):
+                self._sync_order(tracked)
+        except LiveError as exc:
+            log.warning("final sync with the exchange failed: %s; the next start reconciles", exc)
         super().stop()
+
+    def on_session_stop(self, policy: str) -> None:
+        """A stop signal ended the session: ``cancel`` our open orders (the default), or ``leave`` them resting and
+        switch the dead man's switch off (timeout 0), which would otherwise cancel them within a minute."""
+        try:
+            if policy == "cancel":
+                for tracked in list(self.tracked.values()):
+                    if tracked.txid:
+                        self.store.cancel_order(tracked.txid)
+                    self._sync_order(tracked)
+                    log.info("stop: order %s cancelled", tracked.client_id)
+            else:
+                self.store.refresh_dead_mans_switch(0)
+                log.info("stop: %d open order(s) left on the exchange; dead man's switch off", len(self.tracked))
+        except LiveError as exc:
+            log.error("stop: the exchange did not answer (%s); the dead man's switch cancels our orders within "
+                      "%d s", exc, self.p.dead_mans_switch_seconds)
 
     # -- what backtrader asks ----------------------------------------------------------------------------------
 
@@ -251,6 +274,8 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         price = order.created.price if kind == "limit" else None
         owner = type(order.owner).__name__ if order.owner is not None else None
         self.state.record_intent(client_id, data._name, side, kind, abs(order.size), price, owner)
+        log.info("order %s: %s %s %g %s%s (intent recorded, by %s)", client_id, side, data._name, abs(order.size),
+                 kind, f" at {price:g}" if price else "", owner)
         tracked = _Tracked(order, client_id, data.close[0])
         kill_point("live:after-intent")
         try:
@@ -315,6 +340,8 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         self.fills.append(Fill(data.datetime.datetime(0), data._name, "buy" if order.isbuy() else "sell", size, price,
                                cost, fee, fee / cost if cost else 0.0, liquidity, reference, slippage,
                                self.order_id(order)))
+        log.info("fill %s: %s %s %g at %g, fee %.4f USD", tracked.client_id, "buy" if order.isbuy() else "sell",
+                 data._name, size, price, fee)
 
     def _sync_order(self, tracked: _Tracked) -> None:
         if tracked.txid is None:
@@ -387,6 +414,19 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
                       self.risk.day_start_equity)
             self.flatten()
 
+    def _record_flatten_fill(self, data, client_id: str, placed: dict) -> None:
+        """The kill switch sells outside backtrader's orders; its fills still belong in the results."""
+        filled = float(placed.get("filled") or 0.0)
+        if filled <= _EPS:
+            return
+        cost = float(placed.get("cost") or filled * float(placed.get("average") or 0.0))
+        fee = float((placed.get("fee") or {}).get("cost") or 0.0)
+        price, reference = cost / filled, data.close[0]
+        number = self._order_ids.setdefault(client_id, len(self._order_ids) + 1)
+        self.fills.append(Fill(data.datetime.datetime(0), data._name, "sell", filled, price, cost, fee,
+                               fee / cost if cost else 0.0, "taker", reference, (reference - price) * filled, number))
+        log.info("fill %s: sell %s %g at %g, fee %.4f USD (kill switch)", client_id, data._name, filled, price, fee)
+
     def flatten(self) -> None:
         """Cancel every open order and sell every position at market (the kill switch)."""
         self.store.read(self.store.client.cancel_all_orders)
@@ -403,6 +443,7 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
             placed = self.store.submit_order(data._name, "sell", "market", size, client_order_id=client_id,
                                              on_send=self.state.set_deadline)
             self.state.update_from_exchange(client_id, placed)
+            self._record_flatten_fill(data, client_id, placed)
         self.state.sync_fills(self.store)
         # fills are stamped by the exchange's clock: the books restart after the last one, the kill switch's own
         self.state.mark_flattened(max((f["time"] for f in self.state.fills()), default=0.0))

@@ -26,6 +26,8 @@ class Credentials:
     secret: str = field(repr=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.key, str) or not isinstance(self.secret, str):
+            raise ConfigError("the API key and secret must be text (JSON strings)")
         if not self.key or not self.secret:
             raise ConfigError("the API key and secret must both be set")
         try:
@@ -53,8 +55,10 @@ def load_credentials(path: Path | None = None, environ: dict[str, str] | None = 
         raise ConfigError(f"credentials file {path} not found") from None
     if mode & 0o077:
         raise ConfigError(f"credentials file {path} can be read by others (mode {oct(mode & 0o777)}): chmod 600 it")
+    if not path.is_file():
+        raise ConfigError(f"credentials {path} is not a file: give the JSON file with 'key' and 'secret'")
     try:
-        stored = json.loads(path.read_text())
+        stored = json.loads(path.read_text(encoding="utf-8"))
         return Credentials(stored["key"], stored["secret"])
-    except (json.JSONDecodeError, KeyError, TypeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
         raise ConfigError(f"credentials file {path} must hold JSON with 'key' and 'secret'") from None

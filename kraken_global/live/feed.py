@@ -6,7 +6,9 @@ result is replayed with status DELAYED. Then the feed polls every ``poll_seconds
 has closed (Kraken's ``OHLC`` always returns the forming candle last), with status LIVE. A failed poll notifies
 DISCONNECTED once and the feed keeps trying; the next good poll notifies LIVE again. Bars are stamped at their
 close, as :class:`~kraken_global.feeds.NumpyFeed` stamps them, so backtests and live runs see the same times.
-``max_live_bars`` and ``max_idle_seconds`` end the feed (for bounded sessions and tests).
+``max_live_bars`` and ``max_idle_seconds`` end the feed (for bounded sessions and tests); so does ``stop`` (a
+:class:`~kraken_global.runners.stop.StopRequest`), checked before each bar: the ``leader`` feed (the first one added,
+which backtrader loads first in each loop) latches it, the others follow the latched value.
 
 For the parity report (:mod:`kraken_global.runners.parity`) the feed keeps what a replay needs:
 :attr:`replayed` (span, count and SHA256 of the candles replayed at start) and :attr:`live_from` (the close time of
@@ -16,6 +18,7 @@ the first bar emitted after LIVE: the first bar on which strategies may act) and
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections import deque
 
@@ -26,6 +29,7 @@ from kraken_global.feeds.timeframes import parse_timeframe
 from kraken_global.live.errors import LiveError
 from kraken_global.live.poller import CandlePoller
 
+log = logging.getLogger(__name__)
 _COLUMNS = ("open", "high", "low", "close", "volume")
 _IDLE_SLEEP = 0.01  # seconds; keeps cerebro's loop from spinning a core while waiting for the next candle
 
@@ -43,6 +47,8 @@ class KrakenLiveFeed(bt.feed.DataBase):
         ("poll_seconds", 5.0),
         ("max_live_bars", None),
         ("max_idle_seconds", None),
+        ("stop", None),
+        ("leader", True),
     )
 
     @classmethod
@@ -67,6 +73,7 @@ class KrakenLiveFeed(bt.feed.DataBase):
         self.live_from: pd.Timestamp | None = None
         self.last_bar: pd.Timestamp | None = None
         self._disconnected = False
+        self._live_phase = False  # True from the first LIVE status on: the bars after it count as live bars
         self._last_bar_at = time.monotonic()
 
     def islive(self) -> bool:
@@ -98,20 +105,35 @@ class KrakenLiveFeed(bt.feed.DataBase):
     def _poll(self) -> None:
         try:
             closed = self.poller.take(self.p.symbol)
-        except LiveError:
+        except LiveError as exc:
             if not self._disconnected:
                 self._disconnected = True
                 self._status(self.DISCONNECTED)
+                log.warning("%s DISCONNECTED: %s; polling again", self.p.symbol, exc)
             return
         self._disconnected = False
         self._enqueue(closed)
 
+    def _stopped(self) -> bool:
+        stop = self.p.stop
+        if stop is None:
+            return False
+        return stop.latch() if self.p.leader else stop.stopped
+
     def _load(self) -> bool | None:
+        if self._stopped():
+            return False
         if not self.queue:
             if self.p.max_live_bars is not None and self.live_bars >= self.p.max_live_bars:
                 return False
             if not self.statuses or self.statuses[-1] != "LIVE":
+                was = self.statuses[-1] if self.statuses else None
                 self._status(self.LIVE)
+                self._live_phase = True
+                if was == "DISCONNECTED":
+                    log.info("%s LIVE again: the exchange answers", self.p.symbol)
+                elif self.p.leader:
+                    log.info("warm-up done (DELAYED -> LIVE): trading on each closed candle from now")
             self._poll()
             if not self.queue:
                 idle = time.monotonic() - self._last_bar_at
@@ -119,7 +141,11 @@ class KrakenLiveFeed(bt.feed.DataBase):
                     return False
                 time.sleep(_IDLE_SLEEP)
                 return None
-            self.live_bars += len(self.queue) if self.statuses[-1] == "LIVE" else 0
+        if self._live_phase:
+            # counted as delivered: a slow start can bring many closed candles in one poll, and the bound is in bars
+            if self.p.max_live_bars is not None and self.live_bars >= self.p.max_live_bars:
+                return False
+            self.live_bars += 1
         self._last_bar_at = time.monotonic()
         start, row = self.queue.popleft()
         if self.live_from is None and "LIVE" in self.statuses:

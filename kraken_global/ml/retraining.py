@@ -80,20 +80,34 @@ class RetrainJob:
             log.error("retraining for %s failed: %s", when, record["error"])
         self.results.append(record)
 
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
     def wait(self, timeout: float | None = None) -> None:
         for thread in self._threads:
             thread.join(timeout)
 
 
 class DowntimeRetrainer(KrakenStrategy):
-    """Calls ``job(when)`` each time the schedule enters DOWNTIME; places no orders."""
+    """Calls ``job(when)`` each time the schedule enters DOWNTIME on a live bar; places no orders.
+
+    Downtimes crossed while a live feed replays its history (status DELAYED) are past: retraining for each of them
+    would start dozens of jobs in the first minute. At most one job per downtime window (one UTC day)."""
 
     params = (("job", None),)
     trades = False
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_window = None
+
     def on_schedule(self, state: TradingState, when) -> None:
-        if state is TradingState.DOWNTIME and self.p.job is not None:
-            self.p.job(when)
+        if state is not TradingState.DOWNTIME or self.p.job is None or self.replaying:
+            return
+        if self.last_window == when.date():
+            return
+        self.last_window = when.date()
+        self.p.job(when)
 
     def next(self) -> None:
         pass

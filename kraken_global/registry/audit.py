@@ -44,14 +44,18 @@ class AuditLog:
     def entries(self) -> list[dict[str, Any]]:
         if not self.path.exists() and not self.path.is_symlink():
             return []
-        text = read_regular(self.path, "the audit log").decode()
-        complete = text.split("\n")[:-1]  # a torn last line (no newline) is not an entry
+        complete = read_regular(self.path, "the audit log").split(b"\n")[:-1]  # a torn last line is not an entry
         out = []
         for number, line in enumerate(complete, start=1):
             try:
-                out.append(json.loads(line))
+                entry = json.loads(line.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise IntegrityError(f"audit log {self.path}, line {number}: not UTF-8 text") from None
             except json.JSONDecodeError as exc:
                 raise IntegrityError(f"audit log {self.path}, line {number}: not valid JSON ({exc.msg})") from None
+            if not isinstance(entry, dict):
+                raise IntegrityError(f"audit log {self.path}, line {number}: not an audit entry")
+            out.append(entry)
         return out
 
     def last(self) -> dict[str, Any] | None:

@@ -13,8 +13,6 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
-
 from kraken_global.registry.errors import IntegrityError, UntrustedModelError
 from kraken_global.registry.model_check import check_model
 from kraken_global.registry.paths import atomic_write, read_regular
@@ -30,6 +28,8 @@ def sha256(data: bytes) -> str:
 
 def save_model(model: Any, path: Path) -> str:
     """Write ``model`` atomically; returns the SHA256 of the bytes written."""
+    import skops.io as sio  # imported here: registry commands that never load a model start fast
+
     data = sio.dumps(model)
     atomic_write(path, data)
     return sha256(data)
@@ -37,7 +37,10 @@ def save_model(model: Any, path: Path) -> str:
 
 def load_model(path: Path, expected_sha256: str) -> Any:
     """Read ``path``, check its SHA256, then load those bytes trusting only :data:`TRUSTED_TYPES`."""
-    data = read_regular(Path(path), "model file")
+    try:
+        data = read_regular(Path(path), "model file")
+    except FileNotFoundError:
+        raise IntegrityError(f"model file {path} is missing: restore it, or promote another candidate") from None
     actual = sha256(data)
     if actual != expected_sha256:
         raise IntegrityError(f"model file {path} has SHA256 {actual}, but the manifest records {expected_sha256}: "
@@ -46,6 +49,8 @@ def load_model(path: Path, expected_sha256: str) -> Any:
 
 
 def loads_trusted(data: bytes, where: str) -> Any:
+    import skops.io as sio
+
     try:
         untrusted = set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES)
     except Exception as exc:  # skops raises assorted errors on malformed archives

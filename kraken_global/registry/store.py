@@ -184,7 +184,7 @@ class ModelRegistry:
         path = self.paths.validation_file(candidate_id)
         if not path.exists() and not path.is_symlink():
             return None
-        return json.loads(read_regular(self.paths.path("validations", f"{candidate_id}.json"), "gates report"))
+        return _read_json(self.paths.path("validations", f"{candidate_id}.json"), "gates report", ("passed",))
 
     def audited_report(self, candidate_id: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
         """The candidate's gates report, checked against its last audited validation; raises on any mismatch."""
@@ -250,10 +250,7 @@ class ModelRegistry:
     def state(self) -> dict[str, Any]:
         if not self.state_file.exists() and not self.state_file.is_symlink():
             return {"seq": 0, "approved": None, "approvals": []}
-        try:
-            return json.loads(read_regular(self.state_file, "state file"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise IntegrityError(f"{self.state_file} is not valid JSON ({exc}): restore it") from None
+        return _read_json(self.state_file, "registry state", ("seq", "approved", "approvals"))
 
     def checked_state(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         """``state.json``, refused unless it equals the state replayed from the audit chain."""
@@ -380,3 +377,15 @@ class _Release:
 
     def __exit__(self, *exc) -> None:
         self.lock.release()
+
+
+def _read_json(path: Path, what: str, required: tuple[str, ...]) -> dict[str, Any]:
+    """A registry JSON file, or an IntegrityError naming it when it is unreadable or has the wrong shape."""
+    try:
+        data = json.loads(read_regular(path, what).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IntegrityError(f"{what} {path} is damaged ({exc}): restore it from a backup") from None
+    if not isinstance(data, dict) or any(key not in data for key in required):
+        raise IntegrityError(f"{what} {path} is not a {what} (it needs {', '.join(required)}): restore it from a "
+                             "backup") from None
+    return data

@@ -200,3 +200,33 @@ def print_summary(result: BacktestResult, out: Path | None, console: Console | N
                       f"{', '.join(run['pairs_without_data'])}")
     if out is not None:
         console.print(f"results written to {out}/")
+
+
+def plot_session(result, path: Path) -> None:
+    """A paper or live session's ``report.png``: value per live bar, each fill marked (buys ^, sells v)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    equity = result.equity
+    fig, axis = plt.subplots(figsize=(11, 5))
+    axis.plot(equity.index, equity.to_numpy(), label="portfolio value", linewidth=1.2)
+    fills = result.fills
+    if len(fills):
+        stamps = pd.to_datetime(fills["dt"])
+        at = equity.reindex(stamps, method="ffill").to_numpy()
+        for side, marker, colour in (("buy", "^", "tab:green"), ("sell", "v", "tab:red")):
+            chosen = (fills["side"] == side).to_numpy()
+            axis.scatter(stamps[chosen], at[chosen], marker=marker, color=colour, s=40, label=f"{side} fills",
+                         zorder=3)
+    axis.set_ylabel("portfolio value (USD)")
+    axis.grid(alpha=0.3)
+    axis.legend(loc="upper left")
+    perf = result.metrics["performance"]
+    fig.suptitle(f"kraken-global {result.mode} session - return {perf['total_return_pct']:.2f}%, "
+                 f"{len(fills)} fills")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -12,11 +12,14 @@ verifies. Both:
   used;
 - start a retraining job at each downtime when ``live.retrain`` is on (a candidate and its gates; never a
   promotion);
-- write ``metrics.json``, ``fills.csv``, ``plan.csv`` and ``session.json`` (reconciliation, feed statuses) to the
-  results folder when they end, and what ``kraken-global parity`` needs to replay the session through the
-  backtest: ``orders.csv`` (every order with the bar it was decided on), ``config.yaml`` and session.json's
-  ``replay`` block (exchange time at start, seed, model, candle record, per pair the replayed candles' fingerprint
-  and the first live bar).
+- keep ``status.json`` in the results folder current (:class:`SessionMonitor`, :class:`StatusBoard`) and log a
+  heartbeat per live bar;
+- end cleanly on a :class:`StopRequest` (the first SIGINT/SIGTERM) as after ``max_bars``: the current bar is
+  finished, then ``metrics.json``, ``fills.csv``, ``plan.csv``, ``session.json`` (reconciliation, feed statuses)
+  and ``report.png`` are written to the results folder.
+- record what ``kraken-global parity`` needs to replay the session through the backtest: ``orders.csv`` (every
+  order with the bar it was decided on), ``config.yaml`` and session.json's ``replay`` block (exchange time at
+  start, seed, model, candle record, per pair the replayed candles' fingerprint and the first live bar).
 """
 
 from __future__ import annotations
@@ -57,7 +60,10 @@ from kraken_global.runners.backtest import (
     warmup_needs,
 )
 from kraken_global.runners.live_plan import FEATURE_WINDOW, LivePlanKeeper
+from kraken_global.runners.monitor import SessionMonitor
 from kraken_global.runners.regime_system import add_regime_strategies, plan_lines
+from kraken_global.runners.status import StatusBoard
+from kraken_global.runners.stop import StopRequest
 from kraken_global.selection import RegimeSelector
 from kraken_global.strategies import STRATEGIES
 
@@ -78,6 +84,8 @@ class SessionResult:
     orders: pd.DataFrame = field(default_factory=pd.DataFrame)
     config: BacktestConfig | None = None
     replay: dict[str, Any] = field(default_factory=dict)
+    equity: pd.Series | None = None
+    stopped: bool = False
 
 
 def open_store(config: BacktestConfig, credentials: Credentials | None) -> KrakenStore:
@@ -140,8 +148,12 @@ class SessionRunner:
     """Builds and runs one paper or live session; see the module docstring."""
 
     def __init__(self, config: BacktestConfig, mode: Mode, credentials: Credentials | None = None,
-                 registry: ModelRegistry | None = None) -> None:
+                 registry: ModelRegistry | None = None, stop: StopRequest | None = None,
+                 board: StatusBoard | None = None) -> None:
+        """``stop``: ends the session cleanly when requested; ``board``: the status file to keep current."""
         self.config = config
+        self.stop = stop or StopRequest()
+        self.board = board
         self.mode = mode
         self.registry = registry or ModelRegistry(config.ml.artifacts, config.ml.namespace)
         self.model = None
@@ -189,13 +201,14 @@ class SessionRunner:
         poller = CandlePoller(store, symbols, config.data.timeframe, config.live.poll_seconds,
                               on_closed=recorder.record if recorder is not None else None)
         regime = config.strategy.name == "regime"
-        for symbol in symbols:
+        for index, symbol in enumerate(symbols):
             lines = [*(plan_lines() if regime and symbol == config.regimes.reference else ()),
                      *(("p_up",) if regime and self.model is not None else ())]
             feed_class = KrakenLiveFeed.with_lines(*lines) if lines else KrakenLiveFeed
             cerebro.adddata(feed_class(store=store, poller=poller, symbol=symbol, interval=config.data.timeframe,
                                        history=history.get(symbol), max_live_bars=config.live.max_bars,
-                                       max_idle_seconds=config.live.max_idle_seconds), name=symbol)
+                                       max_idle_seconds=config.live.max_idle_seconds, stop=self.stop,
+                                       leader=index == 0), name=symbol)
         if regime:
             cerebro.addstrategy(LivePlanKeeper, reference=config.regimes.reference,
                                 timeframe=parse_timeframe(config.data.timeframe),
@@ -209,6 +222,7 @@ class SessionRunner:
             self.retrain_job = RetrainJob(with_record(config), self.registry, background=True,
                                           skip_while_running=True)
             cerebro.addstrategy(DowntimeRetrainer, job=self.retrain_job)
+        cerebro.addstrategy(SessionMonitor, board=self.board)
         add_standard_analyzers(cerebro, config, evaluation_start=now.to_pydatetime())  # figures cover the session only
         cerebro.addanalyzer(OrderLog, _name="orders")
         return cerebro
@@ -219,17 +233,21 @@ class SessionRunner:
             cerebro = self.build(store)
             log.info("%s session starting against %s", self.mode, self.config.live.api_url or "Kraken")
             strategies = cerebro.run()
+            if self.stop.stopped and self.mode == "live":
+                cerebro.broker.on_session_stop(self.config.live.on_stop)
         finally:
             if self.state is not None:
                 self.state.close()
             store.stop()
         if self.retrain_job is not None:
+            if self.retrain_job.running():
+                log.info("waiting for the retraining to finish (a second stop signal leaves at once)")
             self.retrain_job.wait(timeout=600)
         return self._result(strategies, cerebro)
 
     def _result(self, strategies: list, cerebro: bt.Cerebro) -> SessionResult:
         keeper = next((s for s in strategies if isinstance(s, LivePlanKeeper)), None)
-        trading = [s for s in strategies if not isinstance(s, LivePlanKeeper | DowntimeRetrainer)]
+        trading = [s for s in strategies if not isinstance(s, LivePlanKeeper | DowntimeRetrainer | SessionMonitor)]
         broker = cerebro.broker
         metrics = collect_metrics(trading, broker)
         metrics["session"] = {"mode": self.mode, "model": self.approved.get("id"),
@@ -242,8 +260,11 @@ class SessionRunner:
         statuses = {d._name: list(d.statuses) for d in cerebro.datas}
         reconciliation = list(getattr(broker, "reconciliation", []))
         retraining = list(self.retrain_job.results) if self.retrain_job is not None else []
+        monitor = next((s for s in strategies if isinstance(s, SessionMonitor)), None)
+        equity = pd.Series(monitor.values, dtype="float64") if monitor is not None and monitor.values else None
         return SessionResult(self.mode, metrics, fills_frame(broker), plan, reconciliation, statuses, retraining,
-                             orders_frame(trading), self.config, self._replay(cerebro))
+                             orders=orders_frame(trading), config=self.config, replay=self._replay(cerebro),
+                             equity=equity, stopped=self.stop.stopped)
 
     def _replay(self, cerebro: bt.Cerebro) -> dict[str, Any]:
         """What the parity report needs to replay this session through the backtest."""
@@ -256,7 +277,7 @@ class SessionRunner:
                                     "last_bar": str(d.last_bar) if d.last_bar else None} for d in cerebro.datas}}
 
 
-def write_session(result: SessionResult, out: Path) -> Path:
+def write_session(result: SessionResult, out: Path, plot: bool = True) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(result.metrics, indent=2, sort_keys=True, default=str) + "\n")
     result.fills.to_csv(out / "fills.csv", index=False)
@@ -266,5 +287,10 @@ def write_session(result: SessionResult, out: Path) -> Path:
         (out / "config.yaml").write_text(dump_config(result.config))
     (out / "session.json").write_text(json.dumps(
         {"mode": result.mode, "reconciliation": result.reconciliation, "feed_statuses": result.statuses,
-         "retraining": result.retraining, "replay": result.replay}, indent=2, default=str) + "\n")
+         "retraining": result.retraining, "replay": result.replay, "stopped_by_signal": result.stopped},
+        indent=2, default=str) + "\n")
+    if plot and result.equity is not None and len(result.equity) > 1:
+        from kraken_global.runners.report import plot_session
+
+        plot_session(result, out / "report.png")
     return out

@@ -1,0 +1,120 @@
+"""``kraken-global paper|live`` and ``kraken-global status``: a session run as a bot an operator can watch and stop.
+
+The session's folder is ``<live.results>/<mode>-<UTC start time>`` (or ``--out``): never a backtest's folder, never
+another session's. It holds ``status.json`` from the first second (``kraken-global status`` reads it), the result
+files when the session ends, and the log's path. SIGINT and SIGTERM end the session cleanly (exit 0, every file
+written); a second one leaves at once (exit 130, the SQLite state consistent, the result files not written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from kraken_global.errors import ConfigError
+from kraken_global.runners.status import StatusBoard, format_status, latest_session, read_status
+
+log = logging.getLogger("kraken_global.session")
+EXIT_OK, EXIT_STOPPED_AT_ONCE = 0, 130
+SHORT_DAYS = 30
+
+
+def session_folder(args: argparse.Namespace, results: Path, stamp: str) -> Path:
+    """``--out``, else a new ``<results>/<mode>-<stamp>`` (``-2``, ``-3``, ... when a session of the same second
+    has it)."""
+    out = args.out
+    if out is None:
+        out = results / f"{args.mode}-{stamp}"
+        number = 1
+        while out.exists():
+            number += 1
+            out = results / f"{args.mode}-{stamp}-{number}"
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is an existing file: name a folder")
+    return out
+
+
+def run_session(args: argparse.Namespace, config) -> int:
+    from kraken_global.live.errors import TemporaryError
+    from kraken_global.live.logs import configure_session_logging
+    from kraken_global.runners.session import SessionRunner, write_session
+    from kraken_global.runners.stop import StopNow, StopRequest, stop_on_signals
+
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out = session_folder(args, config.live.results, stamp)
+    stop = StopRequest()
+    runner = SessionRunner(config, args.mode, stop=stop)
+    secrets = [runner.credentials.key, runner.credentials.secret] if runner.credentials else []
+    log_file = configure_session_logging(config.live.logs, args.mode, secrets, quiet=args.quiet, stamp=stamp)
+    exchange = config.live.api_url or "https://api.kraken.com"
+    board = StatusBoard(out, mode=args.mode, exchange=exchange, model=runner.approved.get("id"), results=str(out),
+                        log=str(log_file), feed="STARTING", link="connecting")
+    board.update()
+    runner.board = board
+    server = _status_server(board, args.status_port or config.live.status_port)
+    try:
+        with stop_on_signals(stop):
+            log.info("results and status.json in %s; stop with Ctrl-C or SIGTERM (the bar is finished, every "
+                     "result file written)", out)
+            try:
+                result = runner.run()
+                write_session(result, out, plot=config.run.plot)
+            except TemporaryError as exc:
+                board.update(state="failed", ended=f"exchange unreachable: {exc}", link="down")
+                raise ConfigError(f"cannot reach the exchange at {exchange}: {exc}. Is it running and reachable? "
+                                  f"(the emulator: .venv/bin/kraken-global emulator; else check live.api_url and the "
+                                  f"network)") from None
+            except StopNow:
+                board.update(state="stopped", ended="second stop signal: left at once; result files not (all) "
+                                                    "written")
+                print(f"stopped at once; the trading state is consistent; result files in {out} are not complete",
+                      flush=True)
+                return EXIT_STOPPED_AT_ONCE
+            except Exception as exc:
+                board.update(state="failed", ended=f"{type(exc).__name__}: {exc}")
+                raise
+            board.update(state="stopped" if result.stopped else "finished",
+                         ended="stop signal" if result.stopped else "session bounds reached")
+    finally:
+        if server is not None:
+            server.shutdown()
+    print(session_summary(args.mode, result, out, log_file), flush=True)
+    if getattr(args, "shadow", None):
+        from kraken_global.runners.shadow import run_shadow
+
+        summary = run_shadow(out, args.shadow)
+        print(f"shadow of {args.shadow}: {summary['differing_orders']} orders differ from the session's model; "
+              f"next: .venv/bin/kraken-global shadow report --candidate {args.shadow}", flush=True)
+    return EXIT_OK
+
+
+def session_summary(mode: str, result, out: Path, log_file: Path) -> str:
+    perf, trading = result.metrics["performance"], result.metrics["trading"]
+    days = perf.get("days") or 0
+    lines = [f"{mode} session {'stopped' if result.stopped else 'ended'}: return {perf['total_return_pct']:.2f}% over "
+             f"{days:g} days, {len(result.fills)} fills, {trading['rejected_orders']} refused orders"]
+    if days < SHORT_DAYS:
+        lines.append(f"  no annualized figures: the session covers under {SHORT_DAYS} days")
+    else:
+        lines.append(f"  annualized return {perf['annualized_return_pct']:.2f}%, Sharpe {perf['sharpe']:.2f}, "
+                     f"max drawdown {perf['max_drawdown_pct']:.2f}%")
+    lines += [f"  results in {out}/, log in {log_file}", f"next: .venv/bin/kraken-global status {out}"]
+    return "\n".join(lines)
+
+
+def _status_server(board: StatusBoard, port: int | None):
+    if not port:
+        return None
+    from kraken_global.runners.status_http import serve_status
+
+    return serve_status(board, port)
+
+
+def show_status(session: Path | None, results: Path) -> dict[str, Any]:
+    folder = session if session is not None else latest_session(results)
+    status = read_status(folder)
+    print(format_status(status, folder))
+    return status
