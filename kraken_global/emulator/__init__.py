@@ -5,6 +5,18 @@ It is what the live store is tested against (the real ccxt client over HTTP on 1
 users, since Kraken has none for spot: ``kraken-global emulator --port 8799``.
 """
 
-from kraken_global.emulator.server import EmulatorServer
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kraken_global.emulator.server import EmulatorServer
 
 __all__ = ["EmulatorServer"]
+
+
+def __getattr__(name: str):
+    """``EmulatorServer`` on first use: the CLI reads the emulator's options without loading pandas and candles."""
+    if name == "EmulatorServer":
+        from kraken_global.emulator.server import EmulatorServer
+
+        return EmulatorServer
+    raise AttributeError(name)

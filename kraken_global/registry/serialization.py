@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from kraken_global.registry.errors import IntegrityError, UntrustedModelError
-from kraken_global.registry.model_check import check_model
 from kraken_global.registry.paths import atomic_write, read_regular
 
 # Beyond skops' own defaults (numpy, scipy and scikit-learn estimators), the one type our models need; every
@@ -62,4 +61,6 @@ def loads_trusted(data: bytes, where: str) -> Any:
         model = sio.loads(data, trusted=list(TRUSTED_TYPES))
     except Exception as exc:
         raise UntrustedModelError(f"{where} could not be loaded safely: {exc}") from None
+    from kraken_global.registry.model_check import check_model  # sklearn: only when a model is loaded
+
     return check_model(model, where)

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-
-import pandas as pd
 
 from kraken_global.registry.errors import RegistryError
 from kraken_global.registry.paths import atomic_write, check_id
@@ -79,11 +78,11 @@ class ShadowArea:
     def days(self, entries: list[dict[str, Any]], candidate_id: str, model_sha256: str) -> float:
         """Days of live bars the candidate (exactly this model) ran in shadow, from intact audited records; the
         union of their periods, so overlapping sessions count once."""
-        spans = sorted((pd.Timestamp(r["counted_from"]), pd.Timestamp(r["counted_until"]))
+        spans = sorted((datetime.fromisoformat(r["counted_from"]), datetime.fromisoformat(r["counted_until"]))
                        for r in self.records(entries, candidate_id)
                        if r["sha256"] == model_sha256 and r["summary"] is not None and r["counted_from"])
-        total = pd.Timedelta(0)
-        current: list[pd.Timestamp] | None = None
+        total = timedelta(0)
+        current: list[datetime] | None = None
         for start, end in spans:
             if current is None or start > current[1]:
                 if current is not None:
@@ -93,7 +92,7 @@ class ShadowArea:
                 current[1] = max(current[1], end)
         if current is not None:
             total += current[1] - current[0]
-        return total / pd.Timedelta(days=1)
+        return total / timedelta(days=1)
 
     def check_for_promotion(self, entries: list[dict[str, Any]], candidate_id: str, model_sha256: str,
                             min_days: int) -> None:
