@@ -29,7 +29,8 @@ def registry_for(config: BacktestConfig) -> ModelRegistry:
 def trading_system(config: BacktestConfig) -> dict[str, Any]:
     """The parts of a config that change what is traded (not where files live): a trial's identity."""
     tree = config.model_dump(mode="json")
-    tree["ml"] = {k: v for k, v in tree["ml"].items() if k not in ("artifacts", "namespace", "use_model")}
+    tree["ml"] = {k: v for k, v in tree["ml"].items()
+                  if k not in ("artifacts", "namespace", "use_model", "model_id", "model_sha256")}
     for key in ("live", "run"):
         tree.pop(key, None)
     return tree
