@@ -23,7 +23,7 @@ from kraken_global.analyzers.orders import ORDER_COLUMNS, OrderLog, orders_frame
 from kraken_global.config import BacktestConfig, load_config
 from kraken_global.errors import ConfigError, DataError
 from kraken_global.feeds import NumpyFeed, parse_timeframe
-from kraken_global.feeds.recorded import load_record
+from kraken_global.feeds.sources import load_record
 from kraken_global.live.feed import replay_fingerprint
 from kraken_global.runners.backtest import build_cerebro, fills_frame, load_data
 from kraken_global.runners.regime_system import build_plan, regime_label
