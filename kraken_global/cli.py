@@ -421,7 +421,13 @@ def cmd_policy(args: argparse.Namespace) -> int:
         if not sep or not key.strip() or not value.strip():
             raise_config(f"{assignment!r} is not KEY=VALUE (e.g. min_sharpe=0.8)")
         changes[key.strip()] = value.strip()
+    from kraken_global.gating.policy import POLICY_WORD
+
+    before = registry.policy().sha256() if args.confirm == POLICY_WORD else None
     policy = registry.set_policy(changes, args.confirm)
+    if policy.sha256() == before:
+        print(f"the policy already has those values; nothing was changed (policy_sha256 {policy.sha256()})")
+        return EXIT_OK
     print(f"policy changed ({', '.join(f'{k}={v}' for k, v in changes.items())}); policy_sha256 {policy.sha256()}; "
           "recorded in the audit log. Reports made under the previous policy can no longer be promoted.")
     return EXIT_OK

@@ -26,6 +26,8 @@ def audit_key_dir(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KRAKEN_GLOBAL_KEY_DIR", str(folder))
         yield folder
+
+
 NO_DOWNTIME = DowntimeSchedule(enabled=False)
 
 

@@ -478,3 +478,11 @@ def test_the_gates_demo_config_runs_in_a_namespace_relaxed_by_the_policy_command
     assert effective_thresholds(registry.policy(), asked)["min_sharpe"] == 0.0
     assert registry.policy().champion_margin is None and not registry.policy().dsr_gate
     assert registry.paths.namespace == "gates-demo" and registry.audit.entries()[-1]["action"] == "policy"
+
+
+def test_asking_again_for_the_policy_in_force_records_nothing(tmp_path):
+    registry = ModelRegistry(tmp_path)
+    first = registry.set_policy({"min_sharpe": "0.8"}, "yes-change-policy")
+    entries = len(registry.audit.entries())
+    assert registry.set_policy({"min_sharpe": "0.8"}, "yes-change-policy") == first
+    assert len(registry.audit.entries()) == entries
