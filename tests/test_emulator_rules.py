@@ -161,15 +161,18 @@ def test_the_emulator_controls_refuse_nonsense_with_one_line(shared, path, body,
     assert "\n" not in reply["error"][0] and shared.clock.now() == before and not shared.faults._queue
 
 
-@pytest.mark.parametrize(("option", "message"), [
-    (["--speed", "nan"], "--speed must be finite, > 0"), (["--speed", "0"], "--speed must be finite, > 0"),
-    (["--speed", "-2"], "--speed must be finite, > 0"), (["--port", "70000"], "--port must be from 0 to 65535"),
+@pytest.mark.parametrize(("option", "message"), [  # --speed 0 is valid: a paused clock
+    (["--speed", "nan"], "nan is not a speed"), (["--speed", "inf"], "inf is not a speed"),
+    (["--speed", "-2"], "-2 is not a speed"), (["--port", "70000"], "70000 is not a port"),
     (["--usd", "-1"], "--usd must be finite, >= 0"), (["--start", "2030-01-01"], "outside the replayed candles"),
     (["--permissions", "withdraw"], "unknown API-key permission withdraw"),
     (["--fees", "free"], "--fees must be one of"), (["--fills", "instant"], "--fills must be one of"),
 ])
 def test_the_emulator_command_refuses_nonsense_with_one_line(tmp_path, capsys, option, message):
-    code = main(["emulator", "--credentials", str(tmp_path / "c.json"), *option])
+    try:
+        code = main(["emulator", "--credentials", str(tmp_path / "c.json"), *option])
+    except SystemExit as exc:  # argument types are refused by argparse itself, as one line
+        code = exc.code
     err = capsys.readouterr().err
     assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "c.json").exists()

@@ -62,7 +62,8 @@ def corrupt_report(tmp: Path) -> list[str]:
     registry = ModelRegistry(tmp / "artifacts")
     candidate = passed_candidate(registry)
     registry.paths.validation_file(candidate).write_bytes(b"{not json")
-    return ["models", "list", "--artifacts", str(tmp / "artifacts")]
+    # `models list` shows the audited verdicts, not the report file: promote is what reads (and checks) it
+    return ["promote", candidate, "--artifacts", str(tmp / "artifacts"), "--confirm", "yes-promote"]
 
 
 def deleted_model(tmp: Path) -> list[str]:

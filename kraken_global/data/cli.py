@@ -12,7 +12,16 @@ DEFAULT_FOLDER = Path("data")
 
 def add_data_command(commands, date_type, pairs_type) -> None:
     """Register ``data`` and its three subcommands on the top-level ``commands`` subparsers."""
-    data = commands.add_parser("data", help="download, import or list Kraken history in a data folder")
+    kg = ".venv/bin/kraken-global"
+    data = commands.add_parser(
+        "data", help="download, import or list Kraken history in a data folder",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Download, import or list Kraken history in a data folder (Kraken's OHLCVT layout, which every "
+                    "command reads).\n`download` tops up from the last stored bar and resumes after an "
+                    "interruption; `import` reads Kraken's archive files;\n`list` shows pairs, timeframes, first and "
+                    "last bar and gaps. Each action's --help has its options.",
+        epilog=f"example:\n  {kg} data download --pairs SOL/USD ADA/USD --timeframe 1h --data-dir data\n"
+               f"  {kg} data list --data-dir data")
     sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
 
     down = sub.add_parser("download", help="fetch candles from Kraken (public Trades and OHLC, no key); tops up "

@@ -52,6 +52,7 @@ class System:
 def systems_to_compare(config: BacktestConfig, registry: ModelRegistry, model, manifest: dict[str, Any],
                        sha: str) -> list[System]:
     """Candidate, no model, and the approved model when there is one other than the candidate."""
+    config = config.with_overrides({"ml.model_id": None, "ml.model_sha256": None})  # a trading pin is not a gate's
     systems = [System(CANDIDATE, bind_operating_point(config, manifest), model, manifest.get("id"), sha),
                System(NO_MODEL, config, None)]
     approved = registry.state().get("approved")
