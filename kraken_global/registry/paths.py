@@ -2,7 +2,8 @@
 
 Layout under ``<base>/<namespace>/``: ``candidates/<id>/model.skops`` and ``manifest.json``,
 ``validations/<id>.json``, ``state.json`` (approved pointer and history), ``policy.json`` (the gate policy),
-``audit.jsonl``, ``registry.lock``. The audit key and anchors live elsewhere (:mod:`kraken_global.registry.keys`).
+``trials.jsonl`` (the trial ledger), ``shadow/<candidate>/<session>/``, ``audit.jsonl``, ``registry.lock``.
+The audit key and anchors live elsewhere (:mod:`kraken_global.registry.keys`).
 """
 
 from __future__ import annotations
