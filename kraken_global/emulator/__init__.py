@@ -7,16 +7,11 @@ users, since Kraken has none for spot: ``kraken-global emulator --port 8799``.
 
 from typing import TYPE_CHECKING
 
+from kraken_global.lazy import lazy_exports
+
 if TYPE_CHECKING:
     from kraken_global.emulator.server import EmulatorServer
 
 __all__ = ["EmulatorServer"]
-
-
-def __getattr__(name: str):
-    """``EmulatorServer`` on first use: the CLI reads the emulator's options without loading pandas and candles."""
-    if name == "EmulatorServer":
-        from kraken_global.emulator.server import EmulatorServer
-
-        return EmulatorServer
-    raise AttributeError(name)
+# the CLI reads the emulator's options without loading pandas and candles: the server comes on first use
+__getattr__ = lazy_exports(__name__, {"EmulatorServer": "server"}, globals())

@@ -6,8 +6,7 @@ CLI's quick commands must not pay for pandas and backtrader.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from kraken_global.lazy import lazy_exports
 
 _EXPORTS = {
     "resample_candles": "candles", "trades_to_candles": "candles", "NumpyFeed": "numpy_feed",
@@ -17,18 +16,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        try:  # a submodule reached as an attribute (``kraken_global.feeds.sources``), as the eager imports allowed
-            return importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())

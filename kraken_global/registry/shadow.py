@@ -19,13 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from kraken_global.registry.errors import RegistryError
 from kraken_global.registry.paths import atomic_write, check_id
+from kraken_global.registry.verification import file_json
 
 if TYPE_CHECKING:
     from kraken_global.registry.store import ModelRegistry
-
-
-def _json(data: Any) -> bytes:
-    return (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode()
 
 
 class ShadowArea:
@@ -44,7 +41,7 @@ class ShadowArea:
             folder.mkdir(parents=True, exist_ok=True)
             for name, data in files.items():
                 atomic_write(folder / name, data)
-            data = _json(summary)
+            data = file_json(summary)
             atomic_write(folder / "summary.json", data)
             return self.registry.audit.append("shadow", {
                 "id": candidate_id, "sha256": summary["candidate"]["sha256"], "session": session,
