@@ -27,7 +27,7 @@ import sys
 sys.path.insert(0, {here!r})
 from synthetic import universe
 from kraken_global.config import BacktestConfig, StrategyConfig
-from kraken_global.runners.backtest import build_cerebro
+from kraken_global.assembly.cerebro import build_cerebro
 candles = universe({days} * 1440, "1min")
 config = BacktestConfig().with_overrides({{"data.timeframe": "1m", "strategy.name": "baseline",
                                           "strategy.params": {{"fast": 600, "slow": 2400}}}})

@@ -21,8 +21,8 @@ import backtrader as bt
 sys.path.insert(0, str(Path(__file__).parent))
 from synthetic import universe
 
+from kraken_global.assembly.cerebro import build_cerebro
 from kraken_global.config import BacktestConfig
-from kraken_global.runners.backtest import build_cerebro
 
 GOAL = 1.0
 

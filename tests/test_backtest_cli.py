@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from kraken_global.config import BacktestConfig
+from kraken_global.reports.summary import metrics_json
 from kraken_global.runners.backtest import run_backtest
-from kraken_global.runners.report import metrics_json
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kraken_global.assembly.cerebro import load_data
 from kraken_global.config import BacktestConfig
 from kraken_global.feeds import load_candles, parse_timeframe
 from kraken_global.feeds.recorded import extend_history
 from kraken_global.live.recorder import CandleRecorder, format_rows
-from kraken_global.runners.backtest import load_data
-from kraken_global.runners.session import history_bars, local_history
+from kraken_global.sessions.session import history_bars, local_history
 from kraken_global.universe import build_universe
 from tests.conftest import candles
 

@@ -13,7 +13,7 @@ import pytest
 
 from kraken_global.cli import build_parser, main
 from kraken_global.errors import ConfigError
-from kraken_global.runners.status import StatusBoard, format_status, latest_session, read_status
+from kraken_global.sessions.status import StatusBoard, format_status, latest_session, read_status
 
 HEAVY = ("sklearn", "skops", "dask", "distributed", "backtrader", "ccxt", "pandas", "matplotlib")
 

@@ -7,8 +7,8 @@ import pytest
 
 from kraken_global.config import BacktestConfig
 from kraken_global.exposure import allowed_buy_size, is_limited
+from kraken_global.reports.summary import summary_table
 from kraken_global.runners.backtest import run_backtest
-from kraken_global.runners.report import summary_table
 
 
 @pytest.mark.parametrize(("size", "held", "pending", "limit", "expected"), [

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from kraken_global.analyzers import STANDARD_ANALYZERS, BuyAndHoldBenchmark
+from kraken_global.assembly.cerebro import build_cerebro, load_data
+from kraken_global.assembly.regime_system import build_plan
 from kraken_global.config import BacktestConfig
 from kraken_global.feeds import NumpyFeed
 from kraken_global.indicators import RollingMax, RollingMean, RollingMin, RollingStd
-from kraken_global.runners.backtest import build_cerebro, load_data
-from kraken_global.runners.regime_system import build_plan
 from kraken_global.strategies import REGIME_STRATEGIES
 from kraken_global.strategies.base import KrakenStrategy
 from tests.conftest import candles

@@ -22,7 +22,7 @@ import pytest
 
 from kraken_global.live.credentials import Credentials
 from kraken_global.live.state import FINAL
-from kraken_global.runners.session import SessionRunner
+from kraken_global.sessions.session import SessionRunner
 from tests.session_helpers import (
     approve_a_model,
     emulator,

@@ -452,7 +452,7 @@ def test_a_strategy_that_ignores_the_model_refuses_to_run_with_it(registry, tmp_
 
 
 def test_a_session_with_a_strategy_that_ignores_the_model_refuses_before_loading_it(registry):
-    from kraken_global.runners.session import SessionRunner
+    from kraken_global.sessions.session import SessionRunner
 
     config = BacktestConfig().with_overrides({"ml.artifacts": str(registry.paths.base), "ml.use_model": "approved",
                                               "strategy.name": "baseline"})

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from kraken_global.cli import main
-from kraken_global.runners import session as session_module
-from kraken_global.runners.session import SessionRunner, write_session
+from kraken_global.sessions import session as session_module
+from kraken_global.sessions.session import SessionRunner, write_session
 from tests.session_helpers import LIVE_BARS, emulator, session_config
 
 

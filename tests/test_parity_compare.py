@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from kraken_global.config import BacktestConfig
-from kraken_global.runners.parity import Replay, SessionRecord
-from kraken_global.runners.parity_compare import compare
+from kraken_global.replay.parity import Replay, SessionRecord
+from kraken_global.replay.parity_compare import compare
 
 LIVE = pd.Timestamp("2024-01-02 00:00")
 BAR = pd.Timedelta(hours=1)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from kraken_global.assembly.cerebro import load_data
 from kraken_global.config import BacktestConfig
-from kraken_global.runners.backtest import load_data, run_backtest
+from kraken_global.runners.backtest import run_backtest
 from kraken_global.selection import MAX_ACTIVE
 
 PAIRS = ["BTC/USD", "ETH/USD", "XRP/USD"]

@@ -9,15 +9,15 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from kraken_global.assembly.regime_system import build_plan, regime_label
 from kraken_global.errors import ConfigError
 from kraken_global.feeds import bundled_data_dir, load_candles
 from kraken_global.feeds.sources import BUNDLED_FILES
 from kraken_global.live.credentials import Credentials
 from kraken_global.ml.retraining import ModelRefused
 from kraken_global.registry import ModelRegistry
-from kraken_global.runners.regime_system import build_plan, regime_label
-from kraken_global.runners.session import SessionRunner, write_session
 from kraken_global.selection import STRATEGY_NAMES
+from kraken_global.sessions.session import SessionRunner, write_session
 from tests.session_helpers import (
     LIVE_BARS,
     approve_a_model,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from kraken_global.assembly.cerebro import WARMUP_LABEL
 from kraken_global.config import BacktestConfig
-from kraken_global.runners.backtest import WARMUP_LABEL, run_backtest
-from kraken_global.runners.report import notes
+from kraken_global.reports.summary import notes
+from kraken_global.runners.backtest import run_backtest
 
 
 def _run(start: str, end: str = "2018-06-30"):

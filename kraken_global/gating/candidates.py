@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from kraken_global.assembly.cerebro import load_data
 from kraken_global.config import BacktestConfig
 from kraken_global.feeds import parse_timeframe
 from kraken_global.feeds.sources import bar_clock
@@ -17,7 +18,6 @@ from kraken_global.ml.operating_point import operating_point
 from kraken_global.ml.training import TrainingSettings, canonical_json, train
 from kraken_global.registry import ModelRegistry
 from kraken_global.registry.trials import TrialLedger
-from kraken_global.runners.backtest import load_data
 
 TRAIN_SHARE = 0.7
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pandas as pd
 
+from kraken_global.assembly.cerebro import build_cerebro
+from kraken_global.assembly.warmup import load_with_warmup
 from kraken_global.config import BacktestConfig
 from kraken_global.registry import RegistryError
-from kraken_global.runners.backtest import build_cerebro
-from kraken_global.runners.warmup import load_with_warmup
 
 
 def oos_windows(train_end: pd.Timestamp, data_end: pd.Timestamp, count: int, embargo: pd.Timedelta):

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from kraken_global import metrics
+from kraken_global.assembly.cerebro import load_data
 from kraken_global.config import BacktestConfig
 from kraken_global.distributed import run_tasks
 from kraken_global.feeds import parse_timeframe
@@ -33,7 +34,6 @@ from kraken_global.ml import stats
 from kraken_global.ml.operating_point import at_operating_point, bind_operating_point
 from kraken_global.registry import ModelRegistry
 from kraken_global.registry.trials import DsrBasis, TrialLedger
-from kraken_global.runners.backtest import load_data
 
 NO_MODEL, APPROVED, CANDIDATE = "no model", "approved", "candidate"
 

@@ -7,10 +7,10 @@ has closed (Kraken's ``OHLC`` always returns the forming candle last), with stat
 DISCONNECTED once and the feed keeps trying; the next good poll notifies LIVE again. Bars are stamped at their
 close, as :class:`~kraken_global.feeds.NumpyFeed` stamps them, so backtests and live runs see the same times.
 ``max_live_bars`` and ``max_idle_seconds`` end the feed (for bounded sessions and tests); so does ``stop`` (a
-:class:`~kraken_global.runners.stop.StopRequest`), checked before each bar: the ``leader`` feed (the first one added,
+:class:`~kraken_global.sessions.stop.StopRequest`), checked before each bar: the ``leader`` feed (the first one added,
 which backtrader loads first in each loop) latches it, the others follow the latched value.
 
-For the parity report (:mod:`kraken_global.runners.parity`) the feed keeps what a replay needs:
+For the parity report (:mod:`kraken_global.replay.parity`) the feed keeps what a replay needs:
 :attr:`replayed` (span, count and SHA256 of the candles replayed at start) and :attr:`live_from` (the close time of
 the first bar emitted after LIVE: the first bar on which strategies may act) and :attr:`last_bar`.
 """

@@ -1,7 +1,7 @@
 """The registry's shadow area: what a candidate would have done beside the approved model, on live bars.
 
 A shadow run is a candidate replayed on the bars a paper or live session traded live (see
-:mod:`kraken_global.runners.shadow`); its decisions and would-be fills are stored under
+:mod:`kraken_global.replay.shadow`); its decisions and would-be fills are stored under
 ``shadow/<candidate>/<session>/`` and never sent. Each record is audited (the summary's SHA256, the candidate's
 model SHA256 and the live period), so the shadow days that ``promote`` counts against the policy's
 ``min_shadow_days`` come from the keyed chain, not from files anyone could write.

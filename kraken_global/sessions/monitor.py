@@ -2,7 +2,7 @@
 
 :class:`SessionMonitor` is a non-trading strategy added last to a session's cerebro (after the plan keeper and
 the sleeves, so it sees the bar's final plan and orders). On each bar it updates the session's
-:class:`~kraken_global.runners.status.StatusBoard` (every bar once LIVE; every 100th while replaying history) and,
+:class:`~kraken_global.sessions.status.StatusBoard` (every bar once LIVE; every 100th while replaying history) and,
 on live bars, logs one heartbeat line: time, feed status, regime, value, cash, positions and the day's P&L. Order,
 fill and rejection lines come from the brokers, which see them first.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import backtrader as bt
 
-from kraken_global.runners.status import StatusBoard
+from kraken_global.sessions.status import StatusBoard
 from kraken_global.strategies.base import OnePortfolio
 
 log = logging.getLogger("kraken_global.session")

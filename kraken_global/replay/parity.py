@@ -1,12 +1,12 @@
 """Backtest/paper parity: a paper or live session replayed through the backtest, decision by decision.
 
 A session and a backtest share the strategies and (in paper) the broker, but not how they get there: a session
-computes the regime plan bar by bar (:class:`~kraken_global.runners.live_plan.LivePlanKeeper`) on candles that
+computes the regime plan bar by bar (:class:`~kraken_global.sessions.live_plan.LivePlanKeeper`) on candles that
 arrive one at a time, a backtest computes it vectorized on candles it has in full. :func:`replay_session` rebuilds
 the exact candles the session saw (the local history it replayed, checked against the fingerprint the session
 recorded, continued by its candle record) and runs the backtest on them with the session's config, seed and model.
 The replay's feeds send the session's statuses (DELAYED while replaying its history, LIVE from its first live bar),
-so strategies warm up on the same bars and act on the same ones. :mod:`kraken_global.runners.parity_compare`
+so strategies warm up on the same bars and act on the same ones. :mod:`kraken_global.replay.parity_compare`
 then compares the two on the bars where the session was live.
 """
 
@@ -20,13 +20,14 @@ from typing import Any
 import pandas as pd
 
 from kraken_global.analyzers.orders import ORDER_COLUMNS, OrderLog, orders_frame
+from kraken_global.assembly.cerebro import build_cerebro, load_data
+from kraken_global.assembly.regime_system import build_plan, regime_label
+from kraken_global.assembly.results import fills_frame
 from kraken_global.config import BacktestConfig, load_config
 from kraken_global.errors import ConfigError, DataError
 from kraken_global.feeds import NumpyFeed, parse_timeframe
 from kraken_global.feeds.sources import load_record
 from kraken_global.live.feed import replay_fingerprint
-from kraken_global.runners.backtest import build_cerebro, fills_frame, load_data
-from kraken_global.runners.regime_system import build_plan, regime_label
 from kraken_global.selection import STRATEGY_NAMES
 
 _OHLCV = ["open", "high", "low", "close", "volume"]

@@ -11,7 +11,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from kraken_global.errors import ConfigError
-from kraken_global.runners.status import StatusBoard
+from kraken_global.sessions.status import StatusBoard
 
 
 def serve_status(board: StatusBoard, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:

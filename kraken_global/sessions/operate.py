@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kraken_global.errors import ConfigError
-from kraken_global.runners.status import StatusBoard, format_status, latest_session, read_status
+from kraken_global.sessions.status import StatusBoard, format_status, latest_session, read_status
 
 log = logging.getLogger("kraken_global.session")
 EXIT_OK, EXIT_STOPPED_AT_ONCE = 0, 130
@@ -40,8 +40,8 @@ def session_folder(args: argparse.Namespace, results: Path, stamp: str) -> Path:
 def run_session(args: argparse.Namespace, config) -> int:
     from kraken_global.live.errors import TemporaryError
     from kraken_global.live.logs import configure_session_logging
-    from kraken_global.runners.session import SessionRunner, write_session
-    from kraken_global.runners.stop import StopNow, StopRequest, stop_on_signals
+    from kraken_global.sessions.session import SessionRunner, write_session
+    from kraken_global.sessions.stop import StopNow, StopRequest, stop_on_signals
 
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out = session_folder(args, config.live.results, stamp)
@@ -83,7 +83,7 @@ def run_session(args: argparse.Namespace, config) -> int:
             server.shutdown()
     print(session_summary(args.mode, result, out, log_file), flush=True)
     if getattr(args, "shadow", None):
-        from kraken_global.runners.shadow import run_shadow
+        from kraken_global.replay.shadow import run_shadow
 
         summary = run_shadow(out, args.shadow)
         print(f"shadow of {args.shadow}: {summary['differing_orders']} orders differ from the session's model; "
@@ -108,7 +108,7 @@ def session_summary(mode: str, result, out: Path, log_file: Path) -> str:
 def _status_server(board: StatusBoard, port: int | None):
     if not port:
         return None
-    from kraken_global.runners.status_http import serve_status
+    from kraken_global.sessions.status_http import serve_status
 
     return serve_status(board, port)
 

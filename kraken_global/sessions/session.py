@@ -34,6 +34,10 @@ import backtrader as bt
 import pandas as pd
 
 from kraken_global.analyzers.orders import OrderLog, orders_frame
+from kraken_global.assembly.cerebro import add_standard_analyzers, check_model_applies, load_data, paper_broker
+from kraken_global.assembly.regime_system import add_regime_strategies, plan_lines
+from kraken_global.assembly.results import collect_metrics, fills_frame
+from kraken_global.assembly.warmup import warmup_needs
 from kraken_global.config import BacktestConfig, dump_config
 from kraken_global.errors import ConfigError, DataError
 from kraken_global.feeds import parse_timeframe
@@ -50,21 +54,11 @@ from kraken_global.live.store import KrakenStore, StoreSettings
 from kraken_global.ml.operating_point import OPERATING_KEYS, bind_operating_point
 from kraken_global.ml.retraining import DowntimeRetrainer, RetrainJob, load_trading_model
 from kraken_global.registry import ModelRegistry
-from kraken_global.runners.backtest import (
-    add_standard_analyzers,
-    check_model_applies,
-    collect_metrics,
-    fills_frame,
-    load_data,
-    paper_broker,
-    warmup_needs,
-)
-from kraken_global.runners.live_plan import FEATURE_WINDOW, LivePlanKeeper
-from kraken_global.runners.monitor import SessionMonitor
-from kraken_global.runners.regime_system import add_regime_strategies, plan_lines
-from kraken_global.runners.status import StatusBoard
-from kraken_global.runners.stop import StopRequest
 from kraken_global.selection import RegimeSelector
+from kraken_global.sessions.live_plan import FEATURE_WINDOW, LivePlanKeeper
+from kraken_global.sessions.monitor import SessionMonitor
+from kraken_global.sessions.status import StatusBoard
+from kraken_global.sessions.stop import StopRequest
 from kraken_global.strategies import STRATEGIES
 
 log = logging.getLogger(__name__)
@@ -290,7 +284,7 @@ def write_session(result: SessionResult, out: Path, plot: bool = True) -> Path:
          "retraining": result.retraining, "replay": result.replay, "stopped_by_signal": result.stopped},
         indent=2, default=str) + "\n")
     if plot and result.equity is not None and len(result.equity) > 1:
-        from kraken_global.runners.report import plot_session
+        from kraken_global.reports.plots import plot_session
 
         plot_session(result, out / "report.png")
     return out

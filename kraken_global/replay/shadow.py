@@ -1,7 +1,7 @@
 """Shadow mode: a candidate replayed beside the approved model on the bars a session traded live.
 
 The shadow sees exactly the candles the session saw (rebuilt and fingerprint-checked by the parity replay,
-:mod:`kraken_global.runners.parity`), computes its own decisions at the operating point fixed in its manifest, and
+:mod:`kraken_global.replay.parity`), computes its own decisions at the operating point fixed in its manifest, and
 fills through the paper fill model. Nothing is ever sent: the shadow runs in a backtest cerebro, after the session
 has written its results, so it can neither slow nor disturb trading. The session's own model (the approved one, or
 none) is replayed the same way, so the two are compared on equal terms (same fill model), bar for bar.
@@ -26,7 +26,7 @@ from kraken_global.errors import ConfigError
 from kraken_global.ml.operating_point import at_operating_point
 from kraken_global.registry import ModelRegistry
 from kraken_global.registry.shadow import ShadowArea
-from kraken_global.runners.parity import Replay, read_session, replay_session
+from kraken_global.replay.parity import Replay, read_session, replay_session
 
 
 def _side(replay: Replay) -> dict[str, Any]:

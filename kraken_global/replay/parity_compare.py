@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from kraken_global.runners.parity import Replay, SessionRecord
+from kraken_global.replay.parity import Replay, SessionRecord
 from kraken_global.selection import STRATEGY_NAMES
 
 WEIGHT_TOLERANCE = 1e-9  # the bar-by-bar and the vectorized plan agree to float rounding, not to the last bit

@@ -1,0 +1,139 @@
+"""The commands of a running bot: ``paper``, ``live``, ``status`` and the local ``emulator`` they can trade on."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from kraken_global.cli.common import (
+    EXIT_OK,
+    KG,
+    command,
+    listen_port,
+    parse_date,
+    port,
+    print_json,
+    speed,
+    split_pairs,
+)
+
+
+def add_session_commands(commands) -> None:
+    _session_commands(commands)
+    status = command(commands, "status", "show a paper or live session's status (running or finished)",
+                     f"{KG} status results/paper-20190601T000000Z",
+                     description="Reads SESSION_DIR/status.json, which the session rewrites at each bar: positions, "
+                                 "open orders, P&L,\nlast bar, model and the exchange link.")
+    status.add_argument("session", nargs="?", type=Path, metavar="SESSION_DIR",
+                        help="the session's results folder (default: the latest under --results)")
+    status.add_argument("--results", type=Path, default=Path("results"), help="where sessions are looked for")
+    status.add_argument("--json", action="store_true", help="print the status file as JSON")
+    status.set_defaults(handler=cmd_status)
+    emulator = command(commands, "emulator", "run the local Kraken REST emulator on 127.0.0.1",
+                       f"{KG} emulator --port 8799 --speed 3600")
+    emulator.add_argument("--port", type=listen_port, default=8799, help="TCP port on 127.0.0.1 (0: any free one)")
+    emulator.add_argument("--speed", type=speed, default=60.0, help="market seconds per wall second (0: paused)")
+    emulator.add_argument("--start", type=parse_date, default="2019-06-01", help="replay start day (UTC)")
+    emulator.add_argument("--usd", type=float, default=10_000.0, help="starting USD balance")
+    emulator.add_argument("--credentials", type=Path, default=Path("emulator-credentials.json"),
+                          help="file (mode 0600) with the API key and secret to use; created when missing")
+    from kraken_global.emulator.options import add_emulator_options
+
+    add_emulator_options(emulator)
+    emulator.set_defaults(handler=cmd_emulator)
+
+
+def _session_commands(commands) -> None:
+    """``paper`` and ``live``: the same options but ``--model`` (paper) and ``--credentials``/``--state`` (live)."""
+    stop = ("Runs until --max-bars or a stop: Ctrl-C or SIGTERM finishes the current bar, writes every result "
+            "file and\nexits 0 (a second signal leaves at once). Results go to results/<mode>-<UTC time>/ "
+            "(live.results) unless\n--out; watch with `kraken-global status`.")
+    for mode, text, example in (
+            ("paper", "paper-trade: live Kraken candles, the simulated Kraken broker",
+             f"{KG} paper --api-url http://127.0.0.1:8799 --no-rate-limit --poll-seconds 1 --max-bars 200"),
+            ("live", "trade for real: live candles, orders on Kraken (approved model required)",
+             f"{KG} live --api-url http://127.0.0.1:8799 --credentials emulator-credentials.json "
+             "--no-rate-limit --poll-seconds 1")):
+        session = command(commands, mode, text, example, description=stop)
+        session.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
+        session.add_argument("--api-url", help="Kraken REST base URL (default: live.api_url, else Kraken itself); "
+                                               "e.g. http://127.0.0.1:8799 for the emulator")
+        session.add_argument("--pairs", nargs="+", metavar="PAIR", help="pairs to trade")
+        session.add_argument("--out", type=Path, help="results folder (default: <live.results>/<mode>-<UTC time>)")
+        session.add_argument("--max-bars", type=int, help="end after this many live bars (default: run until stopped)")
+        session.add_argument("--no-retrain", action="store_true", help="no retraining in the downtime")
+        session.add_argument("--no-rate-limit", action="store_true", help="no client throttle (the emulator only)")
+        session.add_argument("--poll-seconds", type=float, help="seconds between candle polls (default: "
+                                                                "live.poll_seconds)")
+        session.add_argument("--quiet", action="store_true", help="terminal: warnings and the summary only (the "
+                                                                  "log file keeps everything)")
+        session.add_argument("--status-port", type=port, help="serve status.json read-only on 127.0.0.1:PORT "
+                                                               "(default: live.status_port, off)")
+        session.add_argument("--shadow", metavar="CANDIDATE",
+                             help="replay this candidate beside the session's model on its live bars when the "
+                                  "session ends (recorded in the registry's shadow area, never sent)")
+        if mode == "live":
+            session.add_argument("--credentials", type=Path,
+                                 help="JSON file (mode 0600) with key and secret (default: KRAKEN_API_KEY/SECRET)")
+            session.add_argument("--state", type=Path, help="SQLite trading state (default: live.state)")
+        else:
+            session.add_argument("--model", choices=["none", "approved"], help="filter entries with the approved model")
+        session.set_defaults(handler=cmd_session, mode=mode)
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    import time
+
+    from kraken_global.emulator.options import emulator_options, load_or_create_credentials
+    from kraken_global.emulator.server import EmulatorServer, bundled_market, new_credentials
+
+    market = bundled_market()
+    options = emulator_options(args, market)
+    key, secret = load_or_create_credentials(args.credentials, new_credentials)
+    server = EmulatorServer(key, secret, options.start, options.speed, {"ZUSD": options.usd}, options.port,
+                            market=market, permissions=options.permissions, asset_pairs=options.asset_pairs,
+                            fees=options.fees, fills=options.fills)
+    with server:
+        print(f"Kraken emulator on {server.base_url} (market time {server.clock.now()}, x{options.speed}); "
+              f"credentials in {args.credentials}; Ctrl-C stops it", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return EXIT_OK
+
+
+def cmd_session(args: argparse.Namespace) -> int:
+    from kraken_global.config import load_config
+    from kraken_global.sessions.operate import run_session
+
+    config = load_config(args.config)
+    overrides = {
+        "live.api_url": args.api_url,
+        "universe.pairs": split_pairs(args.pairs) if args.pairs else None,
+        "live.max_bars": args.max_bars,
+        "live.retrain": False if args.no_retrain else None,
+        "live.rate_limit": False if args.no_rate_limit else None,
+        "live.poll_seconds": args.poll_seconds,
+        "live.credentials": str(args.credentials) if getattr(args, "credentials", None) else None,
+        "live.state": str(args.state) if getattr(args, "state", None) else None,
+        "ml.use_model": getattr(args, "model", None),
+    }
+    config = config.with_overrides({k: v for k, v in overrides.items() if v is not None})
+    if args.shadow:  # the candidate must exist and load before the session starts, not when it ends
+        from kraken_global.registry import ModelRegistry
+
+        ModelRegistry(config.ml.artifacts, config.ml.namespace).load_candidate(args.shadow)
+    return run_session(args, config)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from kraken_global.sessions.operate import show_status
+    from kraken_global.sessions.status import latest_session, read_status
+
+    if args.json:
+        folder = args.session if args.session is not None else latest_session(args.results)
+        print_json(read_status(folder))
+        return EXIT_OK
+    show_status(args.session, args.results)
+    return EXIT_OK
