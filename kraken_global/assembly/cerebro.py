@@ -83,7 +83,7 @@ def add_standard_analyzers(cerebro: bt.Cerebro, config: BacktestConfig, evaluati
     for name, analyzer in STANDARD_ANALYZERS.items():
         takes_start = "start" in analyzer.params._getkeys()
         cerebro.addanalyzer(analyzer, _name=name, **({"start": evaluation_start} if takes_start else {}))
-    cerebro.addanalyzer(BuyAndHoldBenchmark, _name="benchmark", symbol=config.universe.benchmark,
+    cerebro.addanalyzer(BuyAndHoldBenchmark, _name="benchmark", symbol=config.universe.benchmark_symbol(),
                         fee=config.broker.fees.schedule().tiers[0].taker, start=evaluation_start)
 
 

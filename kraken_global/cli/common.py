@@ -27,19 +27,23 @@ def split_pairs(values: list[str]) -> list[str]:
     return [p.strip() for value in values for p in value.split(",") if p.strip()]
 
 
-def port(text: str, lowest: int = 1) -> int:
+def port(text: str, any_free: bool = False) -> int:
+    """A port to listen on, outside the privileged range (:mod:`kraken_global.ports`, the rule configs follow)."""
+    from kraken_global.ports import port_problem
+
     try:
         number = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not lowest <= number <= 65_535:
-        raise argparse.ArgumentTypeError(f"{number} is not a port: use {lowest}..65535")
+    problem = port_problem(number, any_free)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return number
 
 
 def listen_port(text: str) -> int:
     """A port to listen on; 0 lets the system choose a free one."""
-    return port(text, lowest=0)
+    return port(text, any_free=True)
 
 
 def speed(text: str) -> float:

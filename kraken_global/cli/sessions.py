@@ -118,6 +118,7 @@ def cmd_session(args: argparse.Namespace) -> int:
         "live.credentials": str(args.credentials) if getattr(args, "credentials", None) else None,
         "live.state": str(args.state) if getattr(args, "state", None) else None,
         "ml.use_model": getattr(args, "model", None),
+        "live.status_port": args.status_port,
     }
     config = config.with_overrides({k: v for k, v in overrides.items() if v is not None})
     if args.shadow:  # the candidate must exist and load before the session starts, not when it ends

@@ -1,5 +1,5 @@
 """The ``kraken-global emulator`` command's options, checked before anything starts: one clear line for a value
-that makes no sense (a speed of 0 or NaN, a negative balance, port 70000, a start outside the replayed data,
+that makes no sense (a speed of 0 or NaN, a negative balance, port 70000 or a privileged one, a start outside the replayed data,
 an unknown permission or fee schedule), which the CLI prints without a traceback (exit 2).
 """
 
@@ -17,6 +17,7 @@ from kraken_global.emulator.controls import MAX_SPEED, ControlError, finite_numb
 from kraken_global.emulator.permissions import PERMISSIONS, parse_permissions
 from kraken_global.errors import ConfigError
 from kraken_global.fees import PRESETS, FeeSchedule
+from kraken_global.ports import port_problem
 
 if TYPE_CHECKING:
     from kraken_global.emulator.market import Market
@@ -58,8 +59,9 @@ def _check(value: Any, name: str, **limits: Any) -> float:
 
 def emulator_options(args: argparse.Namespace, market: Market) -> EmulatorOptions:
     """The checked options; ``market`` (the replayed candles) bounds ``--start``."""
-    if isinstance(args.port, bool) or not 0 <= args.port <= 65535:
-        raise ConfigError(f"--port must be from 0 to 65535 (0 picks a free one), got {args.port}")
+    problem = port_problem(args.port, any_free=True)
+    if problem:
+        raise ConfigError(f"--port: {problem}")
     speed = _check(args.speed, "speed", minimum=0.0, maximum=MAX_SPEED)  # 0: a paused clock
     usd = _check(args.usd, "usd", minimum=0.0, maximum=1e12)
     start = datetime.fromisoformat(args.start)
