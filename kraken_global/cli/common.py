@@ -107,7 +107,9 @@ def registry_config(args: argparse.Namespace):
     config = load_config(args.config)
     overrides = {"ml.artifacts": str(args.artifacts) if args.artifacts else None, "ml.namespace": args.namespace,
                  "run.scheduler": getattr(args, "scheduler", None), "run.workers": getattr(args, "workers", None)}
-    return config.with_overrides({k: v for k, v in overrides.items() if v is not None})
+    config = config.with_overrides({k: v for k, v in overrides.items() if v is not None})
+    check_folder(config.ml.artifacts, "--artifacts" if args.artifacts else "ml.artifacts")
+    return config
 
 
 def cluster(config):
@@ -139,6 +141,30 @@ def print_json(data) -> None:
 
 
 def check_folder(path: Path, option: str) -> None:
-    """Refuse a results folder that is an existing file before any work is done."""
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{option} {path} is an existing file: name a folder")
+    """Refuse, before any work is done, a folder to write in that cannot be one: an existing file, a path under a
+    file, or a place where no folder can be made (``/proc/x``, a read-only disk). Nothing is left behind."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    if path.exists():
+        if not path.is_dir():
+            raise ConfigError(f"{option} {path} is an existing file: name a folder")
+        return
+    parent = next(p for p in path.absolute().parents if p.exists())
+    if not parent.is_dir():
+        raise ConfigError(f"{option} {path} is inside {parent}, which is a file: name a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".kg-probe-", dir=parent))
+    except OSError as exc:
+        raise ConfigError(f"{option} {path} cannot be made: no folder can be created in {parent} "
+                          f"({exc.strerror or exc})") from None
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for a file-system refusal that reached the command line: which path, and what the system said."""
+    where = " and ".join(str(name) for name in (exc.filename, exc.filename2) if name is not None)
+    hint = {NotADirectoryError: ": a part of the path is a file, not a folder",
+            IsADirectoryError: ": it is a folder, not a file",
+            PermissionError: ": check its owner and mode"}.get(type(exc), "")
+    return f"cannot use {where or 'a file'}: {exc.strerror or exc}{hint}"

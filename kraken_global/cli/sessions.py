@@ -8,6 +8,7 @@ from pathlib import Path
 from kraken_global.cli.common import (
     EXIT_OK,
     KG,
+    check_folder,
     command,
     listen_port,
     parse_date,
@@ -121,6 +122,7 @@ def cmd_session(args: argparse.Namespace) -> int:
         "live.status_port": args.status_port,
     }
     config = config.with_overrides({k: v for k, v in overrides.items() if v is not None})
+    check_folder(args.out or config.live.results, "--out" if args.out else "live.results")
     if args.shadow:  # the candidate must exist and load before the session starts, not when it ends
         from kraken_global.registry import ModelRegistry
 

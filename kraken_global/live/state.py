@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kraken_global.errors import ConfigError
 from kraken_global.live.errors import LiveError
 
 FINAL = ("closed", "canceled", "expired", "rejected", "not_placed")
@@ -45,16 +46,20 @@ CURSOR_OVERLAP_SECONDS = 2  # read a little before the cursor: trades stamped in
 class TradingState:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(SCHEMA)
-        for table, column, declaration in ADDED_COLUMNS:
-            columns = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
-            if column not in columns:
-                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        try:  # a wrong path (a folder, another file) is refused before anything is written to it
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(SCHEMA)
+            for table, column, declaration in ADDED_COLUMNS:
+                columns = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
+                if column not in columns:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"the trading state {self.path} cannot be opened as the session's SQLite file "
+                              f"({exc}): live.state or --state must name that file, or a path for a new one") from None
 
     def close(self) -> None:
         self.db.close()
