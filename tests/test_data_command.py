@@ -127,7 +127,7 @@ def test_import_reads_an_archive_zip_of_ohlcvt_and_trade_files_and_list_shows_th
     source = Path("/tmp/shared/data/kraken-ohlcvt/XBTUSD_60.csv")
     lines = source.read_text().splitlines()[-200:] if source.is_file() else None
     if lines is None:  # the shared data is not there: a small OHLCVT file of our own
-        lines = [f"{1_577_000_000 + 3600 * i},1,2,0.5,1.5,3,4" for i in range(200)]
+        lines = [f"{1_576_998_000 + 3600 * i},1,2,0.5,1.5,3,4" for i in range(200)]  # on the hour, as Kraken
     archive = tmp_path / "Kraken_archive.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("Kraken_OHLCVT/XBTUSD_60.csv", "\n".join(lines) + "\n")
