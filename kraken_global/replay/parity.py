@@ -209,13 +209,31 @@ def session_candles(record: SessionRecord) -> dict[str, pd.DataFrame]:
             joined = pd.concat(parts)
             joined = joined[~joined.index.duplicated(keep="last")].sort_index()
             if replay_fingerprint(joined.loc[first:last]) == replayed:
-                candles[symbol] = joined.loc[first:end]
+                # the candles after the replayed history came from the exchange, and the record alone kept them
+                live = recorded[(recorded.index > last) & (recorded.index <= end)][_OHLCV]
+                _check_live_candles(symbol, live, feed, record_dir)
+                candles[symbol] = pd.concat([joined.loc[first:last], live])
                 break
         else:
             raise DataError(f"the candles of {symbol} the session replayed from {first} to {last} "
                             f"({replayed['bars']} bars) cannot be rebuilt as they were: data.directory or the record "
                             f"{record_dir} changed since the session")
     return candles
+
+
+def _check_live_candles(symbol: str, live: pd.DataFrame, feed: dict[str, Any], record_dir: Path) -> None:
+    """Every candle the session received after its replayed history must be in the record: a record that missed
+    some (not written, cut, replaced) cannot rebuild the session, and comparing against the candles that are left
+    (or local files' candles in their place) would report differences the session never had. Sessions that did
+    not count their live candles are held to the record's end only (checked by the caller)."""
+    expected = feed.get("live_bars")
+    if not isinstance(expected, int):
+        return
+    found = len(live)
+    if found != expected:
+        raise DataError(f"the candle record of {symbol} holds {found} of the {expected} candles the session received "
+                        f"after its replayed history (to {feed.get('last_bar')}): the session cannot be rebuilt (were "
+                        "its candles recorded? its log says why not)", str(record_dir))
 
 
 class ReplayFeed(NumpyFeed):
