@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kraken_global.errors import ConfigError
+from kraken_global.files import check_regular
 from kraken_global.live.errors import LiveError
 
 FINAL = ("closed", "canceled", "expired", "rejected", "not_placed")
@@ -41,6 +42,27 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 ADDED_COLUMNS = (("orders", "deadline", "REAL"),)
 FILLS_CURSOR = "fills_synced_until"  # meta: exchange time (s) up to which every trade of ours is recorded
 CURSOR_OVERLAP_SECONDS = 2  # read a little before the cursor: trades stamped in the same second
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_state_file(path: Path) -> None:
+    """Refuse, before a session connects anywhere, a ``live.state`` that cannot be the trading state: a folder, a
+    device or FIFO, a path under a file, or a file that is not SQLite (a config given by mistake). Nothing is
+    created or written; a missing file is fine (a first session creates it)."""
+    path = Path(path)
+    if not path.exists():
+        if path.parent.exists() and not path.parent.is_dir():
+            raise ConfigError(f"the trading state {path} is inside {path.parent}, which is a file: live.state or "
+                              "--state must name a SQLite file")
+        return
+    check_regular(path, "the trading state", ConfigError)
+    with open(path, "rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if header and header != SQLITE_HEADER:
+        raise ConfigError(f"the trading state {path} is not a SQLite file (it does not start like one): live.state "
+                          "or --state must name the session's SQLite file, or a path for a new one")
 
 
 class TradingState:

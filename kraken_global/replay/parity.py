@@ -26,6 +26,7 @@ from kraken_global.assembly.results import fills_frame
 from kraken_global.config import BacktestConfig, load_config
 from kraken_global.errors import ConfigError, DataError
 from kraken_global.feeds import NumpyFeed, parse_timeframe
+from kraken_global.feeds.formats import read_raw
 from kraken_global.feeds.sources import load_record
 from kraken_global.files import MB, read_json_limited, read_limited
 from kraken_global.live.feed import replay_fingerprint
@@ -79,7 +80,7 @@ def read_session(folder: Path) -> SessionRecord:
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(f"{folder} is not a folder: pass the results folder of a paper or live session")
-    missing = [name for name in SESSION_FILES if not (folder / name).is_file()]
+    missing = [name for name in SESSION_FILES if not (folder / name).exists()]  # a FIFO or folder: said when read
     if missing:
         raise ConfigError(f"{folder} is not a session folder that can be replayed: {', '.join(missing)} missing "
                           "(sessions write them when they end; sessions before the parity report did not)")
@@ -92,8 +93,7 @@ def read_session(folder: Path) -> SessionRecord:
         raise ConfigError(f"the session in {folder} recorded no candles (live.record_candles was off): "
                           "it cannot be replayed")
     config = load_config(folder / "config.yaml")
-    plan = _read_csv(folder / "plan.csv", "datetime",
-                     PLAN_COLUMNS if config.strategy.name == "regime" else (), STRATEGY_NAMES)
+    plan = _read_csv(folder / "plan.csv", "datetime", PLAN_COLUMNS, STRATEGY_NAMES)  # empty: not a regime session
     orders = _read_csv(folder / "orders.csv", "bar", ORDER_KEYS, ("size", "order_id"))
     fills = _read_csv(folder / "fills.csv", "dt", FILL_KEYS, ("size", "price", "fee", "order_id"))
     statuses = session.get("feed_statuses") or {}
@@ -209,8 +209,10 @@ def session_candles(record: SessionRecord) -> dict[str, pd.DataFrame]:
             joined = pd.concat(parts)
             joined = joined[~joined.index.duplicated(keep="last")].sort_index()
             if replay_fingerprint(joined.loc[first:last]) == replayed:
-                # the candles after the replayed history came from the exchange, and the record alone kept them
+                # the candles after the replayed history came from the exchange, and the record alone kept them: only
+                # the candles it holds (the loader fills small gaps with flat bars, which no exchange sent)
                 live = recorded[(recorded.index > last) & (recorded.index <= end)][_OHLCV]
+                live = live[live.index.isin(read_raw(path, "ohlcvt")[0]["timestamp"])]
                 _check_live_candles(symbol, live, feed, record_dir)
                 candles[symbol] = pd.concat([joined.loc[first:last], live])
                 break
