@@ -4,14 +4,16 @@ value types every section uses.
 YAML is generous with types and pydantic, by default, too: ``cash: true`` would be read as 1 USD, ``seed: 2.0``
 as 2, ``min_sharpe: .nan`` as a threshold every comparison passes. So config values use strict types: a number
 is a YAML number (true/false and quoted text are not numbers), a float is finite, a whole number is written as
-one, a flag is true or false, and a port is one this project may listen on (:mod:`kraken_global.ports`).
+one, a flag is true or false, a path names something, and a port is one this project may listen on
+(:mod:`kraken_global.ports`).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, AllowInfNan, BaseModel, ConfigDict
+from pydantic import AfterValidator, AllowInfNan, BaseModel, BeforeValidator, ConfigDict
 from pydantic import Strict as StrictInput
 
 from kraken_global.ports import port_problem
@@ -33,6 +35,18 @@ def _listenable(number: int) -> int:
 
 #: a TCP port to listen on, outside the privileged range
 Port = Annotated[int, StrictInput(), AfterValidator(_listenable)]
+
+
+def _nameable(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must name a file or folder, not an empty text (which would be the current folder)")
+    if isinstance(value, str) and "\0" in value:
+        raise ValueError("holds a NUL character, which no path can hold")
+    return value
+
+
+#: a file or folder: not an empty text (that would silently be the current folder), no NUL character
+UserPath = Annotated[Path, BeforeValidator(_nameable)]
 
 
 class Strict(BaseModel):

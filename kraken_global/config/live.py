@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from kraken_global.config.base import FiniteFloat, Flag, Port, Strict, WholeNumber
+from kraken_global.config.base import FiniteFloat, Flag, Port, Strict, UserPath, WholeNumber
 
 
 class RiskConfig(Strict):
@@ -27,9 +27,9 @@ class LiveConfig(Strict):
     """Paper and live sessions: where Kraken is, where state and logs go, how often to poll."""
 
     api_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")  # None: Kraken itself
-    credentials: Path | None = None  # None: KRAKEN_API_KEY / KRAKEN_API_SECRET
-    state: Path = Path("state/trading.sqlite")
-    logs: Path = Path("logs")
+    credentials: UserPath | None = None  # None: KRAKEN_API_KEY / KRAKEN_API_SECRET
+    state: UserPath = Path("state/trading.sqlite")
+    logs: UserPath = Path("logs")
     poll_seconds: FiniteFloat = Field(default=10.0, gt=0, le=3600)
     sync_seconds: FiniteFloat = Field(default=5.0, gt=0, le=3600)
     timeout_ms: WholeNumber = Field(default=10_000, ge=100, le=120_000)
@@ -40,13 +40,14 @@ class LiveConfig(Strict):
     max_bars: WholeNumber | None = Field(default=None, ge=1)  # end the session after this many live bars
     max_idle_seconds: FiniteFloat | None = Field(default=None, gt=0)  # end it when no bar came for this long
     retrain: Flag = True  # train a candidate and run its gates in each downtime (never promotes)
-    record_candles: Path | None = Path("kg-data/candles")  # every closed candle a session sees; None: no record
+    record_candles: UserPath | None = Path("kg-data/candles")  # every closed candle a session sees; None: no record
     # deadline-safe placement: each AddOrder carries now + order_deadline_seconds (Kraken: 2..60 s); an unknown
     # outcome is looked up until that deadline plus deadline_margin_seconds has passed, and only then resent
     order_deadline_seconds: FiniteFloat = Field(default=15.0, ge=3, le=55)
     deadline_margin_seconds: FiniteFloat = Field(default=5.0, ge=0.5, le=60)
-    key_lock_dir: Path | None = None  # one process per API key: its lock and nonce floor (None: ~/.kraken-global/keys)
-    results: Path = Path("results")  # each session's folder is <results>/<mode>-<UTC start time> unless --out
+    # one process per API key: its lock and nonce floor (None: ~/.kraken-global/keys)
+    key_lock_dir: UserPath | None = None
+    results: UserPath = Path("results")  # each session's folder is <results>/<mode>-<UTC start time> unless --out
     on_stop: Literal["cancel", "leave"] = "cancel"  # live: our open orders when the session stops
     status_port: Port | None = None  # read-only JSON status on 127.0.0.1 (privileged ports refused)
     risk: RiskConfig = RiskConfig()

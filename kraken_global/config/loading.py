@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import ValidationError, ValidationInfo, field_validator
 
 from kraken_global.config.base import Strict
 from kraken_global.config.live import LiveConfig
@@ -18,6 +18,7 @@ from kraken_global.config.run import RunConfig
 from kraken_global.config.strategy import RegimesConfig, StrategyConfig
 from kraken_global.errors import ConfigError
 from kraken_global.files import read_text_limited
+from kraken_global.universe import build_universe
 
 
 class BacktestConfig(Strict):
@@ -33,6 +34,19 @@ class BacktestConfig(Strict):
     gates: GatesConfig = GatesConfig()
     live: LiveConfig = LiveConfig()
     run: RunConfig = RunConfig()
+
+    @field_validator("regimes")
+    @classmethod
+    def _known_reference(cls, regimes: RegimesConfig, info: ValidationInfo) -> RegimesConfig:
+        """A typo in the reference pair must not pass unnoticed (with a single strategy it is not used at all)."""
+        universe = info.data.get("universe")
+        if universe is not None:
+            custom = [c.rules() for c in universe.custom_pairs]
+            try:
+                build_universe([regimes.reference], custom)
+            except ValueError as exc:
+                raise ValueError(f"reference: {exc}") from None
+        return regimes
 
     def with_overrides(self, overrides: dict[str, Any]) -> BacktestConfig:
         """A copy with dotted-key overrides (``{"data.timeframe": "4h"}``), validated again."""

@@ -4,12 +4,11 @@ and the daily downtime."""
 from __future__ import annotations
 
 from datetime import date, time
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from kraken_global.config.base import FiniteFloat, Flag, Strict, WholeNumber
+from kraken_global.config.base import FiniteFloat, Flag, Strict, UserPath, WholeNumber
 from kraken_global.feeds.timeframes import check_timeframe
 from kraken_global.fees import PRESETS, FeeSchedule, FeeTier
 from kraken_global.schedule import DowntimeSchedule
@@ -80,7 +79,7 @@ class GapsConfig(Strict):
 
 
 class DataConfig(Strict):
-    directory: Path | None = None
+    directory: UserPath | None = None
     format: Literal["auto", "cryptodatadownload", "ohlcvt", "trades"] = "auto"
     timeframe: str = "1h"
     start: date | None = None
@@ -88,7 +87,7 @@ class DataConfig(Strict):
     gaps: GapsConfig = GapsConfig()
     # candles recorded by sessions (live.record_candles), joined after directory's; sessions and their retraining
     # always join their own record, backtests/train/gates only when this is set
-    recorded: Path | None = None
+    recorded: UserPath | None = None
 
     @field_validator("timeframe")
     @classmethod

@@ -8,13 +8,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from kraken_global.config.base import FiniteFloat, Flag, Strict, WholeNumber
+from kraken_global.config.base import FiniteFloat, Flag, Strict, UserPath, WholeNumber
 
 
 class MLConfig(Strict):
     """Training of the entry-filter model and where the registry keeps it."""
 
-    artifacts: Path = Path("artifacts")
+    artifacts: UserPath = Path("artifacts")
     namespace: str = Field(default="kraken_global", pattern=r"^[a-z][a-z0-9_-]{0,63}$")
     train_end: date | None = None
     horizon_bars: WholeNumber = Field(default=24, ge=1, le=10_000)

@@ -6,13 +6,13 @@ from pathlib import Path
 
 from pydantic import Field
 
-from kraken_global.config.base import Flag, Strict, WholeNumber
+from kraken_global.config.base import Flag, Strict, UserPath, WholeNumber
 
 
 class RunConfig(Strict):
     # numpy and scikit-learn take seeds of 0..2**32-1
     seed: WholeNumber = Field(default=42, ge=0, le=2**32 - 1)
-    out: Path = Path("results/default")
+    out: UserPath = Path("results/default")
     plot: Flag = True
     progress: Flag = True
     # where walk-forward folds, gate windows and sweeps run: serial | local (a LocalCluster) | tcp://host:8786
