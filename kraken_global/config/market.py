@@ -97,8 +97,8 @@ class DataConfig(Strict):
 
     @model_validator(mode="after")
     def _range(self) -> DataConfig:
-        if self.start and self.end and self.start >= self.end:
-            raise ValueError(f"start {self.start} must be before end {self.end}")
+        if self.start and self.end and self.start > self.end:  # both days are inclusive: one day is a period
+            raise ValueError(f"start {self.start} must be before end {self.end} (or the same day)")
         return self
 
 

@@ -142,8 +142,12 @@ class PairDownload:
             return None
         with open(self.path, "rb") as handle:
             handle.seek(max(0, self.path.stat().st_size - 4096))
-            lines = [line for line in handle.read().decode().splitlines() if line.strip()]
-        return int(float(lines[-1].split(",")[0])) * 10**9 if lines else None
+            lines = [line for line in handle.read().splitlines() if line.strip()]
+        try:
+            return int(float(lines[-1].split(b",")[0])) * 10**9 if lines else None
+        except (ValueError, OverflowError):
+            raise DataError(f"its last line {lines[-1][:60]!r} is not a candle row: the download appends after the "
+                            "last candle; fix or remove that line", str(self.path)) from None
 
     def _cut_after(self, state: dict) -> None:
         """Drop the rows appended after ``state`` was saved (the process stopped between the two writes), and

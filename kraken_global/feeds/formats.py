@@ -25,6 +25,8 @@ from kraken_global.errors import DataError
 from kraken_global.files import check_regular
 
 FORMATS = ("cryptodatadownload", "ohlcvt", "trades")
+PRICE_COLUMNS = ("open", "high", "low", "close")
+CANDLE_COLUMNS = (*PRICE_COLUMNS, "volume")
 # what reading a damaged file raises: a compressed file cut short (EOFError), a corrupt stream (zlib.error, gzip's
 # BadGzipFile), a disk error (OSError)
 DAMAGED = (EOFError, zlib.error, OSError)
@@ -38,8 +40,6 @@ def damaged(exc: BaseException, path: Path) -> DataError:
         return DataError(f"cannot read file: {exc.strerror or exc}", str(path))
     return DataError(f"cannot be read to its end, the file is damaged or cut short ({exc or type(exc).__name__}): "
                      "download or copy it again", str(path))
-PRICE_COLUMNS = ("open", "high", "low", "close")
-CANDLE_COLUMNS = (*PRICE_COLUMNS, "volume")
 
 
 def _is_banner(line: str) -> bool:

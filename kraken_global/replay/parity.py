@@ -154,8 +154,9 @@ def _read_csv(path: Path, time_column: str, required: tuple[str, ...] = (),
     for column in numeric:
         if column in frame and len(frame):
             values = pd.to_numeric(frame[column], errors="coerce")
-            if values.isna().any():
-                row = int(values.isna().to_numpy().argmax()) + 2  # header line, 1-based
+            unreadable = (values.isna() & frame[column].notna()).to_numpy()  # an empty cell is a NaN, as written
+            if unreadable.any():
+                row = int(unreadable.argmax()) + 2  # header line, 1-based
                 raise ConfigError(f"{path}, row {row}: {column} {frame[column].iloc[row - 2]!r} is not a number")
             frame[column] = values
     if time_column in frame:
