@@ -167,4 +167,6 @@ def os_error_line(exc: OSError) -> str:
     hint = {NotADirectoryError: ": a part of the path is a file, not a folder",
             IsADirectoryError: ": it is a folder, not a file",
             PermissionError: ": check its owner and mode"}.get(type(exc), "")
-    return f"cannot use {where or 'a file'}: {exc.strerror or exc}{hint}"
+    if not where:  # not a path (a socket, a pipe): what the system said is all there is
+        return f"the system refused: {exc.strerror or exc}"
+    return f"cannot use {where}: {exc.strerror or exc}{hint}"
