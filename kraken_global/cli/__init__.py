@@ -21,6 +21,7 @@ from kraken_global.cli.common import (
     HelpFormatter,
     Parser,
     cluster_options,
+    os_error_line,
     parse_date,
     registry_options,
     split_pairs,
@@ -79,4 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as exc:  # the file system refused a path the user gave (under a file, in /proc, a full disk)
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 

@@ -11,6 +11,7 @@ from kraken_global.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     KG,
+    check_folder,
     cluster,
     command,
     config_hint,
@@ -87,6 +88,7 @@ def cmd_gates(args: argparse.Namespace) -> int:
     if args.output is not None:  # a report left from an earlier run must not pass for this one's
         if args.output.is_dir():
             raise ConfigError(f"--output {args.output} is a folder; name a file for the JSON report")
+        check_folder(args.output.absolute().parent, "--output's folder")  # not found out after the gates ran
         args.output.unlink(missing_ok=True)
     config = registry_config(args)
     registry = open_registry(args)

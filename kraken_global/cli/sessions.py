@@ -8,6 +8,7 @@ from pathlib import Path
 from kraken_global.cli.common import (
     EXIT_OK,
     KG,
+    check_folder,
     command,
     listen_port,
     parse_date,
@@ -118,8 +119,16 @@ def cmd_session(args: argparse.Namespace) -> int:
         "live.credentials": str(args.credentials) if getattr(args, "credentials", None) else None,
         "live.state": str(args.state) if getattr(args, "state", None) else None,
         "ml.use_model": getattr(args, "model", None),
+        "live.status_port": args.status_port,
     }
     config = config.with_overrides({k: v for k, v in overrides.items() if v is not None})
+    check_folder(args.out or config.live.results, "--out" if args.out else "live.results")
+    if args.mode == "live":  # what a user typed is checked before the model loads and anything connects
+        from kraken_global.live.credentials import load_credentials
+        from kraken_global.live.state import check_state_file
+
+        check_state_file(config.live.state)
+        load_credentials(config.live.credentials)
     if args.shadow:  # the candidate must exist and load before the session starts, not when it ends
         from kraken_global.registry import ModelRegistry
 

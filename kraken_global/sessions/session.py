@@ -268,7 +268,8 @@ class SessionRunner:
                 "record_candles": str(Path(record).resolve()) if record is not None else None,
                 "timeframe": self.config.data.timeframe,
                 "feeds": {d._name: {"replayed": d.replayed, "live_from": str(d.live_from) if d.live_from else None,
-                                    "last_bar": str(d.last_bar) if d.last_bar else None} for d in cerebro.datas}}
+                                    "last_bar": str(d.last_bar) if d.last_bar else None,
+                                    "live_bars": d.live_bars} for d in cerebro.datas}}
 
 
 def write_session(result: SessionResult, out: Path, plot: bool = True) -> Path:
