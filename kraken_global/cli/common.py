@@ -42,6 +42,14 @@ def listen_port(text: str) -> int:
     return port(text, lowest=0)
 
 
+def unprivileged_port(text: str) -> int:
+    """A port to serve on without root: 1024..65535, or 0 for any free one."""
+    number = listen_port(text)
+    if 0 < number < 1024:
+        raise argparse.ArgumentTypeError(f"{number} is a privileged port: use 1024..65535, or 0 for any free port")
+    return number
+
+
 def speed(text: str) -> float:
     try:
         value = float(text)

@@ -8,6 +8,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from kraken_global.config.base import Strict
+from kraken_global.config.capital import CapitalConfig
+
+PRIVILEGED_PORTS = 1024
 
 
 class RiskConfig(Strict):
@@ -21,6 +24,21 @@ class RiskConfig(Strict):
         from kraken_global.live.risk import RiskLimits
 
         return RiskLimits(self.max_order_notional, self.max_position_notional, self.max_daily_loss_pct)
+
+
+class DashboardConfig(Strict):
+    """The session's web page (:mod:`kraken_global.sessions.dashboard`); off unless a port is given. Its control
+    token is never a config value (a config is copied into every results folder): ``--dashboard-token`` or
+    ``KG_DASHBOARD_TOKEN``."""
+
+    port: int | None = Field(default=None, ge=0, le=65_535)  # None: off; 0: any free port (printed in the log)
+    host: str = Field(default="127.0.0.1", pattern=r"^[A-Za-z0-9.:_-]{1,253}$")  # beyond 127.0.0.1: token only
+
+    @model_validator(mode="after")
+    def _unprivileged(self) -> DashboardConfig:
+        if self.port is not None and 0 < self.port < PRIVILEGED_PORTS:
+            raise ValueError(f"port {self.port} is privileged: use 1024..65535, or 0 for any free port")
+        return self
 
 
 class LiveConfig(Strict):
@@ -50,6 +68,8 @@ class LiveConfig(Strict):
     on_stop: Literal["cancel", "leave"] = "cancel"  # live: our open orders when the session stops
     status_port: int | None = Field(default=None, ge=1024, le=65_535)  # read-only JSON status on 127.0.0.1
     risk: RiskConfig = RiskConfig()
+    capital: CapitalConfig = CapitalConfig()
+    dashboard: DashboardConfig = DashboardConfig()
 
     @model_validator(mode="after")
     def _refresh_before_expiry(self) -> LiveConfig:

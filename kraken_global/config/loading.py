@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from kraken_global.config.alerts import AlertsConfig
 from kraken_global.config.base import Strict
 from kraken_global.config.live import LiveConfig
 from kraken_global.config.market import BrokerConfig, DataConfig, ScheduleConfig, UniverseConfig
@@ -31,6 +32,7 @@ class BacktestConfig(Strict):
     gates: GatesConfig = GatesConfig()
     live: LiveConfig = LiveConfig()
     run: RunConfig = RunConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     def with_overrides(self, overrides: dict[str, Any]) -> BacktestConfig:
         """A copy with dotted-key overrides (``{"data.timeframe": "4h"}``), validated again."""
