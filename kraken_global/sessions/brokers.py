@@ -119,7 +119,8 @@ class PaperKillSwitch(KrakenPaperBroker):
             log.error("kill switch: equity %.2f fell more than %s%% below the day's start %.2f; cancelling and "
                       "selling everything", value, limit, self.risk.day_start_equity,
                       extra=event_extra("kill_switch", equity=round(value, 2), limit_pct=limit,
-                                        day_start_equity=round(self.risk.day_start_equity, 2), mode="paper"))
+                                        day_start_equity=round(self.risk.day_start_equity, 2), mode="paper",
+                                        bar=when.isoformat()))
             self.flatten()
 
     def flatten(self) -> None:
