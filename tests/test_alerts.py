@@ -14,7 +14,7 @@ import pytest
 from kraken_global.alerts import event_extra
 from kraken_global.alerts.dispatcher import AlertDispatcher
 from kraken_global.alerts.scrub import Scrubber
-from kraken_global.alerts.setup import install_alerts, remove_alerts
+from kraken_global.alerts.setup import install_alerts
 from kraken_global.alerts.sinks import CommandSink, WebhookSink, payload
 from kraken_global.config import BacktestConfig
 from kraken_global.errors import ConfigError
@@ -148,15 +148,15 @@ def test_the_scrubber_masks_secrets_in_text_and_fields_but_keeps_digests_and_num
 
 
 def test_alerts_config_needs_one_url_per_webhook_and_an_unset_variable_is_one_clear_error(monkeypatch):
-    with pytest.raises(ConfigError, match="exactly one of url or url_env"):
+    with pytest.raises(ConfigError, match=r"exactly one of url or url_env"):
         BacktestConfig().with_overrides({"alerts.webhooks": [{"format": "slack"}]})
     with pytest.raises(ConfigError, match="chat_id"):
         BacktestConfig().with_overrides({"alerts.webhooks": [{"url": "https://x.example/hook", "format": "telegram"}]})
-    with pytest.raises(ConfigError, match="unknown key|Input should be"):
+    with pytest.raises(ConfigError, match=r"unknown key|Input should be"):
         BacktestConfig().with_overrides({"alerts.webhooks": [{"url": "https://x.example", "events": ["lunch"]}]})
     config = BacktestConfig().with_overrides({"alerts.webhooks": [{"url_env": "KG_TEST_HOOK_URL"}]})
     monkeypatch.delenv("KG_TEST_HOOK_URL", raising=False)
-    with pytest.raises(ConfigError, match="KG_TEST_HOOK_URL .* is not set"):
+    with pytest.raises(ConfigError, match=r"KG_TEST_HOOK_URL .* is not set"):
         install_alerts(config.alerts)
     assert install_alerts(BacktestConfig().alerts) is None  # no sink: no dispatcher, nothing attached
 

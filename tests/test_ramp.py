@@ -50,7 +50,7 @@ def test_the_verdict_waits_for_the_step_then_steps_only_on_a_clean_record():
 
 @pytest.mark.parametrize("shares", [[], [0.1, 0.05], [0.5, 0.5], [0, 0.5], [0.5, 1.5]])
 def test_ramp_shares_must_rise_within_the_budget(shares):
-    with pytest.raises(ConfigError, match="live.capital.ramp.shares"):
+    with pytest.raises(ConfigError, match=r"live\.capital\.ramp\.shares"):
         ramp_config(shares=shares)
 
 

@@ -30,6 +30,7 @@ from kraken_global.sessions.dashboard.views import (
 from kraken_global.sessions.status import read_status
 
 MAX_POINTS = 4000
+SHORT_DAYS = 30  # as the console: no annualized figure of a shorter period
 
 
 def folder_document(path: Path) -> dict[str, Any]:
@@ -103,10 +104,14 @@ def _config(path: Path) -> dict[str, Any]:
 def _performance_rows(metrics: dict[str, Any]) -> list[list[Any]]:
     perf, trading = metrics.get("performance", {}), metrics.get("trading", {})
     bench = metrics.get("benchmark") or {}
+    short = (perf.get("days") or 0) < SHORT_DAYS
+    sharpe = perf.get("sharpe")
     rows = [["start value USD", money(perf.get("start_value"))], ["end value USD", money(perf.get("end_value"))],
             ["return", percent(perf.get("total_return_pct"))],
-            ["annualized return", percent(perf.get("annualized_return_pct"))],
-            ["Sharpe", f"{perf['sharpe']:.2f}" if isinstance(perf.get("sharpe"), int | float) else "-"],
+            ["annualized return",
+             f"- (under {SHORT_DAYS} days)" if short else percent(perf.get("annualized_return_pct"))],
+            ["Sharpe", f"- (under {SHORT_DAYS} days)" if short else
+             f"{sharpe:.2f}" if isinstance(sharpe, int | float) else "-"],
             ["max drawdown", percent(perf.get("max_drawdown_pct"))], ["days", perf.get("days")],
             ["fills", trading.get("taker_fills", 0) + trading.get("maker_fills", 0)],
             ["fees USD", money(trading.get("fees_paid"))], ["refused orders", trading.get("rejected_orders")]]
@@ -157,6 +162,11 @@ def _shadow_table(config: dict[str, Any], session: str) -> dict[str, Any] | None
                                  "orders that differ"], rows) if rows else None
 
 
+def _merged(first: list[list[Any]], second: list[list[Any]]) -> list[list[Any]]:
+    labels = {row[0] for row in first}
+    return first + [row for row in second if row[0] not in labels]
+
+
 def session_document(path: Path) -> dict[str, Any]:
     status = read_status(path) if (path / "status.json").exists() else {"state": "finished", "mode": "?"}
     metrics = _json(path / "metrics.json") or {}
@@ -166,8 +176,10 @@ def session_document(path: Path) -> dict[str, Any]:
     parity = _json(path / "parity.json")
     document = {
         "kind": "session", "title": f"{status.get('mode', '?')} session {path.name}", "live": False,
-        "generated": now_text(), "summary": summary_rows(status) + (_performance_rows(metrics) if metrics else []),
-        "health": health_rows(status, "see the session log"), "equity": equity, "regimes": regimes,
+        "generated": now_text(),
+        "summary": _merged(summary_rows(status), _performance_rows(metrics) if metrics else []),
+        "health": health_rows(status, "not used (paper)" if status.get("mode") == "paper" else "see its log"),
+        "equity": equity, "regimes": regimes,
         "positions": positions_table(status.get("positions") or {}),
         "open_orders": orders_table(status.get("open_orders") or []),
         "fills": fills_table(_records(_csv(path / "fills.csv"))),
@@ -191,7 +203,10 @@ def sweep_document(path: Path) -> dict[str, Any]:
 
 
 def gates_document(path: Path) -> dict[str, Any]:
-    report = _json(path)
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        report = None
     if not isinstance(report, dict) or not isinstance(report.get("gates"), list):
         raise ConfigError(f"{path} is not a gates report (JSON with a list of gates): a report is what "
                           "`kraken-global gates CANDIDATE --output FILE` writes")

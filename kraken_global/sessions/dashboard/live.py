@@ -69,13 +69,15 @@ def summary_rows(status: dict[str, Any]) -> list[list[Any]]:
 
 def health_rows(status: dict[str, Any], dead_mans_switch: str) -> list[list[Any]]:
     """``[label, value, ok]``: ok is False for what needs a look, None where there is no judgement."""
-    age = _age_seconds(status.get("updated_at"))
+    running = status.get("state") not in ENDED
+    age = _age_seconds(status.get("updated_at")) if running else None
     late = status.get("late_seconds")
     link = status.get("link", "-")
     rows = [["last bar", f"{status.get('last_bar') or '-'} ({status.get('feed', '-')}, "
                          f"{status.get('live_bars', 0)} live bars)", None],
-            ["status written", "-" if age is None else f"{age:.0f} s ago", None if age is None else age < 600],
-            ["exchange link", link, link == "ok"],
+            ["status written", status.get("updated_at", "-") if age is None else f"{age:.0f} s ago",
+             None if age is None else age < 600],
+            ["exchange link", link, link == "ok" if running else None],
             ["dead man's switch", status.get("dead_mans_switch") or dead_mans_switch, None]]
     if late is not None:
         rows.insert(1, ["lateness", f"{late:.0f} s behind the market", late < 300])

@@ -29,7 +29,7 @@ from kraken_global.sessions.dashboard.page import ASSETS, asset
 log = logging.getLogger("kraken_global.session")
 TOKEN_HEADER = "X-KG-Token"
 MAX_BODY = 1024
-WRONG_TOKEN_DELAY = 0.5
+WRONG_TOKEN_DELAY = 0.25
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -70,7 +70,8 @@ def serve_dashboard(source: LiveSource, port: int, host: str = "127.0.0.1",
                           "--dashboard PORT (0: any free port)") from None
     server.daemon_threads = True
     handler.port = server.server_address[1]
-    threading.Thread(target=server.serve_forever, name="dashboard-http", daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="dashboard-http",
+                     daemon=True).start()
     if host not in LOOPBACK:
         log.warning("the dashboard listens on %s:%d, beyond this machine: anyone who reaches it sees the session, "
                     "and its controls need the token; put it behind TLS (a reverse proxy) on an untrusted network",

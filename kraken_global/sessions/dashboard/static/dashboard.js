@@ -146,10 +146,12 @@
     const times = equity.t.map(time);
     const first = times[0], last = times[times.length - 1];
     const span = Math.max(last - first, 1);
-    const W = Math.max(chart.clientWidth || 900, 300), H = 260;
+    const W = Math.max(chart.clientWidth || 900, 300), H = Math.max(chart.clientHeight || 258, 100);
+    const DH = Math.max(drawdown.clientHeight || 88, 40);
     chart.setAttribute("viewBox", "0 0 " + W + " " + H);
-    drawdown.setAttribute("viewBox", "0 0 " + W + " 90");
+    drawdown.setAttribute("viewBox", "0 0 " + W + " " + DH);
     strip.setAttribute("viewBox", "0 0 " + W + " 24");
+    strip.setAttribute("preserveAspectRatio", "none");
     show("regime-block", Boolean(regimes && regimes.length));
     const x = (t) => (times.length < 2 ? W / 2 : ((t - first) / span) * (W - 8) + 4);
     const xs = times.map(x);
@@ -178,22 +180,23 @@
       return peak > 0 ? ((v - peak) / peak) * 100 : 0;
     });
     const low = Math.min(0, ...dd.filter((v) => v !== null));
-    const dy = (v) => 4 + (82 * v) / (low === 0 ? -1 : low);
+    const dy = (v) => 4 + ((DH - 8) * v) / (low === 0 ? -1 : low);
     const area = path(xs, dd.map((v) => (v === null ? null : dy(v))));
     if (area) {
       drawdown.appendChild(svg("path", { d: area + "L" + xs[xs.length - 1].toFixed(1) + ",4L" + xs[0].toFixed(1) +
         ",4Z", fill: "#fda29b", stroke: "#d92d20", "stroke-width": 1 }));
     }
-    const label = svg("text", { x: 4, y: 86, "font-size": 11, fill: "#667085" });
+    const label = svg("text", { x: 4, y: DH - 4, "font-size": 11, fill: "#667085" });
     label.textContent = "drawdown, worst " + low.toFixed(2) + "%";
     drawdown.appendChild(label);
     const seen = new Set();
-    for (const run of regimes || []) {
-      const left = x(time(run.from)), right = x(time(run.to));
+    (regimes || []).forEach((run, i) => {
+      const next = regimes[i + 1];
+      const left = x(time(run.from)), right = next ? x(time(next.from)) : x(time(run.to));
       strip.appendChild(svg("rect", { x: left, y: 0, width: Math.max(right - left, 2), height: 24,
         fill: REGIME_COLOURS[run.regime] || "#ccc", "data-regime": run.regime }));
       seen.add(run.regime);
-    }
+    });
     const regimeLegend = $("regime-legend");
     clear(regimeLegend);
     for (const name of seen) {
