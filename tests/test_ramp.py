@@ -19,6 +19,7 @@ from kraken_global.config import BacktestConfig, CapitalConfig
 from kraken_global.errors import ConfigError
 from kraken_global.sessions.ramp import CapitalRamp, RampRecord, ramp_verdict
 from kraken_global.sessions.session import SessionRunner
+from kraken_global.sessions.status import format_status
 from tests.alert_receiver import AlertReceiver
 from tests.session_helpers import emulator, session_config
 
@@ -70,6 +71,9 @@ def test_the_ramp_survives_a_restart_follows_a_changed_schedule_and_refuses_a_da
     shrunk = CapitalRamp(ramp_config(enabled=True, shares=[0.02, 0.08, 1.0], state=str(state)), "live", 5)
     assert shrunk.record.share == 0.08  # the largest configured share not above the one earned
     assert "the configured shares changed" in caplog.text
+    shown = format_status({"state": "running", "ramp": again.status(), "controls": {"paused": True}}, tmp_path)
+    assert "ramp         10% of 20,000.00 USD = cap 2,000.00 USD (step 2 of 3); next 50% after 2019-06-03T00:00:00" \
+        in shown and "new entries PAUSED from the dashboard" in shown
     state.write_text("{not json")
     with pytest.raises(ConfigError, match="cannot read the capital ramp's state"):
         CapitalRamp(capital, "live", 5)
@@ -104,6 +108,8 @@ def test_a_ramp_steps_up_on_the_emulators_clock_while_its_record_is_clean_and_ca
     stored = json.loads((tmp_path / "ramp.json").read_text())["paper"]
     assert stored["share"] == shares[-1] and [h["action"] for h in stored["history"]] == ["step"] * len(steps)
     assert runner.ramp.status()["share"] == shares[-1]
+    days = [r.kg_fields for r in caplog.records if getattr(r, "kg_event", None) == "daily_summary"]
+    assert days and set(days[0]) == {"day", "value", "day_pnl", "fills", "session_pnl"}
 
     # the cap: 2% of 10,000 USD before the first step, and each share after its step
     assert not result.fills.empty, "the session bought nothing under the ramp"
