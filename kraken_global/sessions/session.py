@@ -176,6 +176,7 @@ class SessionRunner:
         self.retrain_job: RetrainJob | None = None
         self.started_at: pd.Timestamp | None = None
         self.ramp: CapitalRamp | None = None
+        self.broker = None  # the session's broker, once built
         if config.live.capital.ramp.enabled:  # its state is read now: a damaged file refuses before any trading
             self.ramp = CapitalRamp(config.live.capital, mode, config.broker.slippage_bps, trail)
 
@@ -193,6 +194,7 @@ class SessionRunner:
                 dms_refresh_seconds=config.live.dms_refresh_seconds, max_pair_share=config.broker.max_pair_share)
         else:
             cerebro.broker = paper_broker(config, universe, SessionPaperBroker, risk=config.live.risk.limits())
+        self.broker = cerebro.broker
         cerebro.broker.controls = self.controls
         cerebro.broker.capital_cap = capital_cap(config.live.capital, self.ramp)
         now = self.started_at = _exchange_now(store)
