@@ -1,6 +1,7 @@
 """The operator's controls on a live session against the emulator (the real ccxt client, the real live broker):
 flatten sells through the kill switch's path, leaves the state equal to the exchange and pauses entries (the bot's
-buys are refused from then on), stop ends the session cleanly. Every wait is on what the session did, bounded in seconds.
+buys are refused from then on), stop ends the session cleanly. Every wait is on what the session did, bounded in
+seconds.
 """
 
 from __future__ import annotations
