@@ -75,9 +75,13 @@ def run_session(args: argparse.Namespace, config) -> int:
     servers = []
     ending = "failed"
     try:
-        servers.append(_status_server(board, args.status_port or config.live.status_port))
-        if dashboard_port is not None:
-            servers.append(_dashboard(args, config, runner, board, controls, out, dashboard_port, token))
+        try:
+            servers.append(_status_server(board, args.status_port or config.live.status_port))
+            if dashboard_port is not None:
+                servers.append(_dashboard(args, config, runner, board, controls, out, dashboard_port, token))
+        except ConfigError as exc:  # a busy port: the session never started
+            board.update(state="failed", ended=str(exc))
+            raise
         log.info("%s session started against %s; results and status.json in %s; stop with Ctrl-C or SIGTERM (the "
                  "bar is finished, every result file written)", args.mode, exchange, out,
                  extra=event_extra("session_start", mode=args.mode, exchange=exchange, session=out.name,
