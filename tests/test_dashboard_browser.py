@@ -114,6 +114,7 @@ def log_after(log_file: Path, marker: str) -> list[str]:
     return [] if start is None else lines[start + 1:]
 
 
+@pytest.mark.timeout(900)  # a first run in CI installs Chromium from apt; every wait in the test is bounded itself
 def test_the_dashboard_in_a_browser_shows_a_paper_session_and_pauses_flattens_and_stops_it(tmp_path, browser):
     from selenium.webdriver.common.by import By
 
