@@ -92,7 +92,7 @@ def test_the_page_its_assets_and_its_document_are_served_with_a_strict_policy_an
     assert [r["regime"] for r in document["regimes"]] == ["NEUTRAL"]
     assert document["positions"]["rows"][0][0] == "BTC/USD" and document["fills"]["rows"][0][2] == "buy"
     assert document["controls"] == {"enabled": True, "actions": ["pause", "resume", "stop", "flatten"],
-                                    "paused": False, "stopping": False, "flattened": 0}
+                                    "paused": False, "stopping": False, "flattened": 0, "failed": None}
     assert document["log"][-1] == "line 499" and len(document["log"]) == 150
     assert TOKEN not in data.decode() and TOKEN.encode() not in page
     assert request(server, "PUT", "/api/snapshot")[0] == 405 and request(server, "OPTIONS", "/")[0] == 405

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from kraken_global.alerts import event_extra
 from kraken_global.live.broker import KrakenLiveBroker
+from kraken_global.live.errors import LiveError
 from kraken_global.live.risk import RiskGuard
 from kraken_global.paper_broker import KrakenPaperBroker
 
@@ -75,8 +76,15 @@ class SessionRules:
     def next(self) -> None:
         if self.controls is not None and self.controls.take_flatten():
             log.warning("flatten (dashboard): cancelling the bot's open orders and selling its positions")
-            self.flatten()
-            self.controls.flattened += 1
+            try:
+                self.flatten()
+            except LiveError as exc:  # the exchange did not answer: say so; the operator may flatten again
+                self.controls.failed = f"flatten failed: {exc}; entries stay paused, flatten again"
+                log.error("flatten (dashboard) failed: %s; entries stay paused; flatten again from the dashboard",
+                          exc)
+            else:
+                self.controls.flattened += 1
+                self.controls.failed = None
         super().next()
 
     def _watch_daily_loss(self) -> None:

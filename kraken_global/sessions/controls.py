@@ -34,6 +34,7 @@ class SessionControls:
         self._paused = threading.Event()
         self._flatten = threading.Event()
         self.flattened = 0
+        self.failed: str | None = None  # the last flatten that the exchange did not let through
 
     @property
     def paused(self) -> bool:
@@ -64,4 +65,5 @@ class SessionControls:
         return False
 
     def state(self) -> dict[str, Any]:
-        return {"paused": self.paused, "stopping": self.stop.requested, "flattened": self.flattened}
+        return {"paused": self.paused, "stopping": self.stop.requested, "flattened": self.flattened,
+                "failed": self.failed}

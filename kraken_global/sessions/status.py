@@ -126,6 +126,8 @@ def format_status(status: dict[str, Any], session: Path) -> str:
     controls = status.get("controls") or {}
     if controls.get("paused"):
         lines.append("  controls     new entries PAUSED from the dashboard (resume there)")
+    if controls.get("failed"):
+        lines.append(f"  controls     {controls['failed']}")
     ramp = status.get("ramp")
     if ramp:
         following = (f"next {ramp['next_share'] * 100:g}% after {ramp['next_step_at']} if the step stays clean"

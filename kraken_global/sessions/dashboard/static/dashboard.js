@@ -221,6 +221,7 @@
     const controls = doc.controls;
     show("controls", Boolean(controls && controls.enabled && doc.live));
     show("paused-badge", Boolean(controls && controls.paused));
+    if (controls && controls.failed) $("control-result").textContent = controls.failed;
     show("summary-section", Boolean(doc.summary));
     if (doc.summary) cards($("summary"), doc.summary);
     show("health-section", Boolean(doc.health));
