@@ -25,9 +25,8 @@ import yaml
 
 from kraken_global.sessions.audit_trail import verify_trail
 from tests.alert_receiver import AlertReceiver
-from tests.session_helpers import emulator, write_config_file
+from tests.session_helpers import TRADING_START, emulator, write_config_file
 from tests.test_operate import finish, status_of, wait_for
-from tests.test_ramp import TRADING_START
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 TOKEN = "browser-test-token-7Hq2Vn9RkLm4"

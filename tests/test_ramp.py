@@ -21,10 +21,9 @@ from kraken_global.sessions.ramp import CapitalRamp, RampRecord, ramp_verdict
 from kraken_global.sessions.session import SessionRunner
 from kraken_global.sessions.status import format_status
 from tests.alert_receiver import AlertReceiver
-from tests.session_helpers import emulator, session_config
+from tests.session_helpers import TRADING_START, emulator, session_config
 
 START = datetime(2019, 6, 1)
-TRADING_START = datetime(2019, 7, 11)  # the regime system trades from its first live bar (NEUTRAL sleeves)
 
 
 def ramp_config(**ramp) -> CapitalConfig:

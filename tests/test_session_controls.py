@@ -17,8 +17,14 @@ from kraken_global.sessions.controls import SessionControls
 from kraken_global.sessions.session import SessionRunner
 from kraken_global.sessions.stop import StopRequest
 from kraken_global.universe import catalog
-from tests.session_helpers import approve_a_model, emulator, exchange_trades, session_config, state_rows
-from tests.test_ramp import TRADING_START
+from tests.session_helpers import (
+    TRADING_START,
+    approve_a_model,
+    emulator,
+    exchange_trades,
+    session_config,
+    state_rows,
+)
 
 WAIT = 90.0
 BASES = ("XXBT", "XETH", "XXRP")
