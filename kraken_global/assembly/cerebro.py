@@ -67,14 +67,15 @@ def check_model_applies(config: BacktestConfig) -> None:
                           "without a model (--model none, ml.use_model: none)")
 
 
-def paper_broker(config: BacktestConfig, universe: Universe | None = None) -> KrakenPaperBroker:
+def paper_broker(config: BacktestConfig, universe: Universe | None = None,
+                 broker_class: type = KrakenPaperBroker, **extra) -> KrakenPaperBroker:
     """The Kraken paper broker as configured (backtests and paper sessions share it); a paper session passes
-    the ``universe`` with the exchange's pair rules."""
-    return KrakenPaperBroker(
+    the ``universe`` with the exchange's pair rules, and its own subclass with its ``extra`` parameters."""
+    return broker_class(
         cash=config.broker.cash, universe=universe or config.universe.build(), fees=config.broker.fees.schedule(),
         slippage_bps=config.broker.slippage_bps, random_slippage_bps=config.broker.random_slippage_bps,
         volume_share=config.broker.volume_share, schedule=config.schedule.schedule(), seed=config.run.seed,
-        max_pair_share=config.broker.max_pair_share,
+        max_pair_share=config.broker.max_pair_share, **extra,
     )
 
 

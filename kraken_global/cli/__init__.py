@@ -28,6 +28,7 @@ from kraken_global.cli.common import (
 )
 from kraken_global.cli.registry import add_registry_commands
 from kraken_global.cli.replay import add_replay_commands
+from kraken_global.cli.report import add_report_command
 from kraken_global.cli.research import add_research_commands
 from kraken_global.cli.sessions import add_session_commands
 from kraken_global.data.cli import add_data_command
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_research_commands(commands, registry, computing)
     add_session_commands(commands)
     add_replay_commands(commands, registry)
+    add_report_command(commands)
     add_data_command(commands, parse_date, split_pairs)  # kraken_global/data/cli.py
     return parser
 

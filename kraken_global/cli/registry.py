@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from kraken_global.cli.common import (
@@ -107,15 +108,29 @@ def cmd_gates(args: argparse.Namespace) -> int:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    state = open_registry(args).promote(args.candidate, args.confirm)
+    with _alerting(args):
+        state = open_registry(args).promote(args.candidate, args.confirm)
     print(f"approved {state['approved']['id']} (sha256 {state['approved']['sha256']})")
     return EXIT_OK
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    state = open_registry(args).rollback(args.confirm)
+    with _alerting(args):
+        state = open_registry(args).rollback(args.confirm)
     print(f"rolled back: approved is now {state['approved']['id']} (sha256 {state['approved']['sha256']})")
     return EXIT_OK
+
+
+@contextmanager
+def _alerting(args: argparse.Namespace):
+    """The config's alerts for the block (``model_approved``, ``model_rolled_back``), sent before the command ends."""
+    from kraken_global.alerts.setup import install_alerts, remove_alerts
+
+    alerts = install_alerts(registry_config(args).alerts)
+    try:
+        yield
+    finally:
+        remove_alerts(alerts)
 
 
 def cmd_models(args: argparse.Namespace) -> int:

@@ -33,8 +33,17 @@ def _listenable(number: int) -> int:
     return number
 
 
+def _listenable_or_any(number: int) -> int:
+    problem = port_problem(number, any_free=True)
+    if problem:
+        raise ValueError(problem)
+    return number
+
+
 #: a TCP port to listen on, outside the privileged range
 Port = Annotated[int, StrictInput(), AfterValidator(_listenable)]
+#: the same, or 0: any free port (the system picks; the log says which)
+ListenPort = Annotated[int, StrictInput(), AfterValidator(_listenable_or_any)]
 
 
 def _nameable(value: Any) -> Any:

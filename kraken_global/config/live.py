@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from kraken_global.config.base import FiniteFloat, Flag, Port, Strict, UserPath, WholeNumber
+from kraken_global.config.base import FiniteFloat, Flag, ListenPort, Port, Strict, UserPath, WholeNumber
+from kraken_global.config.capital import CapitalConfig
 
 
 class RiskConfig(Strict):
@@ -21,6 +22,15 @@ class RiskConfig(Strict):
         from kraken_global.live.risk import RiskLimits
 
         return RiskLimits(self.max_order_notional, self.max_position_notional, self.max_daily_loss_pct)
+
+
+class DashboardConfig(Strict):
+    """The session's web page (:mod:`kraken_global.sessions.dashboard`); off unless a port is given. Its control
+    token is never a config value (a config is copied into every results folder): ``--dashboard-token`` or
+    ``KG_DASHBOARD_TOKEN``."""
+
+    port: ListenPort | None = None  # None: off; 0: any free port (printed in the log); privileged ports refused
+    host: str = Field(default="127.0.0.1", pattern=r"^[A-Za-z0-9.:_-]{1,253}$")  # beyond 127.0.0.1: token only
 
 
 class LiveConfig(Strict):
@@ -51,6 +61,8 @@ class LiveConfig(Strict):
     on_stop: Literal["cancel", "leave"] = "cancel"  # live: our open orders when the session stops
     status_port: Port | None = None  # read-only JSON status on 127.0.0.1 (privileged ports refused)
     risk: RiskConfig = RiskConfig()
+    capital: CapitalConfig = CapitalConfig()
+    dashboard: DashboardConfig = DashboardConfig()
 
     @model_validator(mode="after")
     def _refresh_before_expiry(self) -> LiveConfig:

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError, ValidationInfo, field_validator
 
+from kraken_global.config.alerts import AlertsConfig
 from kraken_global.config.base import Strict
 from kraken_global.config.live import LiveConfig
 from kraken_global.config.market import BrokerConfig, DataConfig, ScheduleConfig, UniverseConfig
@@ -34,6 +35,7 @@ class BacktestConfig(Strict):
     gates: GatesConfig = GatesConfig()
     live: LiveConfig = LiveConfig()
     run: RunConfig = RunConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @field_validator("regimes")
     @classmethod

@@ -134,6 +134,10 @@ def _alive(pid: Any) -> bool:
     return True
 
 
+def number_of(value: Any) -> str:
+    return f"{value:,.2f}" if isinstance(value, int | float) else "-"
+
+
 def format_status(status: dict[str, Any], session: Path) -> str:
     """Plain text for a terminal: what an operator checks first comes first."""
     money = "{:,.2f}".format
@@ -158,7 +162,18 @@ def format_status(status: dict[str, Any], session: Path) -> str:
     open_orders = status.get("open_orders") or []
     lines.append("  open orders  " + (", ".join(f"{o['side']} {o['symbol']} {o['size']:g} ({o['id']})"
                                                 for o in open_orders) or "none"))
-    for key, label in (("results", "results"), ("log", "log")):
+    controls = status.get("controls") or {}
+    if controls.get("paused"):
+        lines.append("  controls     new entries PAUSED from the dashboard (resume there)")
+    if controls.get("failed"):
+        lines.append(f"  controls     {controls['failed']}")
+    ramp = status.get("ramp")
+    if ramp:
+        following = (f"next {ramp['next_share'] * 100:g}% after {ramp['next_step_at']} if the step stays clean"
+                     if ramp.get("next_share") is not None else "at its top")
+        lines.append(f"  ramp         {ramp['share'] * 100:g}% of {number_of(ramp.get('base_usd'))} USD = cap "
+                     f"{number_of(ramp.get('cap_usd'))} USD (step {ramp['step']} of {ramp['steps']}); {following}")
+    for key, label in (("results", "results"), ("dashboard", "dashboard"), ("log", "log")):
         if status.get(key):
             lines.append(f"  {label:<12} {status[key]}")
     return "\n".join(lines)
