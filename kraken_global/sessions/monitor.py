@@ -32,9 +32,10 @@ def open_orders(broker) -> list[dict[str, Any]]:
 
 
 class SessionMonitor(OnePortfolio, bt.Strategy):
-    """``board``: the status to keep current (None: log only). :attr:`values`: portfolio value per live bar."""
+    """``board``: the status to keep current (None: log only); ``on_live_bar(when)``: called after each live bar
+    (the registry signs the session's live bars with it). :attr:`values`: portfolio value per live bar."""
 
-    params = (("board", None),)
+    params = (("board", None), ("on_live_bar", None))
     trades = False
 
     def __init__(self) -> None:
@@ -78,6 +79,8 @@ class SessionMonitor(OnePortfolio, bt.Strategy):
                 self.day, self.day_start_value = when.date(), value
             self._plan_changes()
             self._heartbeat(when, value)
+            if self.p.on_live_bar is not None:
+                self.p.on_live_bar(when)
         if live or len(self) % REPLAY_EVERY == 0:
             self._publish(when, value)
 
