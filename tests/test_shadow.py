@@ -122,6 +122,17 @@ def test_a_forged_shadow_session_counts_for_nothing(shadowed, tmp_path):
     assert ShadowArea(registry).days(registry.audit.verify_entries(), candidate, sha) == pytest.approx(before + 2)
 
 
+@pytest.mark.parametrize("attribute", ["n_features_in_", "n_trees_per_iteration_", "_loss"])
+def test_shadow_run_refuses_a_model_that_would_break_its_replay(shadowed, capsys, attribute):
+    from tests.registry_helpers import crafted, manifest
+
+    root, registry, _ = shadowed
+    (session,) = [p.parent for p in (root / "results").rglob("session.json")]
+    candidate = registry.add_candidate(crafted(attribute), manifest())
+    assert main(["shadow", "run", str(session), "--candidate", candidate, "--artifacts", str(root / "artifacts")]) == 1
+    assert "it was not loaded" in capsys.readouterr().err
+
+
 def test_an_unknown_shadow_candidate_is_refused_before_the_session_starts(tmp_path, capsys):
     config = tmp_path / "c.yaml"
     config.write_text(f"ml:\n  artifacts: {tmp_path / 'artifacts'}\n")

@@ -34,7 +34,7 @@ from kraken_global.ml.operating_point import OPERATING_KEYS
 from kraken_global.registry import ModelRegistry, RegistryError
 from kraken_global.registry.errors import IntegrityError, UntrustedModelError
 from kraken_global.registry.paths import read_regular
-from kraken_global.registry.serialization import sha256
+from kraken_global.registry.serialization import MAX_MODEL_BYTES, sha256
 
 
 def _gate(name: str, passed: bool, detail: str, **values) -> dict[str, Any]:
@@ -57,7 +57,8 @@ def run_gates(config: BacktestConfig, candidate_id: str, registry: ModelRegistry
     if not registry.paths.candidate_dir(candidate_id).is_dir():
         registry.manifest(candidate_id)  # raises UnknownCandidateError
     try:
-        sha = sha256(read_regular(registry.paths.candidate_file(candidate_id, "model.skops"), "model file"))
+        sha = sha256(read_regular(registry.paths.candidate_file(candidate_id, "model.skops"), "model file",
+                                  max_bytes=MAX_MODEL_BYTES))
         model, manifest = registry.load_candidate(candidate_id)
         gates.append(_gate("integrity", True, "SHA256 and manifest match the audit log's entry; only trusted types; "
                                               "it predicts", sha256=sha))
