@@ -2,7 +2,8 @@
 
 Layout under ``<base>/<namespace>/``: ``candidates/<id>/model.skops`` and ``manifest.json``,
 ``validations/<id>.json``, ``state.json`` (approved pointer and history), ``policy.json`` (the gate policy),
-``trials.jsonl`` (the trial ledger), ``shadow/<candidate>/<session>/``, ``audit.jsonl``, ``registry.lock``.
+``shadow/<candidate>/<session>/``, ``sessions/<id>.json`` (sessions' signed progress), ``audit.jsonl`` (the keyed
+chain, trial ledger included), ``registry.lock``.
 The audit key and anchors live elsewhere (:mod:`kraken_global.registry.keys`).
 """
 
