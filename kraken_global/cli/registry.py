@@ -174,8 +174,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print(f"namespace {history['namespace']} is a copy of {identity['copy_of']} (made at audit entry "
               f"{identity['copied_at_entry']}); the two are anchored apart")
     for change in history["policy_changes"]:
+        was = f"was {change['previous_sha256'][:12]}" if change["previous_sha256"] else "the first"
         print(f"policy change at entry {change['entry']} ({change['time']}): {change['policy_sha256'][:12]} "
-              f"(was {str(change['previous_sha256'])[:12]}): {change['changes']}")
+              f"({was}): {change['changes']}")
     for approval in history["approvals"][-1:]:
         for flag in approval["flags"]:
             print(f"approved model {approval['id']}: {flag}")
