@@ -14,9 +14,9 @@ SHA256 and the model fixes its operating point) and the data (named by its own f
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import TYPE_CHECKING, Any
+
+from kraken_global.canonical import canonical_sha256
 
 if TYPE_CHECKING:
     from kraken_global.config.loading import BacktestConfig
@@ -46,11 +46,6 @@ def trading_setup(config: BacktestConfig) -> dict[str, Any]:
         "schedule": config.schedule.model_dump(mode="json"),
         "risk": config.live.risk.model_dump(mode="json"),
     }
-
-
-def canonical_sha256(data: Any) -> str:
-    """SHA256 of the canonical JSON of ``data`` (sorted keys, no spaces)."""
-    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
 def trading_fingerprint(config: BacktestConfig) -> str:

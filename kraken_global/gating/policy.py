@@ -18,13 +18,12 @@ their next use), say in :data:`POLICY_STRICTER` which direction is stricter, and
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from kraken_global.canonical import canonical_sha256
 from kraken_global.errors import ConfigError
 
 POLICY_WORD = "yes-change-policy"
@@ -100,8 +99,8 @@ class GatePolicy(BaseModel):
 
 
 def policy_hash(values: dict[str, Any]) -> str:
-    """SHA256 of a policy's canonical JSON (sorted keys, no spaces): how the audit chain names a policy."""
-    return hashlib.sha256(json.dumps(values, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    """SHA256 of a policy's canonical JSON: how the audit chain names a policy."""
+    return canonical_sha256(values)
 
 
 def parse_policy(values: dict[str, Any], where: str) -> GatePolicy:

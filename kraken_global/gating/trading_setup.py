@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from kraken_global.canonical import canonical_sha256
 from kraken_global.config import BacktestConfig
-from kraken_global.config.fingerprint import canonical_sha256, trading_fingerprint, trading_setup
+from kraken_global.config.fingerprint import trading_fingerprint, trading_setup
 from kraken_global.feeds.fingerprint import candles_fingerprint
 from kraken_global.fees import PRESETS, FeeSchedule
 from kraken_global.gating.policy import POLICY_WORD, GatePolicy, PolicyViolation

@@ -16,23 +16,17 @@ in the artifacts folder that the chain does not vouch for can lower it. A sweep'
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kraken_global.canonical import canonical_sha256
 from kraken_global.registry.store import ModelRegistry
 
 # Below this many trials with a Sharpe, their variance says little; the DSR then uses the estimator's own variance.
 MIN_TRIALS_FOR_VARIANCE = 5
 TRIAL, BASIS = "trial", "dsr_basis"
-
-
-def fingerprint(data: Any) -> str:
-    """SHA256 of the canonical JSON of ``data``."""
-    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -122,5 +116,6 @@ class TrialLedger:
 def _trial(kind: str, model_sha: str | None, system: Any, sharpe: float | None, ref: str | None) -> dict[str, Any]:
     if sharpe is not None and not math.isfinite(sharpe):
         sharpe = None  # a Sharpe of nan (no trades) says nothing about the spread of the trials
-    return {"kind": kind, "key": fingerprint({"model": model_sha, "system": fingerprint(system)}), "model": model_sha,
-            "ref": ref, "sharpe": None if sharpe is None else float(sharpe)}
+    key = canonical_sha256({"model": model_sha, "system": canonical_sha256(system)})
+    return {"kind": kind, "key": key, "model": model_sha, "ref": ref,
+            "sharpe": None if sharpe is None else float(sharpe)}
