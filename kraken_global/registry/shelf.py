@@ -39,7 +39,9 @@ class CandidateShelf:
     # -- candidates --------------------------------------------------------------------------------------
 
     def add_candidate(self, model: Any, manifest: dict[str, Any]) -> str:
-        """Store a trained model and its manifest as a new candidate; returns its id."""
+        """Store a trained model and its manifest as a new candidate; returns its id. The candidate is entered in
+        the chain before its folder appears, so a crash in between leaves only a hidden staging folder, never a
+        candidate the chain does not know (which would read as one placed by hand)."""
         created = datetime.now(UTC)
         staging = self.paths.path("candidates", f".staging-{os.getpid()}-{created.strftime('%H%M%S%f')}")
         staging.mkdir(parents=True)
@@ -51,9 +53,9 @@ class CandidateShelf:
             raise RegistryError(f"manifest lacks {', '.join(missing)}")
         data = _json(manifest)
         atomic_write(staging / "manifest.json", data)
+        self.record("candidate", {"id": candidate_id, "sha256": digest, "manifest_sha256": sha256(data)})
         os.replace(staging, self.paths.candidate_dir(candidate_id))
         fsync_dir(self.paths.path("candidates"))
-        self.record("candidate", {"id": candidate_id, "sha256": digest, "manifest_sha256": sha256(data)})
         return candidate_id
 
     def candidates(self) -> list[str]:
