@@ -320,16 +320,16 @@ def _declaring(data: bytes, unpacked: int) -> bytes:
 
 
 def test_model_size_limits_are_checked_before_loading(registry, tmp_path, monkeypatch):
-    from kraken_global.registry import store
+    from kraken_global.registry import shelf
 
-    save = store.save_model
+    save = shelf.save_model
 
     def bomb(model, path):  # a candidate entered with an archive that would unpack to 4 GiB
         save(model, path)
         path.write_bytes(_declaring(path.read_bytes(), 2 ** 32 - 2))
         return hashlib.sha256(path.read_bytes()).hexdigest()
 
-    monkeypatch.setattr(store, "save_model", bomb)
+    monkeypatch.setattr(shelf, "save_model", bomb)
     candidate = registry.add_candidate(tiny_model(), manifest())
     config = config_file(tmp_path / "c.yaml", registry)
     detail = gates(registry, candidate, config)["integrity"]["detail"]
