@@ -146,6 +146,10 @@ def print_summary(result: BacktestResult, out: Path | None, console: Console | N
     if model:
         point = ", ".join(f"{k} {v}" for k, v in sorted((model.get("operating_point") or {}).items()))
         console.print(f"model: {model['id']} (sha256 {model['sha256']}) at {point}")
+        if model.get("registry"):
+            from kraken_global.registry.approvals import approval_line
+
+            console.print(f"model registry: {approval_line(model['registry'])}")
     for line in notes(result):
         console.print(line)
     console.print(f"pairs traded: {', '.join(run['pairs_traded'])}")

@@ -60,9 +60,10 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
         from kraken_global.ml.operating_point import bind_operating_point, model_record
         from kraken_global.registry import ModelRegistry
 
-        model, manifest = ModelRegistry(config.ml.artifacts, config.ml.namespace).approved_model()
+        approved = ModelRegistry(config.ml.artifacts, config.ml.namespace).approved()
+        model, manifest = approved.model, approved.manifest
         config = bind_operating_point(config, manifest)  # trade at the point the model was gated at
-        model_used = model_record(manifest)
+        model_used = {**model_record(manifest), "registry": approved.record}
     data, warmup = load_with_warmup(config)
     require_data(config, data)
     check_warmup(config, data.candles)

@@ -39,9 +39,11 @@ def open_orders(broker) -> list[dict[str, Any]]:
 class SessionMonitor(OnePortfolio, bt.Strategy):
     """``board``: the status to keep current (None: log only); ``journal``: the dashboard's history; ``ramp``: the
     capital ramp; ``controls``: the operator's controls (their state is published); ``benchmark``: the pair held
-    by the buy-and-hold line. :attr:`values`, :attr:`benchmark_values`, :attr:`regimes`: per live bar."""
+    by the buy-and-hold line; ``on_live_bar(when)``: called after each live bar (the registry signs the session's
+    live bars with it). :attr:`values`, :attr:`benchmark_values`, :attr:`regimes`: per live bar."""
 
-    params = (("board", None), ("journal", None), ("ramp", None), ("controls", None), ("benchmark", None))
+    params = (("board", None), ("journal", None), ("ramp", None), ("controls", None), ("benchmark", None),
+              ("on_live_bar", None))
     trades = False
 
     def __init__(self) -> None:
@@ -99,6 +101,8 @@ class SessionMonitor(OnePortfolio, bt.Strategy):
             self._record(when, value)
             self._heartbeat(when, value)
             self.last_value = value
+            if self.p.on_live_bar is not None:
+                self.p.on_live_bar(when)
         if live or len(self) % REPLAY_EVERY == 0:
             self._publish(when, value)
 

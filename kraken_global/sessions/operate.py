@@ -47,6 +47,7 @@ def run_session(args: argparse.Namespace, config) -> int:
     from kraken_global.alerts.setup import install_alerts, remove_alerts
     from kraken_global.live.errors import TemporaryError
     from kraken_global.live.logs import configure_session_logging
+    from kraken_global.registry.approvals import approval_line
     from kraken_global.sessions.audit_trail import AuditTrail
     from kraken_global.sessions.controls import SessionControls
     from kraken_global.sessions.dashboard.server import check_binding, check_token
@@ -69,7 +70,8 @@ def run_session(args: argparse.Namespace, config) -> int:
     alerts = install_alerts(config.alerts, [*secrets, token or ""], session=out.name)
     exchange = config.live.api_url or "https://api.kraken.com"
     board = StatusBoard(out, mode=args.mode, exchange=exchange, model=runner.approved.get("id"), results=str(out),
-                        log=str(log_file), feed="STARTING", link="connecting")
+                        log=str(log_file), feed="STARTING", link="connecting",
+                        model_registry=approval_line(runner.approval) if runner.approval else None)
     board.update()
     runner.board = board
     servers = []
@@ -136,6 +138,11 @@ def session_summary(mode: str, result, out: Path, log_file: Path) -> str:
     else:
         lines.append(f"  annualized return {perf['annualized_return_pct']:.2f}%, Sharpe {perf['sharpe']:.2f}, "
                      f"max drawdown {perf['max_drawdown_pct']:.2f}%")
+    registry = (result.metrics.get("model") or {}).get("registry")
+    if registry:
+        from kraken_global.registry.approvals import approval_line
+
+        lines.append(f"  model {result.metrics['model']['id']}: {approval_line(registry)}")
     lines += [f"  results in {out}/, log in {log_file}", f"next: .venv/bin/kraken-global status {out}"]
     return "\n".join(lines)
 

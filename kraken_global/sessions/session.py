@@ -53,8 +53,10 @@ from kraken_global.live.recorder import CandleRecorder
 from kraken_global.live.state import TradingState
 from kraken_global.live.store import KrakenStore, StoreSettings
 from kraken_global.ml.operating_point import OPERATING_KEYS, bind_operating_point
-from kraken_global.ml.retraining import DowntimeRetrainer, RetrainJob, load_trading_model
+from kraken_global.ml.retraining import DowntimeRetrainer, RetrainJob, load_trading_approval
 from kraken_global.registry import ModelRegistry
+from kraken_global.registry.approvals import approval_line
+from kraken_global.registry.sessions import audit_session, end_audited_session
 from kraken_global.selection import RegimeSelector
 from kraken_global.sessions.audit_trail import AuditTrail
 from kraken_global.sessions.brokers import SessionLiveBroker, SessionPaperBroker
@@ -164,9 +166,11 @@ class SessionRunner:
         self.registry = registry or ModelRegistry(config.ml.artifacts, config.ml.namespace)
         self.model = None
         self.approved: dict[str, Any] = {}
+        self.approval: dict[str, Any] | None = None  # namespace, policy and flags of the approval traded
         if mode == "live" or config.ml.use_model == "approved":
             check_model_applies(config)  # live always trades with the approved model: a strategy must use it
-            self.model, manifest = load_trading_model(self.registry)  # refuses on a missing or bad model
+            approved = load_trading_approval(self.registry)  # refuses on a missing or bad model
+            self.model, manifest, self.approval = approved.model, approved.manifest, approved.record
             self.approved = self.registry.state()["approved"]
             self.config = bind_operating_point(config, manifest)  # trade at the point the model was gated at
         if mode == "live" and credentials is None:
@@ -179,6 +183,7 @@ class SessionRunner:
         self.broker = None  # the session's broker, once built
         if config.live.capital.ramp.enabled:  # its state is read now: a damaged file refuses before any trading
             self.ramp = CapitalRamp(config.live.capital, mode, config.broker.slippage_bps, trail)
+        self.recorder = None  # signs the session's live bars in the registry (what shadow days count)
 
     def build(self, store: KrakenStore) -> bt.Cerebro:
         config = self.config
@@ -236,16 +241,20 @@ class SessionRunner:
                                           skip_while_running=True)
             cerebro.addstrategy(DowntimeRetrainer, job=self.retrain_job)
         cerebro.addstrategy(SessionMonitor, board=self.board, journal=self.journal, ramp=self.ramp,
-                            controls=self.controls, benchmark=config.universe.benchmark)
+                            controls=self.controls, benchmark=config.universe.benchmark,
+                            on_live_bar=self.recorder.live_bar if self.recorder is not None else None)
         add_standard_analyzers(cerebro, config, evaluation_start=now.to_pydatetime())  # figures cover the session only
         cerebro.addanalyzer(OrderLog, _name="orders")
         return cerebro
 
     def run(self) -> SessionResult:
         store = open_store(self.config, self.credentials)
+        self.recorder = audit_session(self.registry, self.mode, self.config.live.api_url,
+                                      self.board.path.parent.name if self.board is not None else None)
         try:
             cerebro = self.build(store)
-            log.info("%s session starting against %s", self.mode, self.config.live.api_url or "Kraken")
+            log.info("%s session starting against %s%s", self.mode, self.config.live.api_url or "Kraken",
+                     f"; {approval_line(self.approval)}" if self.approval else "")
             strategies = cerebro.run()
             if self.stop.stopped and self.mode == "live":
                 cerebro.broker.on_session_stop(self.config.live.on_stop)
@@ -253,6 +262,7 @@ class SessionRunner:
             if self.state is not None:
                 self.state.close()
             store.stop()
+            end_audited_session(self.recorder)
         if self.retrain_job is not None:
             if self.retrain_job.running():
                 log.info("waiting for the retraining to finish (a second stop signal leaves at once)")
@@ -267,8 +277,8 @@ class SessionRunner:
         metrics["session"] = {"mode": self.mode, "model": self.approved.get("id"),
                               "model_sha256": self.approved.get("sha256")}
         metrics["model"] = {"id": self.approved.get("id"), "sha256": self.approved.get("sha256"),
-                            "operating_point": {k: getattr(self.config.ml, k) for k in OPERATING_KEYS}} \
-            if self.model is not None else None
+                            "operating_point": {k: getattr(self.config.ml, k) for k in OPERATING_KEYS},
+                            "registry": self.approval} if self.model is not None else None
         plan = pd.DataFrame(keeper.rows).set_index("datetime") if keeper is not None and keeper.rows \
             else pd.DataFrame()
         statuses = {d._name: list(d.statuses) for d in cerebro.datas}
@@ -284,6 +294,7 @@ class SessionRunner:
         """What the parity report needs to replay this session through the backtest."""
         record = self.config.live.record_candles
         return {"exchange_time_at_start": str(self.started_at), "seed": self.config.run.seed,
+                "session_id": self.recorder.session if self.recorder is not None else None,
                 "model": self.approved.get("id"), "model_sha256": self.approved.get("sha256"),
                 "record_candles": str(Path(record).resolve()) if record is not None else None,
                 "timeframe": self.config.data.timeframe,

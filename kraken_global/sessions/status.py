@@ -151,7 +151,8 @@ def format_status(status: dict[str, Any], session: Path) -> str:
              f"  last bar     {status.get('last_bar') or '-'} ({status.get('feed') or '-'}, "
              f"{status.get('live_bars', 0)} live bars); status written {status.get('updated_at', '-')}",
              f"  exchange     {status.get('exchange', '-')} link {status.get('link', '-')}",
-             f"  model        {status.get('model') or 'none'}",
+             f"  model        {status.get('model') or 'none'}"
+             + (f" ({status['model_registry']})" if status.get("model_registry") else ""),
              f"  regime       {status.get('regime') or '-'}",
              f"  value        {number('value')} USD  cash {number('cash')} USD",
              f"  P&L          day {number('day_pnl')} USD  session {number('session_pnl')} USD",
