@@ -15,8 +15,9 @@ verifies. Both:
 - keep ``status.json`` in the results folder current (:class:`SessionMonitor`, :class:`StatusBoard`) and log a
   heartbeat per live bar;
 - end cleanly on a :class:`StopRequest` (the first SIGINT/SIGTERM) as after ``max_bars``: the current bar is
-  finished, then ``metrics.json``, ``fills.csv``, ``plan.csv``, ``session.json`` (reconciliation, feed statuses)
-  and ``report.png`` are written to the results folder.
+  finished, then ``metrics.json`` (with the round-trip ledger and its breakdowns), ``fills.csv`` (who and why on
+  every fill), ``plan.csv``, ``session.json`` (reconciliation, feed statuses, entries the model blocked) and
+  ``report.png`` are written to the results folder.
 - record what ``kraken-global parity`` needs to replay the session through the backtest: ``orders.csv`` (every
   order with the bar it was decided on), ``config.yaml`` and session.json's ``replay`` block (exchange time at
   start, seed, model, candle record, per pair the replayed candles' fingerprint and the first live bar).
@@ -51,8 +52,10 @@ from kraken_global.live.poller import CandlePoller
 from kraken_global.live.recorder import CandleRecorder
 from kraken_global.live.state import TradingState
 from kraken_global.live.store import KrakenStore, StoreSettings
+from kraken_global.metrics import period_days, withhold_annualized
 from kraken_global.ml.operating_point import OPERATING_KEYS, bind_operating_point
 from kraken_global.ml.retraining import DowntimeRetrainer, RetrainJob, load_trading_model
+from kraken_global.order_reasons import SESSION_STOP
 from kraken_global.registry import ModelRegistry
 from kraken_global.selection import RegimeSelector
 from kraken_global.sessions.live_plan import FEATURE_WINDOW, LivePlanKeeper
@@ -80,6 +83,7 @@ class SessionResult:
     replay: dict[str, Any] = field(default_factory=dict)
     equity: pd.Series | None = None
     stopped: bool = False
+    blocked_entries: list[dict[str, Any]] = field(default_factory=list)
 
 
 def open_store(config: BacktestConfig, credentials: Credentials | None) -> KrakenStore:
@@ -225,7 +229,8 @@ class SessionRunner:
         store = open_store(self.config, self.credentials)
         try:
             cerebro = self.build(store)
-            log.info("%s session starting against %s", self.mode, self.config.live.api_url or "Kraken")
+            log.info("%s session starting against %s; %s", self.mode, self.config.live.api_url or "Kraken",
+                     self.model_line())
             strategies = cerebro.run()
             if self.stop.stopped and self.mode == "live":
                 cerebro.broker.on_session_stop(self.config.live.on_stop)
@@ -239,13 +244,29 @@ class SessionRunner:
             self.retrain_job.wait(timeout=600)
         return self._result(strategies, cerebro)
 
+    def model_line(self) -> str:
+        """Which model the session trades with, in words (the start line and the summary say it)."""
+        if self.model is None:
+            return "no model: entries follow the strategies' rules alone"
+        return (f"model {self.approved.get('id')} (sha256 {self.approved.get('sha256')}) filters entries at "
+                f"min_probability {self.config.ml.min_probability:g}")
+
     def _result(self, strategies: list, cerebro: bt.Cerebro) -> SessionResult:
         keeper = next((s for s in strategies if isinstance(s, LivePlanKeeper)), None)
         trading = [s for s in strategies if not isinstance(s, LivePlanKeeper | DowntimeRetrainer | SessionMonitor)]
         broker = cerebro.broker
-        metrics = collect_metrics(trading, broker)
+        monitor = next((s for s in strategies if isinstance(s, SessionMonitor)), None)
+        closes = pd.DataFrame.from_dict(monitor.closes, orient="index") if monitor is not None and monitor.closes \
+            else None
+        metrics = collect_metrics(trading, broker, closes, end_reason=SESSION_STOP)
+        bars = len(trading[0].analyzers.returns.values)
+        days = period_days(bars, parse_timeframe(self.config.data.timeframe))
+        metrics["performance"] = {**withhold_annualized(metrics["performance"], days), "bars": bars,
+                                  "period_days": days}
+        metrics["benchmark"] = withhold_annualized(metrics["benchmark"], days)
         metrics["session"] = {"mode": self.mode, "model": self.approved.get("id"),
-                              "model_sha256": self.approved.get("sha256")}
+                              "model_sha256": self.approved.get("sha256"),
+                              "late_seconds_max": monitor.max_late_seconds if monitor is not None else None}
         metrics["model"] = {"id": self.approved.get("id"), "sha256": self.approved.get("sha256"),
                             "operating_point": {k: getattr(self.config.ml, k) for k in OPERATING_KEYS}} \
             if self.model is not None else None
@@ -254,11 +275,11 @@ class SessionRunner:
         statuses = {d._name: list(d.statuses) for d in cerebro.datas}
         reconciliation = list(getattr(broker, "reconciliation", []))
         retraining = list(self.retrain_job.results) if self.retrain_job is not None else []
-        monitor = next((s for s in strategies if isinstance(s, SessionMonitor)), None)
         equity = pd.Series(monitor.values, dtype="float64") if monitor is not None and monitor.values else None
         return SessionResult(self.mode, metrics, fills_frame(broker), plan, reconciliation, statuses, retraining,
                              orders=orders_frame(trading), config=self.config, replay=self._replay(cerebro),
-                             equity=equity, stopped=self.stop.stopped)
+                             equity=equity, stopped=self.stop.stopped,
+                             blocked_entries=[e for s in trading for e in getattr(s, "blocked_entries", ())])
 
     def _replay(self, cerebro: bt.Cerebro) -> dict[str, Any]:
         """What the parity report needs to replay this session through the backtest."""
@@ -281,7 +302,8 @@ def write_session(result: SessionResult, out: Path, plot: bool = True) -> Path:
         (out / "config.yaml").write_text(dump_config(result.config))
     (out / "session.json").write_text(json.dumps(
         {"mode": result.mode, "reconciliation": result.reconciliation, "feed_statuses": result.statuses,
-         "retraining": result.retraining, "replay": result.replay, "stopped_by_signal": result.stopped},
+         "retraining": result.retraining, "replay": result.replay, "stopped_by_signal": result.stopped,
+         "entries_blocked_by_model": result.blocked_entries},
         indent=2, default=str) + "\n")
     if plot and result.equity is not None and len(result.equity) > 1:
         from kraken_global.reports.plots import plot_session
