@@ -116,8 +116,9 @@ class SessionMonitor(OnePortfolio, bt.Strategy):
         if late > step and late >= self._warned_late + step:
             self._warned_late = late
             log.warning("falling behind: bar %s handled %s after it closed (the exchange is at %s); its orders "
-                        "fill that much later than the bar they were decided on. A slower poll or a faster machine "
-                        "helps; against the emulator, a lower --speed", when, _duration(late),
+                        "fill that much later than the bar they were decided on (after a long warm-up this is the "
+                        "backlog of candles that closed meanwhile; if it lasts: poll more often, a faster machine, "
+                        "or against the emulator a lower --speed)", when, _duration(late),
                         feed.poller.market_now, extra={"kg_event": FALLING_BEHIND,
                                                        "kg_fields": {"late_seconds": late, "bar": str(when)}})
         elif late <= step and self._warned_late:
