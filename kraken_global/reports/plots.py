@@ -28,7 +28,8 @@ def plot_report(result: BacktestResult, path: Path) -> None:
     if "in_sample" in equity and equity["in_sample"].any():
         inside = equity.index[equity["in_sample"].to_numpy(dtype=bool)]
         for axis in (top, bottom):
-            axis.axvspan(inside[0], inside[-1], facecolor="none", edgecolor="0.35", hatch="//", linewidth=0,
+            axis.axvspan(inside[0], inside[-1], facecolor="none", edgecolor=(0.3, 0.3, 0.3, 0.3), hatch="//",
+                         linewidth=0,
                          label="model's training window (in sample)" if axis is top else None)
     top.plot(equity.index, equity["value"], label=f"strategy: {result.config.strategy.name}", linewidth=1.2)
     if "baseline_value" in equity:
@@ -63,8 +64,11 @@ def plot_pnl_bars(axis, values: dict[str, float], title: str, vertical: bool = F
     colours = ["tab:green" if v >= 0 else "tab:red" for v in amounts]
     if vertical:
         axis.bar(range(len(names)), amounts, color=colours)
-        ticks = [i for i, name in enumerate(names) if name.endswith("-01") or i == 0]
-        axis.set_xticks(ticks, [names[i][:4] for i in ticks])
+        if len(names) <= 6:
+            axis.set_xticks(range(len(names)), names)
+        else:
+            ticks = [i for i, name in enumerate(names) if name.endswith("-01") or i == 0]
+            axis.set_xticks(ticks, [names[i][:4] for i in ticks])
     else:
         axis.barh(names, amounts, color=colours)
         axis.invert_yaxis()
