@@ -21,6 +21,7 @@ from kraken_global.cli.common import (
     HelpFormatter,
     Parser,
     cluster_options,
+    command,
     parse_date,
     registry_options,
     split_pairs,
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_research_commands(commands, registry, computing)
     add_session_commands(commands)
     add_replay_commands(commands, registry)
-    add_data_command(commands, parse_date, split_pairs)  # kraken_global/data/cli.py
+    add_data_command(commands, parse_date, split_pairs, command)  # kraken_global/data/cli.py
     return parser
 
 

@@ -10,6 +10,7 @@ volume``). Either may be given zipped or not. OHLCVT files are merged into the f
 
 from __future__ import annotations
 
+import gzip
 import io
 import re
 import zipfile
@@ -40,7 +41,7 @@ class Imported:
 
 @contextmanager
 def _members(path: Path) -> Iterator[list[tuple[str, object]]]:
-    """(name, opener) of every CSV in ``path`` (a zip archive or one CSV file)."""
+    """(name, opener) of every CSV in ``path`` (a zip archive, one CSV file, or one gzipped CSV file)."""
     if path.suffix.lower() == ".zip":
         try:
             archive = zipfile.ZipFile(path)
@@ -49,6 +50,8 @@ def _members(path: Path) -> Iterator[list[tuple[str, object]]]:
         with archive:
             names = [n for n in archive.namelist() if n.lower().endswith(".csv") and not n.endswith("/")]
             yield [(n, lambda n=n: archive.open(n)) for n in names]
+    elif path.suffix.lower() == ".gz":
+        yield [(path.name[:-3], lambda: gzip.open(path, "rb"))]  # noqa: SIM115 (the caller closes it)
     else:
         yield [(path.name, lambda: path.open("rb"))]
 

@@ -37,10 +37,10 @@ def text(value: Any) -> str:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], left: int = 1,
-          compact: bool = False, caption: str | None = None) -> Table:
+          compact: bool = False, caption: str | None = None, header: bool = True) -> Table:
     """A rich table whose first ``left`` columns are left-aligned (names) and the rest right-aligned (figures)."""
     out = Table(title=title, caption=caption, box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD,
-                padding=(0, 1) if not compact else (0, 0, 0, 1))
+                padding=(0, 1) if not compact else (0, 0, 0, 1), show_header=header)
     for index, column in enumerate(columns):
         out.add_column(column, justify="left" if index < left else "right", overflow="fold", no_wrap=index == 0)
     for row in rows:
@@ -50,4 +50,4 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
 
 def key_values(title: str | None, pairs: Iterable[tuple[str, Any]]) -> Table:
     """A two-column table of labelled facts (a manifest, a policy)."""
-    return table(title, ("", ""), pairs, left=2, compact=True)
+    return table(title, ("", ""), pairs, left=2, compact=True, header=False)
