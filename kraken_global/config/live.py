@@ -45,7 +45,9 @@ class LiveConfig(Strict):
     # outcome is looked up until that deadline plus deadline_margin_seconds has passed, and only then resent
     order_deadline_seconds: float = Field(default=15.0, ge=3, le=55)
     deadline_margin_seconds: float = Field(default=5.0, ge=0.5, le=60)
-    key_lock_dir: Path | None = None  # one process per API key: its lock and nonce floor (None: ~/.kraken-global/keys)
+    # one process per API key: its lock and nonce floor (None: $KRAKEN_GLOBAL_LOCK_DIR, else
+    # $XDG_STATE_HOME/kraken-global/keys, else ~/.local/state/kraken-global/keys)
+    key_lock_dir: Path | None = None
     results: Path = Path("results")  # each session's folder is <results>/<mode>-<UTC start time> unless --out
     on_stop: Literal["cancel", "leave"] = "cancel"  # live: our open orders when the session stops
     status_port: int | None = Field(default=None, ge=1024, le=65_535)  # read-only JSON status on 127.0.0.1

@@ -1,13 +1,14 @@
 """The audit chain's key and head anchors, kept OUTSIDE the artifacts folder.
 
-Anyone who can write the artifacts folder could otherwise rewrite the whole audit log with recomputed hashes, or
-cut its tail. So every entry is signed with an HMAC-SHA256 whose key lives in a separate folder (default
-``~/.config/kraken-global``, or ``$KRAKEN_GLOBAL_KEY_DIR``): ``audit.key`` (0600, created on first use) and
-``anchors/<head>.json``, one per log (named by its first entry's hash, so the artifacts may be mounted elsewhere),
-holding its length and last hash (signed too), and ``anchors/paths/``, which head each log path last had. A log
-shorter than its anchor, or whose entry at the anchored position differs, was truncated or rewritten; an empty or
-missing log, or one with another head, at a path that had an anchored log was deleted or replaced. Back the
-folder up with the artifacts: without the key no log it signed can be verified, so no approved model can be loaded.
+Anyone who can write the artifacts folder could otherwise rewrite the whole audit log with recomputed hashes, or cut
+its tail. So every entry is signed with an HMAC-SHA256 whose key lives in a separate folder
+(``$KRAKEN_GLOBAL_KEY_DIR``, else ``$XDG_CONFIG_HOME/kraken-global``, else ``~/.config/kraken-global``):
+``audit.key`` (0600, created on first use) and ``anchors/<head>.json``, one per log (named by its first entry's
+hash, so the artifacts may be mounted elsewhere), holding its length and last hash (signed too), and
+``anchors/paths/``, which head each log path last had. A log shorter than its anchor, or whose entry at the anchored
+position differs, was truncated or rewritten; an empty or missing log, or one with another head, at a path that had
+an anchored log was deleted or replaced. Back the folder up with the artifacts: without the key no log it signed can
+be verified, so no approved model can be loaded.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ KEY_FILE = "audit.key"
 
 
 def default_key_dir() -> Path:
-    configured = os.environ.get(ENV_KEY_DIR)
-    return Path(configured) if configured else Path.home() / ".config" / "kraken-global"
+    """``$KRAKEN_GLOBAL_KEY_DIR``, else ``$XDG_CONFIG_HOME/kraken-global``, else ``~/.config/kraken-global``."""
+    from kraken_global.user_dirs import user_dir
+
+    return user_dir(ENV_KEY_DIR, "XDG_CONFIG_HOME")
 
 
 class AuditKeys:
