@@ -110,9 +110,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     altnames = {r.altname for r in _rules(args.pairs_type(args.pairs))} if args.pairs else None
     done = import_files(args.files, args.data_dir, parse_timeframe(args.timeframe), altnames,
-                        on_file=lambda where: print(f"importing {where}"))
+                        on_file=lambda where: print(f"importing {where}"), duplicates=args.duplicates)
     for item in done:
-        print(f"{item.source} -> {item.file}: {item.rows} candles, {item.first_bar} .. {item.last_bar}")
+        replaced = f"; {item.replaced} stored rows replaced (--duplicates keep-last)" if item.replaced else ""
+        print(f"{item.source} -> {item.file}: {item.rows} candles, {item.first_bar} .. {item.last_bar}{replaced}")
     return 0
 
 

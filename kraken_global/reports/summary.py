@@ -141,6 +141,12 @@ def notes(result: BacktestResult) -> list[str]:
         if warmup.get("missing_days"):
             lines.append(f"warning: the data lacks {warmup['missing_days']:g} days of history before "
                          f"{warmup['evaluation_start']} for the warm-up; the first bars of the period are warm-up")
+    for key, what in (("duplicate_rows", "exact duplicate rows dropped"),
+                      ("replaced_rows", "rows replaced by a later row of the same time (data.duplicates: keep-last)"),
+                      ("repaired_bars", "bars repaired (data.gaps.on_jump: repair)")):
+        counts = {pair: n for pair, n in (run.get(key) or {}).items() if n}
+        if counts:
+            lines.append(f"data: {what}: " + ", ".join(f"{pair} {n}" for pair, n in counts.items()))
     bench = m.get("benchmark") or {}
     if bench and not bench.get("available", False):
         lines.append(f"buy & hold benchmark: {bench.get('symbol')} has no data in this run "

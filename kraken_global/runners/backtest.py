@@ -110,6 +110,8 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
         "warmup": warmup.as_dict(),
         "filled_gap_bars": {s: int(f.attrs.get("filled_bars", 0)) for s, f in data.candles.items()},
         "repaired_bars": {s: int(f.attrs.get("repaired_bars", 0)) for s, f in data.candles.items()},
+        "duplicate_rows": {s: int(f.attrs.get("duplicate_rows", 0)) for s, f in data.candles.items()},
+        "replaced_rows": {s: int(f.attrs.get("replaced_rows", 0)) for s, f in data.candles.items()},
         "seed": config.run.seed,
     }
     metrics["model"] = model_used

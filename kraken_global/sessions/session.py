@@ -126,7 +126,7 @@ def local_history(config: BacktestConfig, before: pd.Timestamp) -> dict[str, pd.
         frame = frame[frame.index + bar <= before].iloc[-keep:]
         if len(frame) and frame.index[-1] < reach and config.data.recorded is not None:
             # the local files are too old to be joined to the record; the record alone may still meet Kraken
-            record, _ = load_record(config.data.recorded, universe.resolve(symbol), bar, config.data.gaps.policy())
+            record, _ = load_record(config.data.recorded, universe.resolve(symbol), bar, config.data.quality())
             if record is not None and len(record):
                 frame = record[record.index + bar <= before].iloc[-keep:]
         if len(frame) and frame.index[-1] < reach:
