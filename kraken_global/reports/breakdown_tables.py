@@ -20,7 +20,7 @@ def reconciliation_line(trading: dict[str, Any]) -> str:
     line = (f"round trips add up: closed P&L {money(r['closed_pnl'], 2, True)} + open P&L "
             f"{money(r['open_pnl'], 2, True)} - fees {money(r['fees'], 2)} = {money(r['ledger_pnl'], 2, True)} USD"
             f" = final value - start value ({money(r['end_value'], 2)} - {money(r['start_value'], 2)}, "
-            f"difference {r['difference']:.2f})")
+            f"difference {round(r['difference'], 2) + 0.0:.2f})")  # + 0.0: no "-0.00"
     if r.get("unmatched_units"):
         line += f"; {r['unmatched_units']:g} units were sold that no recorded buy held"
     return line
