@@ -17,10 +17,11 @@ import pandas as pd
 
 from kraken_global.breakdowns import breakdowns
 from kraken_global.ledger import build_ledger, pnl_summary, reconcile
+from kraken_global.metrics import period_days, withhold_annualized
 from kraken_global.order_reasons import RUN_END
 from kraken_global.paper_broker import Fill, KrakenPaperBroker
 
-__all__ = ["close_frame", "collect_metrics", "equity_frame", "fills_frame"]
+__all__ = ["close_frame", "collect_metrics", "equity_frame", "fills_frame", "honest_periods"]
 
 
 def collect_metrics(strategies: list, broker, closes: pd.DataFrame | None = None,
@@ -60,6 +61,16 @@ def collect_metrics(strategies: list, broker, closes: pd.DataFrame | None = None
         "benchmark": dict(a.benchmark.get_analysis()),
         "breakdowns": breakdowns(ledger, equity, returns.start_value, closes),
     }
+
+
+def honest_periods(metrics: dict[str, Any], bars: int, timeframe: pd.Timedelta) -> None:
+    """Count the run's length by its bars (``performance.bars``, ``performance.period_days``) and withhold the
+    annualized figures of every part of ``metrics`` that has them when that length is under 30 days."""
+    days = period_days(bars, timeframe)
+    for part in ("performance", "baseline", "benchmark"):
+        if part in metrics:
+            metrics[part] = withhold_annualized(metrics[part], days)
+    metrics["performance"].update(bars=bars, period_days=days)
 
 
 def close_frame(candles: dict[str, pd.DataFrame], timeframe: pd.Timedelta) -> pd.DataFrame:

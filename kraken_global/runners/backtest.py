@@ -22,12 +22,11 @@ from kraken_global.assembly.cerebro import (
     require_data,
 )
 from kraken_global.assembly.regime_system import build_plan, regime_label
-from kraken_global.assembly.results import close_frame, collect_metrics, equity_frame, fills_frame
+from kraken_global.assembly.results import close_frame, collect_metrics, equity_frame, fills_frame, honest_periods
 from kraken_global.assembly.warmup import load_with_warmup
 from kraken_global.config import BacktestConfig, StrategyConfig
 from kraken_global.feeds import parse_timeframe
 from kraken_global.feeds.sources import bar_clock
-from kraken_global.metrics import period_days, withhold_annualized
 from kraken_global.paper_broker import KrakenPaperBroker
 from kraken_global.runners.in_sample import mark_in_sample
 
@@ -93,11 +92,7 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
             metrics["baseline"] = baseline["metrics"]
             equity["baseline_value"] = baseline["equity"].reindex(equity.index)
     evaluated = clock if evaluation_start is None else clock[clock + timeframe >= pd.Timestamp(evaluation_start)]
-    days = period_days(len(evaluated), timeframe)
-    for part in ("performance", "baseline", "benchmark"):
-        if part in metrics:
-            metrics[part] = withhold_annualized(metrics[part], days)
-    metrics["performance"]["period_days"] = days
+    honest_periods(metrics, len(evaluated), timeframe)
     metrics["run"] = {
         "strategy": config.strategy.name,
         "pairs_traded": list(data.candles),

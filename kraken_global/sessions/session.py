@@ -37,7 +37,7 @@ import pandas as pd
 from kraken_global.analyzers.orders import OrderLog, orders_frame
 from kraken_global.assembly.cerebro import add_standard_analyzers, check_model_applies, load_data, paper_broker
 from kraken_global.assembly.regime_system import add_regime_strategies, plan_lines
-from kraken_global.assembly.results import collect_metrics, fills_frame
+from kraken_global.assembly.results import collect_metrics, fills_frame, honest_periods
 from kraken_global.assembly.warmup import warmup_needs
 from kraken_global.config import BacktestConfig, dump_config
 from kraken_global.errors import ConfigError, DataError
@@ -52,7 +52,6 @@ from kraken_global.live.poller import CandlePoller
 from kraken_global.live.recorder import CandleRecorder
 from kraken_global.live.state import TradingState
 from kraken_global.live.store import KrakenStore, StoreSettings
-from kraken_global.metrics import period_days, withhold_annualized
 from kraken_global.ml.operating_point import OPERATING_KEYS, bind_operating_point
 from kraken_global.ml.retraining import DowntimeRetrainer, RetrainJob, load_trading_model
 from kraken_global.order_reasons import SESSION_STOP
@@ -259,11 +258,7 @@ class SessionRunner:
         closes = pd.DataFrame.from_dict(monitor.closes, orient="index") if monitor is not None and monitor.closes \
             else None
         metrics = collect_metrics(trading, broker, closes, end_reason=SESSION_STOP)
-        bars = len(trading[0].analyzers.returns.values)
-        days = period_days(bars, parse_timeframe(self.config.data.timeframe))
-        metrics["performance"] = {**withhold_annualized(metrics["performance"], days), "bars": bars,
-                                  "period_days": days}
-        metrics["benchmark"] = withhold_annualized(metrics["benchmark"], days)
+        honest_periods(metrics, len(trading[0].analyzers.returns.values), parse_timeframe(self.config.data.timeframe))
         metrics["session"] = {"mode": self.mode, "model": self.approved.get("id"),
                               "model_sha256": self.approved.get("sha256"),
                               "late_seconds_max": monitor.max_late_seconds if monitor is not None else None}
