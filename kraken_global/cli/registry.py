@@ -18,7 +18,7 @@ from kraken_global.cli.common import (
     print_json,
     registry_config,
 )
-from kraken_global.errors import ConfigError
+from kraken_global.errors import ConfigError, KrakenGlobalError
 from kraken_global.reports import registry_tables
 
 
@@ -142,7 +142,11 @@ def cmd_models(args: argparse.Namespace) -> int:
         rows = []
         for candidate in registry.candidates():
             audited = last_entry(entries, "validation", candidate)
-            manifest = registry.manifest(candidate)
+            try:
+                manifest = registry.manifest(candidate)
+            except KrakenGlobalError as exc:  # one damaged candidate must not hide the others
+                print(f"warning: {candidate}: {exc}", file=sys.stderr)
+                manifest = {}
             window = manifest.get("training_window") or {}
             rows.append({"id": candidate, "approved": candidate == approved, "created": manifest.get("created"),
                          "trained_from": window.get("first_bar"), "trained_to": window.get("train_end"),
