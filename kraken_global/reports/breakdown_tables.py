@@ -4,6 +4,7 @@ Backtests and sessions print the same tables."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rich.table import Table
@@ -83,8 +84,6 @@ def trips_table(breakdowns: dict[str, Any], shown: int = SHOWN_TRIPS) -> Table |
 
 
 def _days(trip: dict[str, Any]) -> str:
-    from datetime import datetime
-
     held = datetime.fromisoformat(trip["closed"]) - datetime.fromisoformat(trip["opened"])
     return f"{held.total_seconds() / 86400:.1f}"
 

@@ -57,7 +57,6 @@ class SessionMonitor(OnePortfolio, bt.Strategy):
         self.day_start_value = None
         self.session_start_value = None
         self.regime: str | None = None
-        self.slots: tuple = ()
         self.values: dict = {}
         self.closes: dict = {}
         self.keeper = None
