@@ -67,7 +67,8 @@ class RoundTrip:
 
     def as_dict(self) -> dict[str, Any]:
         return {"number": self.number, "strategy": self.strategy, "pair": self.symbol, "regime": self.regime,
-                "opened": str(self.opened), "closed": None if self.closed is None else str(self.closed),
+                "opened": None if self.opened is None else str(self.opened),
+                "closed": None if self.closed is None else str(self.closed),
                 "entry_reason": self.entry_reason, "exit_reason": self.exit_reason,
                 "units_bought": self.bought, "cost_usd": self.cost, "proceeds_usd": self.proceeds,
                 "realized_pnl": self.realized, "unrealized_pnl": self.unrealized, "fees": self.fees,

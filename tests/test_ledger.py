@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kraken_global import metrics
-from kraken_global.breakdowns import max_drawdown_usd, period_breakdown, pnl_curve
+from kraken_global.breakdowns import best_and_worst, max_drawdown_usd, period_breakdown, pnl_curve
 from kraken_global.ledger import Allocation, build_ledger, group_trips, pnl_summary, reconcile, trade_stats
 
 T = pd.Timestamp
@@ -80,6 +80,8 @@ def test_positions_held_at_the_start_and_units_no_buy_held():
                           opening)
     assert ledger.trips[0].entry_reason == "held at start" and ledger.trips[0].realized == pytest.approx(10.0)
     assert ledger.unmatched_units == pytest.approx(0.5)  # said, so the identity's shortfall is explained
+    assert ledger.trips[0].as_dict()["opened"] is None  # held from before anything recorded
+    assert best_and_worst(ledger.trips)["best"][0]["closed"] == "2024-01-01 00:00:00"
 
 
 def test_pnl_curve_and_its_drawdown():

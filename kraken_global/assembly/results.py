@@ -86,8 +86,9 @@ def last_closes(strategy) -> dict[str, float]:
 
 
 def opening_positions(returns) -> list[dict[str, Any]]:
-    """Positions held when the evaluation started (see ``Returns365.opening``), for the ledger."""
-    return [{"symbol": symbol, "size": size, "price": price, "dt": None}
+    """Positions held when the evaluation started (see ``Returns365.opening``; a restarted live session resumes
+    some), for the ledger, opened at the evaluation's start."""
+    return [{"symbol": symbol, "size": size, "price": price, "dt": returns.p.start}
             for symbol, (size, price) in getattr(returns, "opening", {}).items()]
 
 

@@ -75,7 +75,7 @@ def trips_table(breakdowns: dict[str, Any], shown: int = SHOWN_TRIPS) -> Table |
     best, worst = breakdowns["round_trips"]["best"][:shown], breakdowns["round_trips"]["worst"][:shown]
     if not best and not worst:
         return None
-    rows = [[label, t["strategy"], t["pair"], t["opened"][:10], t["exit_reason"], _days(t),
+    rows = [[label, t["strategy"], t["pair"], (t["opened"] or "-")[:10], t["exit_reason"], _days(t),
              money(t["net_pnl"], signed=True), pct(t["return_pct"], 0)]
             for label, trips in (("best", best), ("worst", worst)) for t in trips]
     return table(f"Best and worst round trips ({len(best)} each; all in metrics.json)",
@@ -84,6 +84,8 @@ def trips_table(breakdowns: dict[str, Any], shown: int = SHOWN_TRIPS) -> Table |
 
 
 def _days(trip: dict[str, Any]) -> str:
+    if not trip["opened"] or not trip["closed"]:
+        return "-"
     held = datetime.fromisoformat(trip["closed"]) - datetime.fromisoformat(trip["opened"])
     return f"{held.total_seconds() / 86400:.1f}"
 
