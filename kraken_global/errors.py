@@ -25,14 +25,16 @@ class UnknownSymbolError(ConfigError):
 class DataError(KrakenGlobalError):
     """Market data is missing or malformed: the user must fix or replace the file.
 
-    ``path``, ``row`` (1-based line number in the file, header lines included) and ``problem`` are kept as
-    attributes so tools can report them without parsing the message.
+    ``path``, ``row`` (1-based line number in the file, header lines included), ``problem`` and ``at`` (the
+    candle time of the offending row, when there is one) are kept as attributes so tools can report them without
+    parsing the message (the warm-up, for one, says whether a problem lies before the evaluation period).
     """
 
-    def __init__(self, problem: str, path: str | None = None, row: int | None = None) -> None:
+    def __init__(self, problem: str, path: str | None = None, row: int | None = None, at=None) -> None:
         self.problem = problem
         self.path = path
         self.row = row
+        self.at = at
         where = path or ""
         if row is not None:
             where = f"{where}, row {row}"

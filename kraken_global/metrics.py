@@ -88,3 +88,41 @@ def annualized_return_pct(returns: Sequence[float], periods: int = PERIODS_PER_Y
         return 0.0
     growth = float(np.prod(1.0 + r))
     return (growth ** (periods / r.size) - 1.0) * 100.0
+
+
+MIN_ANNUALIZED_DAYS = 30
+ANNUALIZED_KEYS = ("annualized_return_pct", "sharpe")
+
+
+def period_days(bars: int, timeframe: pd.Timedelta) -> float:
+    """How long a run is, counted by its bars (61 one-hour bars are 2.5 days, whatever calendar days they touch)."""
+    return bars * pd.Timedelta(timeframe) / pd.Timedelta(days=1)
+
+
+def withhold_annualized(figures: dict, days: float) -> dict:
+    """``figures`` with the annualized ones (return, Sharpe) set to None, and the reason, when the period is
+    shorter than :data:`MIN_ANNUALIZED_DAYS`: a week's Sharpe of 13 says nothing about a year. Keys stay present,
+    so a reader of ``metrics.json`` finds them, null, with ``annualized_withheld`` saying why."""
+    out = dict(figures)
+    if days >= MIN_ANNUALIZED_DAYS:
+        return out
+    for key in ANNUALIZED_KEYS:
+        if key in out:
+            out[key] = None
+    out["annualized_withheld"] = (f"the period covers {days:g} days, under {MIN_ANNUALIZED_DAYS}: annualized "
+                                  "figures (annualized return, Sharpe) would mean nothing")
+    return out
+
+
+def value_figures(times: Sequence, values: Sequence[float], start_value: float, timeframe: pd.Timedelta) -> dict:
+    """The headline figures of a stretch of a value series (e.g. the out-of-sample part of a run): total and
+    annualized return, Sharpe, max drawdown and tail loss, with the annualized ones withheld under 30 days."""
+    returns = daily_returns(times, values, start_value) if len(values) else pd.Series(dtype=float)
+    end = values[-1] if len(values) else start_value
+    figures = {"start_value": start_value, "end_value": float(end), "bars": len(values),
+               "period_days": period_days(len(values), timeframe),
+               "total_return_pct": total_return_pct(start_value, end),
+               "annualized_return_pct": annualized_return_pct(returns), "sharpe": sharpe_ratio(returns),
+               "max_drawdown_pct": max_drawdown_pct([start_value, *values]),
+               "tail_loss_pct": expected_shortfall_pct(returns)}
+    return withhold_annualized(figures, figures["period_days"])

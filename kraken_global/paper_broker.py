@@ -37,6 +37,7 @@ from backtrader.brokers import BackBroker
 from kraken_global.errors import ConfigError
 from kraken_global.exposure import allowed_buy_size, is_limited
 from kraken_global.fees import KRAKEN_LEGACY
+from kraken_global.order_reasons import NO_REGIME, UNSPECIFIED, describe, order_labels
 from kraken_global.schedule import DowntimeSchedule, TradingState
 from kraken_global.universe import PairRules, Universe, catalog
 
@@ -61,6 +62,9 @@ class Fill:
     reference_price: float
     slippage_cost: float
     order_id: int
+    strategy: str = UNSPECIFIED  # who placed the order (its owner's class, or ``portfolio``)
+    regime: str = NO_REGIME  # the regime in force when the order was decided
+    reason: str = UNSPECIFIED  # why (see :mod:`kraken_global.order_reasons`)
 
 
 @dataclass(frozen=True)
@@ -198,8 +202,8 @@ class KrakenPaperBroker(BackBroker):
         reason = self._check(order)
         if reason is not None:
             return self._reject(order, reason)
-        log.info("order paper-%d: %s %s %g (by %s)", self.order_id(order), "buy" if order.isbuy() else "sell",
-                 order.data._name, abs(order.size), type(order.owner).__name__ if order.owner is not None else None)
+        log.info("order paper-%d: %s %s %g (%s)", self.order_id(order), "buy" if order.isbuy() else "sell",
+                 order.data._name, abs(order.size), describe(*order_labels(order)))
         return super().submit(order, check)
 
     def _reject(self, order, reason: str):
@@ -354,15 +358,16 @@ class KrakenPaperBroker(BackBroker):
             notional = abs(filled) * price
             self._volume.append((now, notional))
             self._volume_sum += notional
+            strategy, regime, reason = order_labels(order)
             self.fills.append(Fill(
                 dt=now, symbol=order.data._name, side="buy" if order.isbuy() else "sell", size=abs(filled),
                 price=price, notional=notional, fee=order.executed.comm - comm_before, fee_rate=rate,
                 liquidity=role, reference_price=reference, slippage_cost=abs(filled) * abs(price - reference),
-                order_id=self.order_id(order),
+                order_id=self.order_id(order), strategy=strategy, regime=regime, reason=reason,
             ))
-            log.info("fill paper-%d: %s %s %g at %g, fee %.4f USD", self.order_id(order),
+            log.info("fill paper-%d: %s %s %g at %g, fee %.4f USD (%s)", self.order_id(order),
                      "buy" if order.isbuy() else "sell", order.data._name, abs(filled), price,
-                     order.executed.comm - comm_before)
+                     order.executed.comm - comm_before, describe(strategy, regime, reason))
         if order.status == bt.Order.Margin:
             self.rejections.append(Rejection(now, order.data._name, "buy" if order.isbuy() else "sell",
                                              abs(order.executed.remsize), "insufficient funds at fill",

@@ -15,7 +15,6 @@ from kraken_global.analyzers import (
     Returns365,
     SharpeRatio365,
     TailLoss,
-    TradeStats,
     Turnover,
 )
 from kraken_global.fees import FeeSchedule
@@ -23,7 +22,7 @@ from tests.conftest import candles, run
 
 ANALYZERS = {
     "sharpe": SharpeRatio365, "drawdown": MaxDrawdown, "tail": TailLoss, "turnover": Turnover,
-    "fees": FeesPaid, "trades": TradeStats, "exposure": Exposure, "returns": Returns365,
+    "fees": FeesPaid, "exposure": Exposure, "returns": Returns365,
     "benchmark": BuyAndHoldBenchmark,
 }
 PRICES = [100.0, 100.0, 104.0, 98.0, 101.0, 95.0, 99.0, 103.0, 97.0, 100.0, 102.0, 96.0]
@@ -55,7 +54,7 @@ def test_value_based_analyzers_match_hand_computation():
     assert a.returns.get_analysis()["total_return_pct"] == pytest.approx((values[-1] / 1000 - 1) * 100)
 
 
-def test_turnover_fees_trades_and_exposure_match_hand_computation():
+def test_turnover_fees_and_exposure_match_hand_computation():
     frame = candles(PRICES, start="2024-01-01", freq="1D")
     strategy, _broker = run({"BTC/USD": frame}, broker_kwargs={"cash": 1000.0}, analyzers=ANALYZERS,
                            script={1: [("buy", "BTC/USD", 5.0, {})], 6: [("sell", "BTC/USD", 5.0, {})]})
@@ -67,10 +66,6 @@ def test_turnover_fees_trades_and_exposure_match_hand_computation():
     values = pd.Series(strategy.values, index=frame.index)  # daily bars close at the next midnight
     traded = pd.Series({values.index[1]: 500.0, values.index[6]: 495.0})
     assert a.turnover.get_analysis()["turnover"] == pytest.approx((traded / values).sum() / len(values))
-
-    trades = a.trades.get_analysis()
-    assert (trades["trades"], trades["wins"], trades["losses"]) == (1, 0, 1)
-    assert trades["net_pnl_closed"] == pytest.approx(5 * (99 - 100) - buy_fee - sell_fee)
 
     exposure = a.exposure.get_analysis()
     gross = np.array([0, 5, 5, 5, 5, 5, 0, 0, 0, 0, 0, 0]) * np.array(PRICES)

@@ -13,6 +13,7 @@ import pytest
 from kraken_global.config import BacktestConfig
 from kraken_global.reports.summary import metrics_json
 from kraken_global.runners.backtest import run_backtest
+from tests.ledger_checks import assert_books_add_up
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,10 +23,17 @@ def cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
                           timeout=timeout, cwd=ROOT)
 
 
-def test_default_backtest_writes_every_result_and_prints_the_summary(tmp_path):
-    out = tmp_path / "default"
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """``make backtest``'s run (the bundled data, the default config), once for every test of this module."""
+    out = tmp_path_factory.mktemp("bundled") / "default"
     done = cli("backtest", "--config", "configs/default.yaml", "--out", str(out), "--no-progress")
     assert done.returncode == 0, done.stderr
+    return out, done
+
+
+def test_default_backtest_writes_every_result_and_prints_the_summary(bundled):
+    out, done = bundled
     assert {p.name for p in out.iterdir()} == {"metrics.json", "trades.csv", "equity.csv", "config.yaml",
                                                "report.png"}
     metrics = json.loads((out / "metrics.json").read_text())
@@ -33,7 +41,7 @@ def test_default_backtest_writes_every_result_and_prints_the_summary(tmp_path):
     assert metrics["run"]["pairs_without_data"] == ["SOL/USD", "ADA/USD", "DOT/USD", "LINK/USD", "DOGE/USD",
                                                     "POL/USD", "AVAX/USD"]
     assert metrics["run"]["bars"] == 21_537
-    assert metrics["trading"]["trades"] > 5 and metrics["trading"]["fees_paid"] > 0
+    assert metrics["trading"]["round_trips"] > 5 and metrics["trading"]["fees_paid"] > 0
     trades = pd.read_csv(out / "trades.csv")
     assert trades["fee"].sum() == pytest.approx(metrics["trading"]["fees_paid"])
     equity = pd.read_csv(out / "equity.csv")
@@ -47,6 +55,53 @@ def test_default_backtest_writes_every_result_and_prints_the_summary(tmp_path):
         assert regime in done.stdout
     assert "baseline" in metrics and "baseline_value" in equity and "regime" in equity
     assert "Strategies: time holding a slot" in done.stdout
+
+
+def test_the_bundled_backtests_round_trips_add_up_to_its_pnl(bundled):
+    """One ledger: closed + open - fees = final - start, in total and per strategy, pair and regime; each
+    strategy's round trips add up to its sleeve's own books (kept by the strategy, bar by bar)."""
+    out, done = bundled
+    metrics = json.loads((out / "metrics.json").read_text())
+    trades = pd.read_csv(out / "trades.csv")
+    assert_books_add_up(metrics, trades)
+    reconciliation = metrics["trading"]["reconciliation"]
+    assert reconciliation["end_value"] == pytest.approx(metrics["performance"]["end_value"])
+    sleeves = metrics["regime_system"]["strategies"]
+    for name, row in metrics["breakdowns"]["by_strategy"].items():
+        assert row["net_pnl"] == pytest.approx(sleeves[name]["pnl"], abs=1e-6), name
+    # rebuilt from trades.csv alone: a pair's net P&L less its open P&L is its cash flow plus what the units
+    # still held cost (FIFO)
+    signed = trades["size"].where(trades["side"] == "buy", -trades["size"])
+    cash = (-signed * trades["price"] - trades["fee"]).groupby(trades["symbol"]).sum()
+    by_pair = metrics["breakdowns"]["by_pair"]
+    assert set(by_pair) == set(cash.index)
+    for pair, row in by_pair.items():
+        assert row["net_pnl"] - row["open_pnl"] == pytest.approx(cash[pair] + _cost_of_held(trades, pair), abs=1e-6)
+    words = " ".join(done.stdout.split())
+    assert "round trips add up" in words and "difference 0.00)" in words
+    for title in ("Round trips by strategy", "By pair", "Return by month", "By year", "Best and worst"):
+        assert title in done.stdout
+    months = metrics["breakdowns"]["by_month"]
+    assert sum(m["pnl"] for m in months.values()) == pytest.approx(reconciliation["value_change"], abs=1e-6)
+    assert len(months) == 30 and set(metrics["breakdowns"]["by_year"]) == {"2017", "2018", "2019"}
+    assert len(metrics["breakdowns"]["round_trips"]["best"]) == 5
+
+
+def _cost_of_held(trades: pd.DataFrame, pair: str) -> float:
+    """What the units of ``pair`` still held at the end cost, taking sells out of the oldest buys first."""
+    lots: list[list[float]] = []
+    for row in trades[trades["symbol"] == pair].itertuples():
+        if row.side == "buy":
+            lots.append([row.size, row.price])
+            continue
+        left = row.size
+        while left > 1e-9:
+            take = min(lots[0][0], left)
+            lots[0][0] -= take
+            left -= take
+            if lots[0][0] <= 1e-9:
+                lots.pop(0)
+    return sum(size * price for size, price in lots)
 
 
 def test_same_config_data_and_seed_give_byte_identical_metrics(tmp_path):
@@ -94,7 +149,11 @@ def test_bad_arguments_are_rejected_by_the_parser():
 def test_results_do_not_depend_on_cerebro_mode(strategy):
     config = BacktestConfig().with_overrides({"data.start": "2019-01-01", "data.end": "2019-06-30",
                                               "universe.pairs": ["BTC/USD", "ETH/USD", "XRP/USD"], **strategy})
-    reference = metrics_json(run_backtest(config, with_baseline=False))
-    assert json.loads(reference)["trading"]["trades"] > 0
+    result = run_backtest(config, with_baseline=False)
+    reference = metrics_json(result)
+    assert json.loads(reference)["trading"]["round_trips"] > 0
+    # a run from data.start (--from) loads warm-up history before it: its books still add up from that day on
+    assert_books_add_up(result.metrics, result.fills, regime_system=strategy["strategy.name"] == "regime")
+    assert pd.Timestamp(result.fills["dt"].min()) >= pd.Timestamp("2019-01-01")
     for preload, runonce in ((True, False), (False, False)):
         assert metrics_json(run_backtest(config, preload=preload, runonce=runonce, with_baseline=False)) == reference

@@ -58,13 +58,35 @@ def test_bad_rows_name_file_row_and_problem(tmp_path, rows, line, problem):
     assert f"{path}, row {line}: " in str(info.value)
 
 
-def test_the_real_cryptodatadownload_defect_is_rejected_as_unsorted():
+def test_the_real_cryptodatadownload_defect_loads_with_its_repeated_bars_dropped_and_counted(tmp_path):
+    """Five bars of 2017-11-12 repeated under later labels, out of order: exact copies of rows in order, so they
+    are dropped (and counted), and the five hours they claimed are a gap the gap policy fills flat (and counts)."""
     path = DATA_DIR / "Kraken_BTCUSD_1h_unsorted_excerpt.csv"
+    candles = load_candles(path)
+    assert candles.attrs["duplicate_rows"] == 5 and candles.attrs["filled_bars"] == 5
+    assert candles.index.is_monotonic_increasing and candles.index.is_unique
+    assert candles.loc["2017-11-12 03:00", "close"] == 6000  # the row in order is kept
+    flat = candles.loc["2017-11-12 04:00":"2017-11-12 08:00"]
+    assert (flat["volume"] == 0).all() and (flat["close"] == 6000).all()
+    lines = path.read_text().splitlines()
+    lines[30], lines[31] = lines[31], lines[30]  # out of order, and a copy of nothing
+    swapped = tmp_path / "swapped.csv"
+    swapped.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="unsorted: timestamp"):
+        load_candles(swapped)
+
+
+def test_duplicated_timestamps_exact_copies_are_dropped_conflicts_named_or_kept_last(tmp_path):
+    exact = ohlcvt(tmp_path, [*GOOD[:3], GOOD[2], *GOOD[3:]])
+    assert load_candles(exact).attrs["duplicate_rows"] == 1 and len(load_candles(exact)) == len(GOOD)
+    conflicting = ohlcvt(tmp_path, [*GOOD[:3], f"{t(2)},100,102,99,101,3,8", *GOOD[3:]], "ETHUSD_60.csv")
     with pytest.raises(DataError) as info:
-        load_candles(path)
-    assert info.value.row == 20
-    assert "unsorted: timestamp 2017-11-12 08:00:00 breaks the newest first order" in info.value.problem
-    assert "(and 4 more rows with this problem)" in info.value.problem
+        load_candles(conflicting)
+    assert info.value.row == 4 and "line 3 has open 100, high 101, low 99, close 100.5, volume 2.5" in \
+        info.value.problem and "line 4 has open 100, high 102, low 99, close 101, volume 3" in info.value.problem
+    assert "data.duplicates: keep-last" in info.value.problem
+    kept = load_candles(conflicting, gaps=GapPolicy(duplicates="keep-last"))
+    assert kept.attrs["replaced_rows"] == 1 and kept["close"].iloc[2] == 101 and len(kept) == len(GOOD)
 
 
 def test_gap_over_tolerance_is_an_error_unless_configured_to_fill(tmp_path):

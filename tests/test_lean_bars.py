@@ -114,6 +114,6 @@ def test_portfolio_wide_analyzers_run_once_and_per_strategy_ones_on_every_sleeve
     portfolio = {name for name, cls in {**STANDARD_ANALYZERS, "benchmark": BuyAndHoldBenchmark}.items()
                  if getattr(cls, "portfolio_wide", False)}
     assert portfolio == {"returns", "sharpe", "drawdown", "tail_loss", "exposure", "benchmark"}
-    assert set(strategies[0].analyzers.getnames()) >= portfolio | {"turnover", "fees", "trades", "regime"}
+    assert set(strategies[0].analyzers.getnames()) >= portfolio | {"turnover", "fees", "regime"}
     for other in strategies[1:]:
-        assert set(other.analyzers.getnames()) == {"turnover", "fees", "trades", "regime"}
+        assert set(other.analyzers.getnames()) == {"turnover", "fees", "regime"}

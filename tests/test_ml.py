@@ -186,8 +186,9 @@ def test_train_gates_promote_backtest_rollback(workflow, tmp_path):
     systems = json.loads(gated.stdout)["systems"]  # candidate, no model and the approved model side by side
     assert set(systems) == {"candidate", "no model", "approved"} and systems["approved"]["model"]["id"] == first
     assert cli("promote", second, "--config", str(lenient), "--confirm", "yes-promote").returncode == 0
-    listing = cli("models", "list", "--config", str(lenient)).stdout
-    assert f"{second}  gates: passed  APPROVED" in listing
+    listing = json.loads(cli("models", "list", "--config", str(lenient), "--json").stdout)
+    assert {"id": second, "gates": "passed", "approved": True}.items() <= next(
+        row for row in listing if row["id"] == second).items()
     backtest = cli("backtest", "--config", str(lenient), "--model", "approved", "--no-plot", "--no-progress",
                    "--out", str(tmp_path / "bt"))
     assert backtest.returncode == 0, backtest.stderr
@@ -204,7 +205,7 @@ def test_train_gates_promote_backtest_rollback(workflow, tmp_path):
                   "--out", str(tmp_path / "bt2"))
     assert refused.returncode == 2 and "ml.horizon_bars is 12 in the config" in refused.stderr
     assert cli("rollback", "--config", str(lenient), "--confirm", "yes-rollback").returncode == 0
-    history = json.loads(cli("models", "history", "--config", str(lenient)).stdout)
+    history = json.loads(cli("models", "history", "--config", str(lenient), "--json").stdout)
     assert history["approved"]["id"] == first
     assert [e["action"] for e in history["audit"]][-3:] == ["promote", "promote", "rollback"]
     assert [change["changes"] for change in history["policy_changes"]][-1]["min_sharpe"] == "-50"

@@ -100,7 +100,7 @@ def test_the_policy_changes_only_through_its_command_with_the_word_and_is_audite
     refused(cli(registry, "policy", "set", "min_sharpe", "--confirm", "yes-change-policy"), 2, "is not KEY=VALUE")
     done = cli(registry, "policy", "set", "min_sharpe=0.8", "--confirm", "yes-change-policy")
     assert done.returncode == 0, done.stderr
-    shown = json.loads(cli(registry, "policy", "show").stdout)
+    shown = json.loads(cli(registry, "policy", "show", "--json").stdout)
     assert shown["policy"]["min_sharpe"] == 0.8
     change = [e for e in registry.audit.entries() if e["action"] == "policy"][-1]
     assert change["details"]["changes"] == {"min_sharpe": "0.8"} and change["details"]["previous_sha256"]
@@ -199,10 +199,11 @@ def test_an_edited_approved_pointer_is_not_loaded(registry, tmp_path):
                                                    "approvals": [{"id": good, "sha256": entry["sha256"]}, entry]}))
         with pytest.raises(IntegrityError, match=r"state\.json was edited"):
             registry.approved_model()
-        listing = cli(registry, "models", "list")
-        assert f"{good}  gates: passed  APPROVED" in listing.stdout and "does not match the audit log" in \
-            listing.stderr
-        assert "APPROVED" not in next(line for line in listing.stdout.splitlines() if line.startswith(target))
+        listing = cli(registry, "models", "list", "--json")
+        rows = {row["id"]: row for row in json.loads(listing.stdout)}
+        assert rows[good]["gates"] == "passed" and rows[good]["approved"]
+        assert "does not match the audit log" in listing.stderr
+        assert not rows[target]["approved"]
         refused(cli(registry, "audit", "verify"), 1, "state.json was edited")
     out = tmp_path / "bt"
     config = write_config(tmp_path / "bt.yaml", registry, universe={"pairs": ["BTC/USD"]},

@@ -7,6 +7,7 @@ bounded, and the session itself by ``live.max_idle_seconds``.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -33,11 +34,12 @@ UNBOUNDED = 100_000  # live bars: the session ends by a signal (or, if the test 
 WAIT = 180.0
 
 
-def start_session(tmp_path: Path, mode: str, *options: str) -> tuple[subprocess.Popen, Path]:
+def start_session(tmp_path: Path, mode: str, *options: str, env: dict | None = None) -> tuple[subprocess.Popen, Path]:
     out = tmp_path / "session"
     command = [sys.executable, "-m", "kraken_global.cli", mode, "--config", str(tmp_path / "session.yaml"),
                "--out", str(out), "--quiet", *options]
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, **(env or {})})
     return process, out
 
 
@@ -113,11 +115,18 @@ def test_ctrl_c_ends_a_paper_session_cleanly_with_every_result_file_and_a_status
 
 
 def test_sigterm_ends_a_live_session_cleanly_and_the_state_matches_the_exchange(tmp_path):
+    """Run as a container runs it: a user whose home cannot be written (here a file, so even root cannot), the key
+    lock on a volume named by KRAKEN_GLOBAL_LOCK_DIR (live.key_lock_dir unset)."""
+    volume, home = tmp_path / "volume", tmp_path / "home"
+    home.write_text("not a folder")
     with emulator() as server:
-        write_config_file(server, tmp_path, bars=UNBOUNDED)
+        config = write_config_file(server, tmp_path, bars=UNBOUNDED)
+        config.write_text(config.read_text().replace(f"key_lock_dir: {tmp_path / 'keys'}", "key_lock_dir: null"))
         approve_a_model(tmp_path / "artifacts")
         credentials = write_credentials(server, tmp_path / "credentials.json")
-        process, out = start_session(tmp_path, "live", "--credentials", str(credentials))
+        process, out = start_session(tmp_path, "live", "--credentials", str(credentials),
+                                     env={"HOME": str(home), "KRAKEN_GLOBAL_LOCK_DIR": str(volume),
+                                          "MPLCONFIGDIR": str(tmp_path / "mpl")})
         try:
             wait_for(process, "a live fill", lambda: status_of(out).get("fills", 0) >= 1)
         finally:
@@ -142,6 +151,7 @@ def test_sigterm_ends_a_live_session_cleanly_and_the_state_matches_the_exchange(
     for order in orders:  # every order the exchange got was announced with its client id
         assert f"order {order.cl_ord_id}:" in log
     assert log.count(" fill ") >= 1
+    assert [p.suffix for p in sorted(volume.iterdir())] == [".lock", ".nonce"]  # the lock and nonce floor
 
 
 def test_a_second_signal_stops_a_live_session_at_once_and_the_state_stays_consistent(tmp_path):

@@ -352,7 +352,7 @@ def test_a_second_live_session_on_the_same_key_is_refused_with_one_line(tmp_path
 def test_a_key_lock_folder_that_cannot_be_written_is_one_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(LiveError, match=r"set live\.key_lock_dir to a writable folder"):
+    with pytest.raises(LiveError, match=r"KRAKEN_GLOBAL_LOCK_DIR or live\.key_lock_dir at a writable folder"):
         KeyGuard("some-key", blocker / "keys").acquire()
 
 

@@ -211,9 +211,10 @@ def test_tightening_the_policy_never_deadlocks(registry):
         "approved under an earlier policy", "its latest gates run"]
     runner = SessionRunner(registry_config(registry, use_model="approved"), "paper")
     assert runner.approval["approval"]["id"] == second and not runner.approval["approval"]["under_current_policy"]
-    listing = cli(registry, "models", "list")
-    assert f"{second}  gates: failed  APPROVED (flagged" in listing.stdout
-    history = json.loads(cli(registry, "models", "history").stdout)
+    listing = {row["id"]: row for row in json.loads(cli(registry, "models", "list", "--json").stdout)}
+    assert listing[second]["approved"] and listing[second]["gates"] == "failed" and listing[second]["flags"]
+    assert "flagged" in cli(registry, "models", "list").stdout
+    history = json.loads(cli(registry, "models", "history", "--json").stdout)
     assert history["policy_changes"][-1]["changes"] == {"min_sharpe": "0.9"} and history["approval_flags"]
     verify = cli(registry, "audit", "verify")
     assert verify.returncode == 0 and "policy change at entry" in verify.stdout and "earlier policy" in verify.stdout
@@ -280,9 +281,10 @@ def test_a_crafted_next_state_is_never_renamed_into_place(registry, content):
         entry = {"id": bad, "sha256": registry.file_sha256(bad)}
         content = json.dumps({"seq": 2, "approved": entry, "approvals": [entry]}).encode()
     registry.next_file.write_bytes(content)
-    done = cli(registry, "models", "list")
+    done = cli(registry, "models", "list", "--json")
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
-    assert f"{good}  gates: passed  APPROVED" in done.stdout and not registry.next_file.exists()
+    assert [row["id"] for row in json.loads(done.stdout) if row["approved"]] == [good]
+    assert not registry.next_file.exists()
     assert registry.approved().manifest["id"] == good
 
 

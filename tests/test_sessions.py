@@ -18,6 +18,7 @@ from kraken_global.ml.retraining import ModelRefused
 from kraken_global.registry import ModelRegistry
 from kraken_global.selection import STRATEGY_NAMES
 from kraken_global.sessions.session import SessionRunner, write_session
+from tests.ledger_checks import assert_books_add_up
 from tests.session_helpers import (
     LIVE_BARS,
     approve_a_model,
@@ -42,6 +43,7 @@ def test_a_paper_session_warms_up_on_history_then_trades_live_with_the_backtest_
     assert (pd.to_datetime(result.fills["dt"]) > session_start).all(), "an order was filled on a replayed bar"
     assert not exchange_orders(server), "paper trading sent an order to the exchange"
     assert result.metrics["performance"]["days"] <= 10  # the figures cover the session, not the replayed history
+    assert_books_add_up(result.metrics, result.fills)
 
     # the plan computed bar by bar equals the backtest's vectorized plan over the same candles
     first, last = result.plan.index[0] - HOUR, result.plan.index[-1] - HOUR

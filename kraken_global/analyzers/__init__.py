@@ -9,7 +9,7 @@ from kraken_global.analyzers.performance import (
     ValueRecorder,
 )
 from kraken_global.analyzers.progress import Progress
-from kraken_global.analyzers.trading import Exposure, FeesPaid, TradeStats, Turnover
+from kraken_global.analyzers.trading import Exposure, FeesPaid, Turnover
 
 STANDARD_ANALYZERS = {
     "returns": Returns365,
@@ -18,11 +18,10 @@ STANDARD_ANALYZERS = {
     "tail_loss": TailLoss,
     "turnover": Turnover,
     "fees": FeesPaid,
-    "trades": TradeStats,
     "exposure": Exposure,
 }
 
 __all__ = [
     "STANDARD_ANALYZERS", "BuyAndHoldBenchmark", "Exposure", "FeesPaid", "MaxDrawdown", "Progress",
-    "Returns365", "SharpeRatio365", "TailLoss", "TradeStats", "Turnover", "ValueRecorder",
+    "Returns365", "SharpeRatio365", "TailLoss", "Turnover", "ValueRecorder",
 ]

@@ -65,7 +65,21 @@ class TailLoss(ValueRecorder):
 
 
 class Returns365(ValueRecorder):
-    """Total and annualized return, and the daily value series for reports."""
+    """Total and annualized return, and the daily value series for reports.
+
+    It also keeps what the round-trip ledger needs to start from: :attr:`opening`, the positions held at the last
+    bar before ``start`` (a live account can hold some) and that bar's closes."""
+
+    def start(self) -> None:
+        super().start()
+        self.opening: dict[str, tuple[float, float]] = {}
+
+    def next(self) -> None:
+        super().next()
+        if self.p.start is not None and not self.values:  # still before the evaluation: the positions at its start
+            broker = self.strategy.broker
+            self.opening = {d._name: (size, d.close[0]) for d in self.strategy.datas
+                            if len(d) and (size := broker.getposition(d).size)}
 
     def stop(self) -> None:
         end = self.values[-1] if self.values else self.start_value

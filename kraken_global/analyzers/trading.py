@@ -1,4 +1,4 @@
-"""Analyzers of trading activity: turnover, fees, round-trip trades, exposure.
+"""Analyzers of trading activity: turnover, fees, exposure (round trips come from :mod:`kraken_global.ledger`).
 
 They read executions from ``notify_order`` through ``order.executed.iterpending()`` (the bits executed since
 the last notification), which works for any broker that notifies order clones, paper or live.
@@ -73,25 +73,6 @@ class FeesPaid(bt.Analyzer):
             self.rets["maker_fills"] = sum(1 for f in fills if f.liquidity == "maker")
             self.rets["taker_fills"] = sum(1 for f in fills if f.liquidity == "taker")
             self.rets["rejected_orders"] = len(getattr(broker, "rejections", []))
-
-
-class TradeStats(bt.Analyzer):
-    """Round trips (backtrader trades): count, wins, losses, win rate, net P&L."""
-
-    def start(self) -> None:
-        self.closed: list[float] = []
-
-    def notify_trade(self, trade) -> None:
-        if trade.isclosed:
-            self.closed.append(trade.pnlcomm)
-
-    def stop(self) -> None:
-        wins = [p for p in self.closed if p > 0]
-        self.rets["trades"] = len(self.closed)
-        self.rets["wins"] = len(wins)
-        self.rets["losses"] = len(self.closed) - len(wins)
-        self.rets["win_rate_pct"] = 100.0 * len(wins) / len(self.closed) if self.closed else 0.0
-        self.rets["net_pnl_closed"] = sum(self.closed)
 
 
 class Exposure(bt.Analyzer):

@@ -94,7 +94,7 @@ def load_data(config: BacktestConfig):
     start = pd.Timestamp(config.data.start) if config.data.start else None
     end = pd.Timestamp(config.data.end) + timedelta(days=1) if config.data.end else None
     data = load_universe(list(universe), parse_timeframe(config.data.timeframe), config.data.directory,
-                         config.data.format, config.data.gaps.policy(), start, end, config.data.recorded)
+                         config.data.format, config.data.quality(), start, end, config.data.recorded)
     require_data(config, data)
     return data
 

@@ -7,6 +7,9 @@ Starting cold at ``start`` would report the warm-up as NEUTRAL and miss regimes 
 
 If the files hold less history than needed before ``start``, the run still starts (the first bars of the
 evaluation period are then warm-up, shown as such) and :attr:`Warmup.missing_days` says how much was lacking.
+
+A data problem (a gap longer than the policy fills, a conflicting duplicate, an implausible jump) inside the
+warm-up history is reported as the warm-up's, with the first ``--from`` whose warm-up starts after it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from datetime import timedelta
 import pandas as pd
 
 from kraken_global.config import BacktestConfig
+from kraken_global.errors import DataError
 from kraken_global.feeds import load_universe, parse_timeframe
 from kraken_global.feeds.sources import UniverseData
 from kraken_global.regimes import RegimeWindows
@@ -69,6 +73,12 @@ class Warmup:
                 "missing_days": self.missing_days}
 
 
+def first_start_after(problem_at: pd.Timestamp, needed: int, timeframe: pd.Timedelta) -> pd.Timestamp:
+    """The first day whose warm-up (``needed`` bars and a day before it, as :func:`load_with_warmup` loads) starts
+    at or after ``problem_at``."""
+    return (problem_at + needed * timeframe + timedelta(days=1)).ceil("D")
+
+
 def load_with_warmup(config: BacktestConfig, start: pd.Timestamp | None = None,
                      end: pd.Timestamp | None = None) -> tuple[UniverseData, Warmup]:
     """The universe's candles from ``warmup_bars`` before ``start`` (default ``data.start``) to ``end``
@@ -80,8 +90,16 @@ def load_with_warmup(config: BacktestConfig, start: pd.Timestamp | None = None,
         end = pd.Timestamp(config.data.end) + timedelta(days=1)
     needed = warmup_bars(config)
     load_start = None if start is None else start - needed * timeframe - timedelta(days=1)
-    data = load_universe(list(config.universe.build()), timeframe, config.data.directory, config.data.format,
-                         config.data.gaps.policy(), load_start, end, config.data.recorded)
+    try:
+        data = load_universe(list(config.universe.build()), timeframe, config.data.directory, config.data.format,
+                             config.data.quality(), load_start, end, config.data.recorded)
+    except DataError as exc:
+        if start is None or exc.at is None or pd.Timestamp(exc.at) >= start:
+            raise
+        raise DataError(f"{exc.problem}. This lies in the warm-up: the {needed} bars loaded before "
+                        f"{start.date()} reach back to {load_start}. The first --from (data.start) whose warm-up "
+                        f"starts after it is {first_start_after(pd.Timestamp(exc.at), needed, timeframe).date()}; "
+                        "or repair the data as the message says", exc.path, exc.row, exc.at) from None
     if start is None or not data.candles:
         return data, Warmup(None, timeframe, needed, 0, 0.0)
     first = min(frame.index[0] for frame in data.candles.values())

@@ -21,6 +21,7 @@ from kraken_global.cli.common import (
     HelpFormatter,
     Parser,
     cluster_options,
+    command,
     os_error_line,
     parse_date,
     registry_options,
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_session_commands(commands)
     add_replay_commands(commands, registry)
     add_report_command(commands)
-    add_data_command(commands, parse_date, split_pairs)  # kraken_global/data/cli.py
+    add_data_command(commands, parse_date, split_pairs, command)  # kraken_global/data/cli.py
     return parser
 
 

@@ -10,22 +10,34 @@ from kraken_global.cli.common import EXIT_OK, KG, check_folder, command, parse_d
 
 def add_backtest_command(commands) -> None:
     parser = command(commands, "backtest", "run a backtest on bundled or local Kraken data",
-                     f"{KG} backtest --config configs/quick.yaml --out results/quick")
+                     f"{KG} backtest --config configs/quick.yaml --out results/quick",
+                     description="Writes metrics.json, trades.csv (every fill with its strategy, regime and reason), "
+                                 "equity.csv, config.yaml and\nreport.png to the results folder and prints the "
+                                 "summary, the round trips by strategy and pair, and the returns by month.\nAn "
+                                 "option left out takes the config's value (the built-in defaults without --config).")
     parser.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
     parser.add_argument("--out", type=Path, help="results folder (default: run.out of the config)")
-    parser.add_argument("--from", dest="start", type=parse_date, help="first day, YYYY-MM-DD (UTC)")
-    parser.add_argument("--to", dest="end", type=parse_date, help="last day, YYYY-MM-DD, inclusive (UTC)")
-    parser.add_argument("--pairs", nargs="+", metavar="PAIR", help="pairs to trade, e.g. BTC/USD ETH/USD")
-    parser.add_argument("--timeframe", help="candle size: 1h, 4h, 1d, ...")
-    parser.add_argument("--seed", type=int, help="seed for the broker's random slippage")
-    parser.add_argument("--data-dir", type=Path, help="folder of Kraken CSV exports instead of bundled data")
+    parser.add_argument("--from", dest="start", type=parse_date,
+                        help="first day evaluated, YYYY-MM-DD (UTC); earlier history is warm-up (default: data.start, "
+                             "else the data's first day)")
+    parser.add_argument("--to", dest="end", type=parse_date,
+                        help="last day, YYYY-MM-DD, inclusive (UTC) (default: data.end, else the data's last day)")
+    parser.add_argument("--pairs", nargs="+", metavar="PAIR",
+                        help="pairs to trade, e.g. BTC/USD ETH/USD (default: universe.pairs, the 10 USD pairs)")
+    parser.add_argument("--timeframe", help="candle size: 1h, 4h, 1d, ... (default: data.timeframe, 1h)")
+    parser.add_argument("--seed", type=int, help="seed for the broker's random slippage (default: run.seed, 42)")
+    parser.add_argument("--data-dir", type=Path, help="folder of Kraken CSV exports (default: data.directory, else "
+                                                      "the bundled data: BTC, ETH, XRP and LTC to 2019-12)")
     parser.add_argument("--no-plot", action="store_true", help="skip report.png")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--model", choices=["none", "approved"], help="filter entries with the approved model")
+    parser.add_argument("--model", choices=["none", "approved"],
+                        help="filter entries with the approved model (default: ml.use_model, none)")
     parser.add_argument("--format", dest="data_format", choices=["auto", "cryptodatadownload", "ohlcvt", "trades"],
                         help="layout of the data files (default: detected from the first line)")
-    parser.add_argument("--reference", help="pair whose closes drive the regimes (regimes.reference)")
-    parser.add_argument("--benchmark", help="pair held in the buy & hold column (universe.benchmark)")
+    parser.add_argument("--reference", help="pair whose closes drive the regimes (default: regimes.reference, "
+                                            "BTC/USD)")
+    parser.add_argument("--benchmark", help="pair held in the buy & hold column (default: universe.benchmark, "
+                                            "BTC/USD)")
     parser.set_defaults(handler=cmd_backtest)
 
 

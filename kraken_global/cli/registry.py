@@ -20,8 +20,9 @@ from kraken_global.cli.common import (
     print_json,
     registry_config,
 )
-from kraken_global.errors import ConfigError
+from kraken_global.errors import ConfigError, KrakenGlobalError
 from kraken_global.registry.errors import RegistryError
+from kraken_global.reports import registry_tables
 
 
 def add_registry_commands(commands, registry_options, cluster_options) -> None:
@@ -32,32 +33,39 @@ def add_registry_commands(commands, registry_options, cluster_options) -> None:
     train.set_defaults(handler=cmd_train)
     gates = command(commands, "gates", "run the gates on a candidate: JSON report; exit 0 pass, 1 fail, 2 error",
                     f"{KG} gates CANDIDATE --config configs/gates-demo.yaml", computing)
-    gates.add_argument("candidate")
-    gates.add_argument("--output", type=Path, help="also write the JSON report here")
+    gates.add_argument("candidate", help="the candidate id (train prints it; models list shows them)")
+    gates.add_argument("--output", type=Path, help="also write the JSON report here (default: stdout only)")
     gates.set_defaults(handler=cmd_gates)
     promote = command(commands, "promote", "approve a candidate that passed",
                       f"{KG} promote CANDIDATE --config configs/gates-demo.yaml --confirm yes-promote", registry)
-    promote.add_argument("candidate")
-    promote.add_argument("--confirm", help="must be exactly yes-promote")
+    promote.add_argument("candidate", help="the candidate id (it must have passed its gates)")
+    promote.add_argument("--confirm", help="must be exactly yes-promote (no default: without it nothing changes)")
     promote.set_defaults(handler=cmd_promote)
     rollback = command(commands, "rollback", "return to the previous model",
                        f"{KG} rollback --config configs/gates-demo.yaml --confirm yes-rollback", registry)
-    rollback.add_argument("--confirm", help="must be exactly yes-rollback")
+    rollback.add_argument("--confirm", help="must be exactly yes-rollback (no default: without it nothing changes)")
     rollback.set_defaults(handler=cmd_rollback)
     models = command(commands, "models", "list, show or trace models",
-                     f"{KG} models list --config configs/gates-demo.yaml", registry)
-    models.add_argument("action", choices=["list", "show", "history"])
-    models.add_argument("candidate", nargs="?")
+                     f"{KG} models list --config configs/gates-demo.yaml", registry,
+                     "list: every candidate, its training window, AUC and gates verdict (the approved one marked);\n"
+                     "show CANDIDATE: its manifest and gates; history: promotions and rollbacks from the audit log.\n"
+                     "Tables for people; --json for machines.")
+    models.add_argument("action", choices=["list", "show", "history"], help="what to show")
+    models.add_argument("candidate", nargs="?", help="for show: the candidate id")
+    models.add_argument("--json", action="store_true", help="print JSON instead of tables")
     models.set_defaults(handler=cmd_models)
     policy = command(commands, "policy", "show or change the namespace's gate policy (audited)",
                      f"{KG} policy set min_sharpe=0.8 --confirm yes-change-policy", registry)
-    policy.add_argument("action", choices=["show", "set"])
+    policy.add_argument("action", choices=["show", "set"], help="show the policy, or set KEY=VALUE pairs")
     policy.add_argument("assignments", nargs="*", metavar="KEY=VALUE", help="for set: e.g. min_sharpe=0.8")
-    policy.add_argument("--confirm", help="for set: must be exactly yes-change-policy")
+    policy.add_argument("--confirm", help="for set: must be exactly yes-change-policy (no default: without it "
+                                          "nothing changes)")
+    policy.add_argument("--json", action="store_true", help="for show: print JSON instead of a table")
     policy.set_defaults(handler=cmd_policy)
     audit = command(commands, "audit", "verify the audit log's keyed hash chain and the files it vouches for",
                     f"{KG} audit verify --config configs/gates-demo.yaml", registry)
-    audit.add_argument("action", choices=["verify"])
+    audit.add_argument("action", choices=["verify"], help="the only action: verify")
+    audit.add_argument("--json", action="store_true", help="print JSON instead of a table")
     audit.set_defaults(handler=cmd_audit)
 
 
@@ -137,6 +145,9 @@ def _alerting(args: argparse.Namespace):
 def cmd_models(args: argparse.Namespace) -> int:
     from kraken_global.registry.verification import last_entry, registry_history, replay_approvals
 
+    config = registry_config(args)
+    if args.action == "list" and not (config.ml.artifacts / config.ml.namespace).is_dir():
+        return _no_registry_here(args, config)
     registry = open_registry(args)
     entries = registry.recovered_entries()  # an interrupted change is finished first, never shown as tampering
     state = registry.state()
@@ -148,29 +159,80 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"warning: {registry.state_file} does not match the audit log; showing the audit log's approvals "
               "(nothing loads until state.json is restored)", file=sys.stderr)
     if args.action == "list":
+        rows = []
         for candidate in registry.candidates():
             audited = last_entry(entries, "validation", candidate)
-            gates = "not gated" if audited is None else ("passed" if audited["details"].get("passed") else "failed")
-            mark = ("  APPROVED" + (" (flagged: see models history)" if flags else "")) if candidate == approved else ""
-            print(f"{candidate}  gates: {gates}{mark}")
+            try:
+                manifest = registry.manifest(candidate)
+            except KrakenGlobalError as exc:  # one damaged candidate must not hide the others
+                print(f"warning: {candidate}: {exc}", file=sys.stderr)
+                manifest = {}
+            window = manifest.get("training_window") or {}
+            rows.append({"id": candidate, "approved": candidate == approved, "created": manifest.get("created"),
+                         "trained_from": window.get("first_bar"), "trained_to": window.get("train_end"),
+                         "auc": (manifest.get("metrics") or {}).get("mean_auc"),
+                         "flags": flags if candidate == approved else [],
+                         "gates": "not gated" if audited is None else
+                         ("passed" if audited["details"].get("passed") else "failed")})
+        if args.json:
+            print_json(rows)
+        elif not rows:
+            print(f"no candidates in {registry.root} yet: train one with {KG} train{config_hint(args)}")
+            _mention_other_registries(registry.root)
+        else:
+            _print_tables(registry_tables.models_list_table(rows, str(registry.root)))
         return EXIT_OK
     if args.action == "show":
         if not args.candidate:
-            _refuse("models show needs a candidate id")
+            _refuse("models show needs a candidate id (models list shows them)")
         manifest = registry.manifest(args.candidate)
         try:
             registry.audited_manifest(args.candidate, entries)
             problem = None
         except RegistryError as exc:
             problem = str(exc)
-        print_json({"manifest": manifest, "manifest_problem": problem,
-                    "validation": registry.validation(args.candidate), "approved": args.candidate == approved})
+        shown = {"manifest": manifest, "manifest_problem": problem, "validation": registry.validation(args.candidate),
+                 "approved": args.candidate == approved}
+        print_json(shown) if args.json else _print_tables(*registry_tables.model_show_tables(shown))
         return EXIT_OK
-    print_json({"approved": state["approved"], "approvals": state["approvals"],
-                "audit": history["decisions"], "approval_flags": flags, "approvals_audited": history["approvals"],
-                "policy_changes": history["policy_changes"], "namespace": history["namespace"],
-                "identity": history["identity"]})
+    shown = {"approved": state["approved"], "approvals": state["approvals"], "audit": history["decisions"],
+             "approval_flags": flags, "approvals_audited": history["approvals"],
+             "policy_changes": history["policy_changes"], "namespace": history["namespace"],
+             "identity": history["identity"]}
+    print_json(shown) if args.json else _print_tables(*registry_tables.history_tables(shown))
     return EXIT_OK
+
+
+def _no_registry_here(args: argparse.Namespace, config) -> int:
+    """``models list`` where the config's namespace has no registry: say where it looked, and what exists nearby
+    (nothing is created by looking)."""
+    folder = config.ml.artifacts / config.ml.namespace
+    source = f"--config {args.config}" if args.config else "the built-in defaults"
+    if args.json:
+        print_json([])
+        return EXIT_OK
+    print(f"no registry at {folder}/ (ml.artifacts {config.ml.artifacts}, ml.namespace {config.ml.namespace}, from "
+          f"{source}); a registry is made by {KG} train")
+    _mention_other_registries(folder)
+    return EXIT_OK
+
+
+def _mention_other_registries(looked_at: Path) -> None:
+    from kraken_global.registry.discovery import find_registries
+
+    others = [r for r in find_registries(Path.cwd())
+              if (Path.cwd() / r.artifacts / r.namespace).resolve() != Path(looked_at).resolve()]
+    for found in others:
+        print(f"  found: {found.artifacts}/{found.namespace}/ with {found.candidates} candidate(s): "
+              f"{KG} models list {found.options()}")
+
+
+def _print_tables(*tables) -> None:
+    from rich.console import Console
+
+    console = Console()
+    for table in tables:
+        console.print(table)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -178,26 +240,23 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     registry = open_registry(args)
     count, problems = registry.verify()
+    actions = [e.get("action") for e in registry.audit.entries()] if not problems else []
+    result = {"log": str(registry.audit.path), "entries": count, "key_folder": str(registry.keys.folder),
+              "intact": not problems, "problems": problems, "actions": actions}
+    if not problems:  # what the intact chain says of the namespace: a copy, its policy changes, flags
+        history = registry_history(registry)
+        result.update(namespace=history["namespace"], identity=history["identity"],
+                      policy_changes=history["policy_changes"],
+                      approval_flags=history["approvals"][-1]["flags"] if history["approvals"] else [])
+    if args.json:
+        print_json(result)
+    else:
+        _print_tables(registry_tables.audit_table(result))
+        for line in registry_tables.chain_notes(result):
+            print(line)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
-    if problems:
-        return EXIT_FAILED
-    history = registry_history(registry)
-    print(f"audit log {registry.audit.path}: {count} entries, keyed hash chain intact and anchored "
-          f"(key folder {registry.keys.folder}); reports, manifests, approvals, the approved model and policy "
-          "match it")
-    identity = history["identity"]
-    if identity["copy_of"]:
-        print(f"namespace {history['namespace']} is a copy of {identity['copy_of']} (made at audit entry "
-              f"{identity['copied_at_entry']}); the two are anchored apart")
-    for change in history["policy_changes"]:
-        was = f"was {change['previous_sha256'][:12]}" if change["previous_sha256"] else "the first"
-        print(f"policy change at entry {change['entry']} ({change['time']}): {change['policy_sha256'][:12]} "
-              f"({was}): {change['changes']}")
-    for approval in history["approvals"][-1:]:
-        for flag in approval["flags"]:
-            print(f"approved model {approval['id']}: {flag}")
-    return EXIT_OK
+    return EXIT_FAILED if problems else EXIT_OK
 
 
 def cmd_policy(args: argparse.Namespace) -> int:
@@ -206,8 +265,9 @@ def cmd_policy(args: argparse.Namespace) -> int:
         if args.assignments or args.confirm:
             _refuse("policy show takes no KEY=VALUE or --confirm")
         policy = registry.policy()
-        print_json({"namespace": registry.paths.namespace, "policy": policy.model_dump(mode="json"),
-                     "policy_sha256": policy.sha256()})
+        shown = {"namespace": registry.paths.namespace, "policy": policy.model_dump(mode="json"),
+                 "policy_sha256": policy.sha256()}
+        print_json(shown) if args.json else _print_tables(registry_tables.policy_table(shown))
         return EXIT_OK
     changes = {}
     for assignment in args.assignments:

@@ -13,7 +13,9 @@ from kraken_global.errors import ConfigError
 def add_replay_commands(commands, registry_options) -> None:
     parity = command(commands, "parity", "replay a paper/live session through the backtest and show, bar by bar, "
                      "where they differ: exit 0 identical decisions, 1 differ",
-                     f"{KG} parity results/paper-20190601T000000Z")
+                     f"{KG} parity results/paper-20250114T093012Z",
+                     description="SESSION_DIR is the session's folder, named by the UTC wall time it started "
+                                 "(results/<mode>-YYYYmmddTHHMMSSZ).")
     parity.add_argument("session_dir", type=Path, metavar="SESSION_DIR", help="the session's results folder")
     parity.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     parity.add_argument("--size-tolerance", type=float, default=1e-9, metavar="R",
@@ -24,9 +26,10 @@ def add_replay_commands(commands, registry_options) -> None:
                      "`paper|live --shadow CANDIDATE` replays the candidate on the session's live bars when the "
                      "session ends;\n`shadow run` does it for a finished session; `shadow report` compares the "
                      "shadow with the session's model.")
-    shadow.add_argument("action", choices=["run", "report"])
+    shadow.add_argument("action", choices=["run", "report"], help="run a shadow, or report the shadows recorded")
     shadow.add_argument("session", nargs="?", type=Path, help="run: the session's results folder")
-    shadow.add_argument("--candidate", help="the candidate to shadow (run: required; report: only this one)")
+    shadow.add_argument("--candidate", help="the candidate to shadow (run: required; report: only this one; "
+                                            "default: report every candidate)")
     shadow.set_defaults(handler=cmd_shadow)
 
 

@@ -22,9 +22,11 @@ from kraken_global.cli.common import (
 def add_session_commands(commands) -> None:
     _session_commands(commands)
     status = command(commands, "status", "show a paper or live session's status (running or finished)",
-                     f"{KG} status results/paper-20190601T000000Z",
+                     f"{KG} status results/paper-20250114T093012Z",
                      description="Reads SESSION_DIR/status.json, which the session rewrites at each bar: positions, "
-                                 "open orders, P&L,\nlast bar, model and the exchange link.")
+                                 "open orders, P&L,\nround trips by strategy and pair, last bar and how late it was "
+                                 "handled, model and the exchange link.\nA session's folder is named by the UTC wall "
+                                 "time it started: <mode>-YYYYmmddTHHMMSSZ.")
     status.add_argument("session", nargs="?", type=Path, metavar="SESSION_DIR",
                         help="the session's results folder (default: the latest under --results)")
     status.add_argument("--results", type=Path, default=Path("results"), help="where sessions are looked for")
@@ -60,7 +62,8 @@ def _session_commands(commands) -> None:
         session.add_argument("--config", type=Path, help="YAML config (default: built-in defaults)")
         session.add_argument("--api-url", help="Kraken REST base URL (default: live.api_url, else Kraken itself); "
                                                "e.g. http://127.0.0.1:8799 for the emulator")
-        session.add_argument("--pairs", nargs="+", metavar="PAIR", help="pairs to trade")
+        session.add_argument("--pairs", nargs="+", metavar="PAIR",
+                             help="pairs to trade (default: universe.pairs, those the exchange lists)")
         session.add_argument("--out", type=Path, help="results folder (default: <live.results>/<mode>-<UTC time>)")
         session.add_argument("--max-bars", type=int, help="end after this many live bars (default: run until stopped)")
         session.add_argument("--no-retrain", action="store_true", help="no retraining in the downtime")
@@ -83,13 +86,14 @@ def _session_commands(commands) -> None:
                                   "(default: off)")
         session.add_argument("--shadow", metavar="CANDIDATE",
                              help="replay this candidate beside the session's model on its live bars when the "
-                                  "session ends (recorded in the registry's shadow area, never sent)")
+                                  "session ends (recorded in the registry's shadow area, never sent) (default: none)")
         if mode == "live":
             session.add_argument("--credentials", type=Path,
                                  help="JSON file (mode 0600) with key and secret (default: KRAKEN_API_KEY/SECRET)")
             session.add_argument("--state", type=Path, help="SQLite trading state (default: live.state)")
         else:
-            session.add_argument("--model", choices=["none", "approved"], help="filter entries with the approved model")
+            session.add_argument("--model", choices=["none", "approved"],
+                                 help="filter entries with the approved model (default: ml.use_model, none)")
         session.set_defaults(handler=cmd_session, mode=mode)
 
 

@@ -55,7 +55,8 @@ class LiveConfig(Strict):
     # outcome is looked up until that deadline plus deadline_margin_seconds has passed, and only then resent
     order_deadline_seconds: FiniteFloat = Field(default=15.0, ge=3, le=55)
     deadline_margin_seconds: FiniteFloat = Field(default=5.0, ge=0.5, le=60)
-    # one process per API key: its lock and nonce floor (None: ~/.kraken-global/keys)
+    # one process per API key: its lock and nonce floor (None: $KRAKEN_GLOBAL_LOCK_DIR, else
+    # $XDG_STATE_HOME/kraken-global/keys, else ~/.local/state/kraken-global/keys)
     key_lock_dir: UserPath | None = None
     results: UserPath = Path("results")  # each session's folder is <results>/<mode>-<UTC start time> unless --out
     on_stop: Literal["cancel", "leave"] = "cancel"  # live: our open orders when the session stops

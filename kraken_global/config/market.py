@@ -88,12 +88,22 @@ class DataConfig(Strict):
     # candles recorded by sessions (live.record_candles), joined after directory's; sessions and their retraining
     # always join their own record, backtests/train/gates only when this is set
     recorded: UserPath | None = None
+    # a timestamp twice with different values: an error naming both rows, or keep the later row (counted);
+    # exact copies are always dropped and counted
+    duplicates: Literal["error", "keep-last"] = "error"
 
     @field_validator("timeframe")
     @classmethod
     def _timeframe(cls, value: str) -> str:
         check_timeframe(value)
         return value
+
+    def quality(self):
+        """The loader's policy for gaps, jumps (``gaps``) and duplicated timestamps (``duplicates``)."""
+        from kraken_global.feeds.validation import GapPolicy
+
+        return GapPolicy(self.gaps.max_fill, self.gaps.on_larger_gap, self.gaps.max_jump, self.gaps.on_jump,
+                         self.duplicates)
 
     @model_validator(mode="after")
     def _range(self) -> DataConfig:

@@ -10,42 +10,56 @@ from pathlib import Path
 DEFAULT_FOLDER = Path("data")
 
 
-def add_data_command(commands, date_type, pairs_type) -> None:
-    """Register ``data`` and its three subcommands on the top-level ``commands`` subparsers."""
+def add_data_command(commands, date_type, pairs_type, command) -> None:
+    """Register ``data`` and its three subcommands on the top-level ``commands`` subparsers; ``command`` is the
+    CLI's helper that gives a subcommand its description, defaults and example."""
     kg = ".venv/bin/kraken-global"
-    data = commands.add_parser(
-        "data", help="download, import or list Kraken history in a data folder",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Download, import or list Kraken history in a data folder (Kraken's OHLCVT layout, which every "
-                    "command reads).\n`download` tops up from the last stored bar and resumes after an "
-                    "interruption; `import` reads Kraken's archive files;\n`list` shows pairs, timeframes, first and "
-                    "last bar and gaps. Each action's --help has its options.",
-        epilog=f"example:\n  {kg} data download --pairs SOL/USD ADA/USD --timeframe 1h --data-dir data\n"
-               f"  {kg} data list --data-dir data")
+    data = command(commands, "data", "download, import or list Kraken history in a data folder",
+                   f"{kg} data download --pairs SOL/USD ADA/USD --timeframe 1h --data-dir data\n"
+                   f"  {kg} data list --data-dir data",
+                   description="The folder holds Kraken's OHLCVT layout (<ALTNAME>_<minutes>.csv), which every command "
+                               "reads (backtest --data-dir,\ndata.directory). `download` tops up from the last stored "
+                               "bar and resumes after an interruption; `import`\nreads Kraken's archive files; `list` "
+                               "shows pairs, timeframes, first and last bar and gaps. Each action's\n--help has its "
+                               "options.")
     sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
 
-    down = sub.add_parser("download", help="fetch candles from Kraken (public Trades and OHLC, no key); tops up "
-                          "and resumes")
+    down = command(sub, "download", "fetch candles from Kraken's public Trades and OHLC endpoints (no key); tops up "
+                   "and resumes", f"{kg} data download --pairs SOL/USD ADA/USD --from 2023-01-01 --data-dir data",
+                   description="Older history comes from Trades (1000 trades a call, about one call a second), the "
+                               "latest 720 candles from\nOHLC. The cursor is saved after every page: run the same "
+                               "command again to resume or, later, to top up.")
     down.add_argument("--pairs", nargs="+", required=True, metavar="PAIR", help="e.g. BTC/USD SOL/USD")
-    down.add_argument("--timeframe", default="1h", help="candle size (default 1h)")
+    down.add_argument("--timeframe", default="1h", help="candle size")
     down.add_argument("--from", dest="start", type=date_type,
-                      help="first day, YYYY-MM-DD (needed for a pair the folder has no data for yet)")
-    down.add_argument("--data-dir", type=Path, default=DEFAULT_FOLDER, help="folder to fill (default ./data)")
-    down.add_argument("--api-url", help="another Kraken REST URL (e.g. the emulator's http://127.0.0.1:PORT)")
+                      help="first day, YYYY-MM-DD, for a pair the folder has no data for yet (default: top up from "
+                           "the last stored bar)")
+    down.add_argument("--data-dir", type=Path, default=DEFAULT_FOLDER, help="folder to fill")
+    down.add_argument("--api-url", help="another Kraken REST URL, e.g. the emulator's http://127.0.0.1:PORT "
+                                        "(default: Kraken itself)")
     down.add_argument("--rate-limit-ms", type=float,
                       help="minimum milliseconds between calls (default: ccxt's Kraken limit, 1000)")
     down.add_argument("--no-progress", action="store_true", help="no progress bar")
     down.set_defaults(handler=cmd_download, pairs_type=pairs_type)
 
-    imp = sub.add_parser("import", help="read Kraken's archive files (OHLCVT or trades CSV, zipped or not)")
-    imp.add_argument("files", nargs="+", type=Path, metavar="FILE", help="Kraken archive .zip or .csv files")
-    imp.add_argument("--data-dir", type=Path, default=DEFAULT_FOLDER, help="folder to fill (default ./data)")
-    imp.add_argument("--timeframe", default="1h", help="candle size for trade files (default 1h)")
+    imp = command(sub, "import", "read Kraken's archive files (OHLCVT or trades CSV, zipped or not) into the folder",
+                  f"{kg} data import kraken_global/bundled/data/XBTUSD_60.csv.gz --data-dir data",
+                  description="OHLCVT files are merged into the folder's file of the same name, trade files streamed "
+                              "into candles of\n--timeframe. A row already stored is kept when it is equal; a row "
+                              "that differs is an error naming both\nvalues, unless --duplicates keep-last (the new "
+                              "row replaces it, and the count is reported).")
+    imp.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                     help="Kraken archive .zip files, or .csv (or .csv.gz) files taken out of them")
+    imp.add_argument("--data-dir", type=Path, default=DEFAULT_FOLDER, help="folder to fill")
+    imp.add_argument("--timeframe", default="1h", help="candle size for trade files")
     imp.add_argument("--pairs", nargs="+", metavar="PAIR", help="only these pairs (default: every file)")
+    imp.add_argument("--duplicates", choices=["error", "keep-last"], default="error",
+                     help="a row whose time is already stored with other values: an error, or keep the new one")
     imp.set_defaults(handler=cmd_import, pairs_type=pairs_type)
 
-    lst = sub.add_parser("list", help="show pairs, timeframes, first and last bar and gaps of a data folder")
-    lst.add_argument("--data-dir", type=Path, default=DEFAULT_FOLDER, help="folder to list (default ./data)")
+    lst = command(sub, "list", "show pairs, timeframes, first and last bar and gaps of a data folder",
+                  f"{kg} data list --data-dir kraken_global/bundled/data")
+    lst.add_argument("--data-dir", type=Path, default=DEFAULT_FOLDER, help="folder to list")
     lst.set_defaults(handler=cmd_list)
 
 
@@ -100,9 +114,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     altnames = {r.altname for r in _rules(args.pairs_type(args.pairs))} if args.pairs else None
     done = import_files(args.files, args.data_dir, parse_timeframe(args.timeframe), altnames,
-                        on_file=lambda where: print(f"importing {where}"))
+                        on_file=lambda where: print(f"importing {where}"), duplicates=args.duplicates)
     for item in done:
-        print(f"{item.source} -> {item.file}: {item.rows} candles, {item.first_bar} .. {item.last_bar}")
+        replaced = f"; {item.replaced} stored rows replaced (--duplicates keep-last)" if item.replaced else ""
+        print(f"{item.source} -> {item.file}: {item.rows} candles, {item.first_bar} .. {item.last_bar}{replaced}")
     return 0
 
 

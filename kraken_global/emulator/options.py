@@ -31,7 +31,8 @@ FILL_MODELS = ("close", "path")
 def add_emulator_options(parser: argparse.ArgumentParser) -> None:
     """The options of Kraken's exchange the emulator can be started with (beyond port, speed, start, usd)."""
     parser.add_argument("--asset-pairs", type=Path, metavar="FILE",
-                        help="JSON of pair rules that differ from the bundled ones (Kraken's AssetPairs shape)")
+                        help="JSON of pair rules that differ from the bundled ones (Kraken's AssetPairs shape) "
+                             "(default: the bundled rules)")
     parser.add_argument("--permissions", metavar="LIST",
                         help=f"comma-separated permissions of the API key (default all: {','.join(PERMISSIONS)})")
     parser.add_argument("--fees", default="kraken-legacy", metavar="SCHEDULE",

@@ -8,6 +8,13 @@ Gap policy: Kraken writes no OHLCVT row for an interval without trades. A gap of
 bars is filled with flat bars (open = high = low = close = previous close, volume 0), which is what the market
 looked like. A longer gap raises, unless ``on_larger_gap="fill"`` asks for the same repair there too.
 
+Duplicates: a row that repeats another row exactly (every price and the volume) is dropped and counted
+(``duplicate_rows``) when it has the same timestamp, or when it is out of the file's order (CryptoDataDownload's
+BTC file repeats five bars of 2017-11-12 under later labels); the hours it claimed become a gap, filled by the
+gap policy like any other. Rows with the same timestamp and different values are an error naming both, unless
+``duplicates="keep-last"``: the row later in the file replaces the earlier one, and the count is reported
+(``replaced_rows``).
+
 Price jumps: a bar whose close is ``max_jump`` times (or 1/``max_jump`` of) the previous close, or whose high or
 low is that far from its own body, cannot be a market price (a 1000x print, a misplaced decimal point). It
 raises, unless ``on_jump="repair"``: a one-bar spike (the next close returns near the previous one) is then made
@@ -30,12 +37,14 @@ from kraken_global.feeds.timeframes import timeframe_name
 
 @dataclass(frozen=True)
 class GapPolicy:
-    """How missing bars and implausible price jumps are handled; see the module docstring."""
+    """How missing bars, implausible price jumps and duplicated timestamps are handled; see the module docstring
+    (``duplicates`` is the config's ``data.duplicates``, the rest its ``data.gaps``)."""
 
     max_fill: int = 6
     on_larger_gap: Literal["error", "fill"] = "error"
     max_jump: float | None = 10.0
     on_jump: Literal["error", "repair"] = "error"
+    duplicates: Literal["error", "keep-last"] = "error"
 
 
 DEFAULT_GAPS = GapPolicy()
@@ -51,7 +60,9 @@ def _fail(path: str, raw: pd.DataFrame, mask: np.ndarray | pd.Series, problem) -
     suffix = f" (and {more} more row{'s' if more > 1 else ''} with this problem)" if more else ""
     message = problem(first) if callable(problem) else problem
     row = int(raw["row"].iloc[first]) if "row" in raw else None  # candles built from trades have no file line
-    raise DataError(f"{message}{suffix}", path, row)
+    stamps = raw["timestamp"] if "timestamp" in raw else raw.get("datetime")
+    at = stamps.iloc[first] if stamps is not None and pd.notna(stamps.iloc[first]) else None
+    raise DataError(f"{message}{suffix}", path, row, at)
 
 
 def validate_candles(
@@ -82,9 +93,8 @@ def validate_candles(
           "open or close outside the high-low range")
     _fail(path, raw, raw["volume"] < 0, lambda i: f"negative volume {raw['volume'].iloc[i]}")
 
+    raw, dropped, replaced = drop_duplicates(raw, path, newest_first, gaps.duplicates)
     stamps = raw["timestamp"]
-    duplicated = stamps.duplicated(keep="first").to_numpy()
-    _fail(path, raw, duplicated, lambda i: f"duplicate timestamp {stamps.iloc[i]}")
     step = stamps.diff().to_numpy()
     backwards = step > np.timedelta64(0) if newest_first else step < np.timedelta64(0)
     order = "newest first" if newest_first else "oldest first"
@@ -98,8 +108,46 @@ def validate_candles(
     candles = check_jumps(candles, path, gaps)
     repaired = candles.attrs.get("repaired_bars", 0)
     out = fill_gaps(candles, path, timeframe, gaps)
-    out.attrs["repaired_bars"] = repaired
+    out.attrs.update(repaired_bars=repaired, duplicate_rows=dropped, replaced_rows=replaced)
     return out
+
+
+def drop_duplicates(raw: pd.DataFrame, path: str, newest_first: bool,
+                    duplicates: str = "error") -> tuple[pd.DataFrame, int, int]:
+    """``raw`` without exact duplicates (same timestamp, or out of order) and, with ``keep-last``, without the
+    earlier of two rows that share a timestamp; returns (rows, dropped, replaced). See the module docstring."""
+    values = [c for c in (*CANDLE_COLUMNS, "trades") if c in raw]
+    twins = raw.duplicated(subset=values, keep=False).to_numpy()
+    if not twins.any() and not raw["timestamp"].duplicated().any():
+        return raw, 0, 0
+    same = raw.duplicated(subset=["timestamp", *values], keep="first").to_numpy()
+    step = raw["timestamp"].diff().to_numpy()
+    out_of_order = (step > np.timedelta64(0)) if newest_first else (step < np.timedelta64(0))
+    drop = same | (twins & out_of_order)
+    raw = raw[~drop]
+    stamps = raw["timestamp"]
+    conflicting = stamps.duplicated(keep=False).to_numpy() & stamps.notna().to_numpy()
+    replaced = 0
+    if conflicting.any() and duplicates == "keep-last":
+        earlier = stamps.duplicated(keep="last").to_numpy() & stamps.notna().to_numpy()
+        replaced = int(earlier.sum())
+        raw = raw[~earlier]
+    elif conflicting.any():
+        first = int(np.flatnonzero(conflicting)[0])
+        twin = int(np.flatnonzero(conflicting & (stamps == stamps.iloc[first]).to_numpy())[1])
+
+        def both(_: int) -> str:
+            def shown(i: int) -> str:
+                return ", ".join(f"{c} {raw[c].iloc[i]:g}" for c in values)
+
+            return (f"duplicate timestamp {stamps.iloc[twin]} with different values: line {int(raw['row'].iloc[first])}"
+                    f" has {shown(first)}; line {int(raw['row'].iloc[twin])} has {shown(twin)} (set data.duplicates: "
+                    "keep-last to keep the later row)")
+
+        later = np.zeros(len(raw), dtype=bool)
+        later[twin] = True
+        _fail(path, raw, later, both)
+    return raw, int(drop.sum()), replaced
 
 
 def check_jumps(candles: pd.DataFrame, path: str, gaps: GapPolicy) -> pd.DataFrame:

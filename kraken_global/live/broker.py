@@ -35,6 +35,7 @@ from kraken_global.live.errors import LiveError, OrderRejected, UnknownOrderErro
 from kraken_global.live.risk import RiskGuard, RiskLimits
 from kraken_global.live.state import TradingState
 from kraken_global.live.store import KrakenStore, new_client_order_id
+from kraken_global.order_reasons import KILL_SWITCH, NO_REGIME, PORTFOLIO, describe, order_labels
 from kraken_global.paper_broker import Fill, Rejection
 from kraken_global.registry.crash import kill_point
 from kraken_global.schedule import DowntimeSchedule
@@ -275,8 +276,8 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         price = order.created.price if kind == "limit" else None
         owner = type(order.owner).__name__ if order.owner is not None else None
         self.state.record_intent(client_id, data._name, side, kind, abs(order.size), price, owner)
-        log.info("order %s: %s %s %g %s%s (intent recorded, by %s)", client_id, side, data._name, abs(order.size),
-                 kind, f" at {price:g}" if price else "", owner)
+        log.info("order %s: %s %s %g %s%s (intent recorded; %s)", client_id, side, data._name, abs(order.size),
+                 kind, f" at {price:g}" if price else "", describe(*order_labels(order)))
         tracked = _Tracked(order, client_id, data.close[0])
         kill_point("live:after-intent")
         try:
@@ -338,11 +339,12 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         reference = tracked.reference_price
         slippage = (price - reference) * size if order.isbuy() else (reference - price) * size
         liquidity = "taker" if order.exectype in (None, bt.Order.Market) else "maker"
+        labels = order_labels(order)
         self.fills.append(Fill(data.datetime.datetime(0), data._name, "buy" if order.isbuy() else "sell", size, price,
                                cost, fee, fee / cost if cost else 0.0, liquidity, reference, slippage,
-                               self.order_id(order)))
-        log.info("fill %s: %s %s %g at %g, fee %.4f USD", tracked.client_id, "buy" if order.isbuy() else "sell",
-                 data._name, size, price, fee)
+                               self.order_id(order), *labels))
+        log.info("fill %s: %s %s %g at %g, fee %.4f USD (%s)", tracked.client_id, "buy" if order.isbuy() else "sell",
+                 data._name, size, price, fee, describe(*labels))
 
     def _sync_order(self, tracked: _Tracked) -> None:
         if tracked.txid is None:
@@ -428,8 +430,10 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         price, reference = cost / filled, data.close[0]
         number = self._order_ids.setdefault(client_id, len(self._order_ids) + 1)
         self.fills.append(Fill(data.datetime.datetime(0), data._name, "sell", filled, price, cost, fee,
-                               fee / cost if cost else 0.0, "taker", reference, (reference - price) * filled, number))
-        log.info("fill %s: sell %s %g at %g, fee %.4f USD (kill switch)", client_id, data._name, filled, price, fee)
+                               fee / cost if cost else 0.0, "taker", reference, (reference - price) * filled, number,
+                               PORTFOLIO, NO_REGIME, KILL_SWITCH))
+        log.info("fill %s: sell %s %g at %g, fee %.4f USD (%s)", client_id, data._name, filled, price, fee,
+                 describe(PORTFOLIO, NO_REGIME, KILL_SWITCH))
 
     def flatten(self) -> None:
         """Cancel every open order and sell every position at market (the kill switch)."""

@@ -13,6 +13,11 @@ which backtrader loads first in each loop) latches it, the others follow the lat
 For the parity report (:mod:`kraken_global.replay.parity`) the feed keeps what a replay needs:
 :attr:`replayed` (span, count and SHA256 of the candles replayed at start) and :attr:`live_from` (the close time of
 the first bar emitted after LIVE: the first bar on which strategies may act) and :attr:`last_bar`.
+
+:attr:`late_seconds` says how late the last live bar is handled: the exchange's clock (at least the start of the
+candle still forming at the last poll) minus the bar's close. A session that keeps up handles each bar within the
+bar after it (0); one that falls behind (a slow machine, an emulator replaying faster than the session runs) sees
+it grow, and its fills are priced that much later than the bar it decided on.
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ class KrakenLiveFeed(bt.feed.DataBase):
         self.replayed: dict = {}
         self.live_from: pd.Timestamp | None = None
         self.last_bar: pd.Timestamp | None = None
+        self.late_seconds = 0.0
         self._disconnected = False
         self._live_phase = False  # True from the first LIVE status on: the bars after it count as live bars
         self._last_bar_at = time.monotonic()
@@ -151,6 +157,8 @@ class KrakenLiveFeed(bt.feed.DataBase):
         if self.live_from is None and "LIVE" in self.statuses:
             self.live_from = start + self.bar
         self.last_bar = start + self.bar
+        market = self.poller.market_now
+        self.late_seconds = max(0.0, (market - self.last_bar).total_seconds()) if market is not None else 0.0
         self.lines.datetime[0] = bt.date2num((start + self.bar).to_pydatetime())
         for column in _COLUMNS:
             getattr(self.lines, column)[0] = float(row[column])

@@ -5,6 +5,10 @@ Kraken refuses a private call whose nonce is not larger than the last one it saw
 stepped back would too. The guard holds an exclusive lock file per key (released by the OS even when the process
 is killed) and hands out nonces ``max(now in ms, last + 1)``, persisting the last one beside the lock. The files
 are named by a hash of the key, never the key.
+
+The folder: ``live.key_lock_dir``, else ``$KRAKEN_GLOBAL_LOCK_DIR``, else
+``$XDG_STATE_HOME/kraken-global/keys``, else ``~/.local/state/kraken-global/keys`` (:func:`default_lock_dir`).
+It must outlive the process (the nonce floor), so a container keeps it on a volume.
 """
 
 from __future__ import annotations
@@ -19,8 +23,14 @@ from filelock import FileLock, Timeout
 
 from kraken_global.files import read_limited
 from kraken_global.live.errors import LiveError
+from kraken_global.user_dirs import user_dir
 
-DEFAULT_DIRECTORY = Path.home() / ".kraken-global" / "keys"
+ENV_LOCK_DIR = "KRAKEN_GLOBAL_LOCK_DIR"
+
+
+def default_lock_dir() -> Path:
+    """Where key locks go when ``live.key_lock_dir`` is not set (see the module docstring)."""
+    return user_dir(ENV_LOCK_DIR, "XDG_STATE_HOME", "keys")
 
 
 class KeyInUse(LiveError):
@@ -29,7 +39,7 @@ class KeyInUse(LiveError):
 
 class KeyGuard:
     def __init__(self, key: str, directory: Path | None = None) -> None:
-        self.directory = Path(directory or DEFAULT_DIRECTORY)
+        self.directory = Path(directory) if directory is not None else default_lock_dir()
         name = hashlib.sha256(key.encode()).hexdigest()[:16]
         self.lock_path = self.directory / f"{name}.lock"
         self.nonce_path = self.directory / f"{name}.nonce"
@@ -48,8 +58,9 @@ class KeyGuard:
             raise KeyInUse(f"another kraken-global session is using this API key (lock {self.lock_path}); stop it "
                            "first, or give each session its own API key: Kraken needs one process per key") from None
         except OSError as exc:
-            raise LiveError(f"cannot lock the API key in {self.directory} ({exc.strerror}); set live.key_lock_dir "
-                            "to a writable folder") from None
+            raise LiveError(f"cannot lock the API key in {self.directory} ({exc.strerror}); point "
+                            f"{ENV_LOCK_DIR} or live.key_lock_dir at a writable folder that outlives the session "
+                            "(a container: a mounted volume)") from None
         try:  # a FIFO or a device in its place is not waited on
             text = read_limited(self.nonce_path, "nonce file", 100) if self.nonce_path.exists() else b""
             self._last = int(text.strip() or 0)

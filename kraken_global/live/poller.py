@@ -41,6 +41,7 @@ class CandlePoller:
         self.poll_seconds = poll_seconds
         self.released: dict[str, pd.Timestamp | None] = dict.fromkeys(self.symbols)
         self.pending: dict[str, pd.DataFrame] = {}
+        self.market_now: pd.Timestamp | None = None  # the latest forming candle's start: the exchange is past it
         self._next_round = 0.0
 
     def add(self, symbol: str) -> None:
@@ -62,9 +63,11 @@ class CandlePoller:
         self._next_round = time.monotonic() + self.poll_seconds
         fetched = {}
         for symbol in self.symbols:
-            # Kraken's OHLC always ends with the candle still forming: drop it
-            fetched[symbol] = candles_from_ohlcv(
-                self.store.fetch_ohlcv(symbol, self.interval, self._since(symbol))).iloc[:-1]
+            # Kraken's OHLC always ends with the candle still forming: drop it (its start says where the market is)
+            candles = candles_from_ohlcv(self.store.fetch_ohlcv(symbol, self.interval, self._since(symbol)))
+            if len(candles) and (self.market_now is None or candles.index[-1] > self.market_now):
+                self.market_now = candles.index[-1]
+            fetched[symbol] = candles.iloc[:-1]
         if any(frame.empty for frame in fetched.values()):
             return
         cutoff = min(frame.index[-1] for frame in fetched.values())

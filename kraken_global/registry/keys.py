@@ -1,9 +1,9 @@
 """The audit chain's key and head anchors, kept OUTSIDE the artifacts folder.
 
 Anyone who can write the artifacts folder could otherwise rewrite the whole audit log with recomputed hashes, or
-cut its tail. So every entry is signed with an HMAC-SHA256 whose key lives in a separate folder (default
-``~/.config/kraken-global``, or ``$KRAKEN_GLOBAL_KEY_DIR``): ``audit.key`` (0600, created on first use) and the
-anchors, each signed too, holding a log's length and last hash:
+cut its tail. So every entry is signed with an HMAC-SHA256 whose key lives in a separate folder
+(``$KRAKEN_GLOBAL_KEY_DIR``, else ``$XDG_CONFIG_HOME/kraken-global``, else ``~/.config/kraken-global``):
+``audit.key`` (0600, created on first use) and the anchors, each signed too, holding a log's length and last hash:
 
 - ``anchors/<head>.json``: the log whose first entry has hash ``head`` (so the artifacts may be mounted
   elsewhere), and the path it was last written at;
@@ -37,8 +37,10 @@ KEY_FILE_MAX_BYTES = 4096  # 64 hex digits and a newline; anything much larger i
 
 
 def default_key_dir() -> Path:
-    configured = os.environ.get(ENV_KEY_DIR)
-    return Path(configured) if configured else Path.home() / ".config" / "kraken-global"
+    """``$KRAKEN_GLOBAL_KEY_DIR``, else ``$XDG_CONFIG_HOME/kraken-global``, else ``~/.config/kraken-global``."""
+    from kraken_global.user_dirs import user_dir
+
+    return user_dir(ENV_KEY_DIR, "XDG_CONFIG_HOME")
 
 
 def path_id(log: Path) -> str:

@@ -193,7 +193,7 @@ def session_candles(record: SessionRecord) -> dict[str, pd.DataFrame]:
     sources = [{s: frame[frame.index + bar <= before] for s, frame in local.items()} for local in sources]
     candles = {}
     for symbol, feed in record.replay["feeds"].items():
-        recorded, path = load_record(record_dir, universe.resolve(symbol), bar, config.data.gaps.policy())
+        recorded, path = load_record(record_dir, universe.resolve(symbol), bar, config.data.quality())
         if recorded is None or recorded.empty:
             raise DataError(f"the session's candle record of {symbol} is missing or unreadable: it cannot be "
                             "replayed", str(path))

@@ -11,15 +11,26 @@ if TYPE_CHECKING:
 
 
 def plot_report(result: BacktestResult, path: Path) -> None:
+    """Equity against the baseline and buy-and-hold (regimes shaded; a model's in-sample window hatched), the
+    drawdown, and the net P&L by pair and by month."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     equity = result.equity
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 7), sharex=True, height_ratios=[3, 1])
+    fig = plt.figure(figsize=(11, 9.5))
+    grid = fig.add_gridspec(3, 2, height_ratios=[3, 1, 1.6])
+    top = fig.add_subplot(grid[0, :])
+    bottom = fig.add_subplot(grid[1, :], sharex=top)
     if "regime" in equity:
         shade_regimes(top, equity["regime"])
+    if "in_sample" in equity and equity["in_sample"].any():
+        inside = equity.index[equity["in_sample"].to_numpy(dtype=bool)]
+        for axis in (top, bottom):
+            axis.axvspan(inside[0], inside[-1], facecolor="none", edgecolor=(0.3, 0.3, 0.3, 0.3), hatch="//",
+                         linewidth=0,
+                         label="model's training window (in sample)" if axis is top else None)
     top.plot(equity.index, equity["value"], label=f"strategy: {result.config.strategy.name}", linewidth=1.2)
     if "baseline_value" in equity:
         top.plot(equity.index, equity["baseline_value"], label="baseline (SMA trend)", linewidth=1.0, alpha=0.8)
@@ -33,12 +44,37 @@ def plot_report(result: BacktestResult, path: Path) -> None:
     bottom.fill_between(equity.index, -equity["drawdown_pct"], 0, color="tab:red", alpha=0.4)
     bottom.set_ylabel("drawdown %")
     bottom.grid(alpha=0.3)
+    breakdowns = result.metrics.get("breakdowns") or {}
+    plot_pnl_bars(fig.add_subplot(grid[2, 0]), {k: v["net_pnl"] for k, v in breakdowns.get("by_pair", {}).items()},
+                  "net P&L by pair (USD)")
+    plot_pnl_bars(fig.add_subplot(grid[2, 1]), {k: v["pnl"] for k, v in breakdowns.get("by_month", {}).items()},
+                  "P&L by month (USD)", vertical=True)
     perf = result.metrics["performance"]
-    fig.suptitle(f"kraken-global backtest - return {perf['total_return_pct']:.1f}%, Sharpe {perf['sharpe']:.2f}, "
+    sharpe = "-" if perf["sharpe"] is None else f"{perf['sharpe']:.2f}"
+    fig.suptitle(f"kraken-global backtest - return {perf['total_return_pct']:.1f}%, Sharpe {sharpe}, "
                  f"max drawdown {perf['max_drawdown_pct']:.1f}%")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_pnl_bars(axis, values: dict[str, float], title: str, vertical: bool = False) -> None:
+    """Bars of P&L, gains green and losses red (months: one bar each, labelled by year)."""
+    names, amounts = list(values), list(values.values())
+    colours = ["tab:green" if v >= 0 else "tab:red" for v in amounts]
+    if vertical:
+        axis.bar(range(len(names)), amounts, color=colours)
+        if len(names) <= 6:
+            axis.set_xticks(range(len(names)), names)
+        else:
+            ticks = [i for i, name in enumerate(names) if name.endswith("-01") or i == 0]
+            axis.set_xticks(ticks, [names[i][:4] for i in ticks])
+    else:
+        axis.barh(names, amounts, color=colours)
+        axis.invert_yaxis()
+    axis.axhline(0, color="0.3", linewidth=0.6) if vertical else axis.axvline(0, color="0.3", linewidth=0.6)
+    axis.set_title(title, fontsize=10)
+    axis.grid(alpha=0.3)
 
 
 REGIME_COLOURS = {"RISK_ON": "#2ca02c", "NEUTRAL": "#bbbbbb", "RISK_OFF": "#ff7f0e", "PANIC": "#d62728",

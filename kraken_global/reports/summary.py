@@ -1,8 +1,9 @@
 """Writes a run's results folder and prints its summary table.
 
 Folder contents: ``metrics.json`` (deterministic: sorted keys, no wall-clock times, so two runs of the same
-config, data and seed are byte-identical), ``trades.csv`` (every fill), ``equity.csv`` (value, drawdown and
-benchmark per bar), ``config.yaml`` (the resolved config) and ``report.png``.
+config, data and seed are byte-identical), ``trades.csv`` (every fill, with the strategy, regime and reason of its
+order), ``equity.csv`` (value, drawdown and benchmark per bar), ``config.yaml`` (the resolved config) and
+``report.png``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from kraken_global.config import dump_config
+from kraken_global.reports.breakdown_tables import breakdown_tables, reconciliation_line
 from kraken_global.reports.plots import plot_report
+from kraken_global.reports.tables import money, number, pct
 
 if TYPE_CHECKING:
     from kraken_global.runners.backtest import BacktestResult
@@ -77,47 +80,60 @@ def regime_tables(result: BacktestResult) -> list[Table]:
 def summary_table(result: BacktestResult) -> Table:
     m = result.metrics
     perf, trading, exposure, bench, run = (m["performance"], m["trading"], m["exposure"], m["benchmark"], m["run"])
-    baseline = m.get("baseline")
+    baseline, oos = m.get("baseline"), m.get("out_of_sample")
     table = Table(title=f"Backtest {run['first_bar']} -> {run['last_bar']} ({run['timeframe']}, {run['bars']} bars)")
     table.add_column("metric")
     table.add_column(f"{run['strategy']}", justify="right")
+    if oos:
+        table.add_column("out of sample", justify="right")
     if baseline:
         table.add_column("baseline", justify="right")
     table.add_column(f"buy & hold {bench['symbol']}", justify="right")
 
-    def pct(value):
-        return "-" if value is None else f"{value:,.2f}%"
-
-    def row(label, ours, base, hold):
-        table.add_row(label, ours, *([base] if baseline else []), hold)
+    def row(label, ours, outside="", base="", hold=""):
+        table.add_row(label, ours, *([outside] if oos else []), *([base] if baseline else []), hold)
 
     has_bench = bench.get("available", False)
-    b = baseline or {}
-    row("total return", pct(perf["total_return_pct"]), pct(b.get("total_return_pct")),
-        pct(bench.get("total_return_pct")))
-    row("annualized return", pct(perf["annualized_return_pct"]), pct(b.get("annualized_return_pct")), "")
-    row("Sharpe (365, daily)", f"{perf['sharpe']:.2f}", f"{b.get('sharpe', 0):.2f}",
-        f"{bench['sharpe']:.2f}" if has_bench else "-")
-    row("max drawdown", pct(perf["max_drawdown_pct"]), pct(b.get("max_drawdown_pct")),
-        pct(bench.get("max_drawdown_pct")))
-    row("tail loss (ES 95%, daily)", pct(perf["tail_loss_pct"]), pct(b.get("tail_loss_pct")),
-        pct(bench.get("tail_loss_pct")))
-    row("turnover (mean daily)", f"{trading['turnover']:.3f}x", "", "")
-    row("final value", f"{perf['end_value']:,.2f} USD", f"{b['end_value']:,.2f} USD" if baseline else "", "")
-    row("fees paid", f"{trading['fees_paid']:,.2f} USD", "", "")
-    row("slippage paid", f"{trading.get('slippage_paid', 0):,.2f} USD", "", "")
-    row("round trips (win rate)", f"{trading['trades']} ({trading['win_rate_pct']:.0f}%)", "", "")
-    row("rejected orders", str(trading.get("rejected_orders", 0)), "", "")
-    row("mean exposure", pct(exposure["mean_exposure_pct"]), "", "")
+    b, o = baseline or {}, oos or {}
+    row("total return", pct(perf["total_return_pct"], 2), pct(o.get("total_return_pct"), 2),
+        pct(b.get("total_return_pct"), 2), pct(bench.get("total_return_pct"), 2))
+    row("annualized return", pct(perf["annualized_return_pct"], 2), pct(o.get("annualized_return_pct"), 2),
+        pct(b.get("annualized_return_pct"), 2))
+    row("Sharpe (365, daily)", number(perf["sharpe"]), number(o.get("sharpe")), number(b.get("sharpe")),
+        number(bench.get("sharpe")) if has_bench else "-")
+    row("max drawdown", pct(perf["max_drawdown_pct"], 2), pct(o.get("max_drawdown_pct"), 2),
+        pct(b.get("max_drawdown_pct"), 2), pct(bench.get("max_drawdown_pct"), 2))
+    row("tail loss (ES 95%, daily)", pct(perf["tail_loss_pct"], 2), pct(o.get("tail_loss_pct"), 2),
+        pct(b.get("tail_loss_pct"), 2), pct(bench.get("tail_loss_pct"), 2))
+    row("turnover (mean daily)", f"{trading['turnover']:.3f}x")
+    row("final value", f"{money(perf['end_value'], 2)} USD", f"{money(o['end_value'], 2)} USD" if oos else "",
+        f"{money(b['end_value'], 2)} USD" if baseline else "")
+    row("fees paid", f"{money(trading['fees_paid'], 2)} USD")
+    row("slippage paid", f"{money(trading.get('slippage_paid', 0), 2)} USD")
+    row("round trips (win rate)", f"{trading['round_trips']} ({pct(trading['win_rate_pct'], 0)})"
+        + (f" +{trading['open_round_trips']} open" if trading["open_round_trips"] else ""))
+    row("profit factor, expectancy", f"{number(trading['profit_factor'])}, {money(trading['expectancy'], 0, True)}")
+    row("rejected orders", str(trading.get("rejected_orders", 0)))
+    row("mean exposure", pct(exposure["mean_exposure_pct"], 2))
     if exposure.get("max_pair"):
-        row("largest share of one pair", f"{pct(exposure['max_pair_share_pct'])} ({exposure['max_pair']})", "", "")
+        row("largest share of one pair", f"{pct(exposure['max_pair_share_pct'], 2)} ({exposure['max_pair']})")
     return table
 
 
 def notes(result: BacktestResult) -> list[str]:
-    """What the summary must say in words: warm-up, a missing benchmark, the largest pair share."""
+    """What the summary must say in words: withheld annualized figures, the model's in-sample window, warm-up, a
+    missing benchmark."""
     m = result.metrics
     run, lines = m["run"], []
+    if m["performance"].get("annualized_withheld"):
+        lines.append(f"no annualized figures: {m['performance']['annualized_withheld']}")
+    in_sample = (m.get("model") or {}).get("in_sample")
+    if in_sample:
+        lines.append(f"in sample: the model was trained on {in_sample['trained_from']} .. {in_sample['trained_to']} "
+                     f"(+{in_sample['embargo_bars']} bars of embargo), {in_sample['share_pct']:.0f}% of this "
+                     "backtest's bars; its figures flatter the model. "
+                     + (f"The 'out of sample' column covers {m['out_of_sample']['first_bar']} onwards only."
+                        if m.get("out_of_sample") else "No bar of this backtest is out of sample."))
     warmup = run.get("warmup") or {}
     if warmup.get("evaluation_start"):
         lines.append(f"evaluated from {warmup['evaluation_start']}; {warmup['bars_available']} earlier bars loaded "
@@ -126,6 +142,12 @@ def notes(result: BacktestResult) -> list[str]:
             lines.append(f"warning: the data lacks {warmup['missing_days']:g} days of history before "
                          f"{warmup['evaluation_start']} for the warm-up; the first bars of the period are warm-up")
     lines += [f"warning: {notice}" for notice in run.get("notices", [])]
+    for key, what in (("duplicate_rows", "exact duplicate rows dropped"),
+                      ("replaced_rows", "rows replaced by a later row of the same time (data.duplicates: keep-last)"),
+                      ("repaired_bars", "bars repaired (data.gaps.on_jump: repair)")):
+        counts = {pair: n for pair, n in (run.get(key) or {}).items() if n}
+        if counts:
+            lines.append(f"data: {what}: " + ", ".join(f"{pair} {n}" for pair, n in counts.items()))
     bench = m.get("benchmark") or {}
     if bench and not bench.get("available", False):
         lines.append(f"buy & hold benchmark: {bench.get('symbol')} has no data in this run "
@@ -136,7 +158,10 @@ def notes(result: BacktestResult) -> list[str]:
 def print_summary(result: BacktestResult, out: Path | None, console: Console | None = None) -> None:
     console = console or Console()
     console.print(summary_table(result))
+    console.print(reconciliation_line(result.metrics["trading"]), soft_wrap=True, highlight=False)
     for table in regime_tables(result):
+        console.print(table)
+    for table in breakdown_tables(result.metrics):
         console.print(table)
     system = result.metrics.get("regime_system") or {}
     if system.get("regimes_not_seen"):

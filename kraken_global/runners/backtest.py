@@ -23,12 +23,13 @@ from kraken_global.assembly.cerebro import (
     require_data,
 )
 from kraken_global.assembly.regime_system import build_plan, regime_label
-from kraken_global.assembly.results import collect_metrics, equity_frame, fills_frame
+from kraken_global.assembly.results import close_frame, collect_metrics, equity_frame, fills_frame, honest_periods
 from kraken_global.assembly.warmup import load_with_warmup
 from kraken_global.config import BacktestConfig, StrategyConfig
 from kraken_global.feeds import parse_timeframe
 from kraken_global.feeds.sources import bar_clock
 from kraken_global.paper_broker import KrakenPaperBroker
+from kraken_global.runners.in_sample import mark_in_sample
 
 __all__ = ["BacktestResult", "baseline_run", "run_backtest"]
 
@@ -55,7 +56,7 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
     """
     if model is not None or config.ml.use_model == "approved":
         check_model_applies(config)
-    model_used = None
+    model_used = manifest = None
     if model is None and config.ml.use_model == "approved":  # refused before any data is read
         from kraken_global.ml.operating_point import bind_operating_point, model_record
         from kraken_global.registry import ModelRegistry
@@ -76,7 +77,8 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
         cerebro.addanalyzer(Progress, _name="progress", callback=lambda done: on_progress(done, total))
     strategies = cerebro.run()
     broker: KrakenPaperBroker = cerebro.broker
-    metrics = collect_metrics(strategies, broker)
+    timeframe = parse_timeframe(config.data.timeframe)
+    metrics = collect_metrics(strategies, broker, close_frame(data.candles, timeframe))
     equity = equity_frame(strategies[0])
     if plan is not None:
         closes_at = plan.index + parse_timeframe(config.data.timeframe)  # the plan is by candle start
@@ -91,8 +93,8 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
             baseline = baseline_run(config, data.candles, preload, runonce, evaluation_start)
             metrics["baseline"] = baseline["metrics"]
             equity["baseline_value"] = baseline["equity"].reindex(equity.index)
-    evaluated = clock if evaluation_start is None else clock[clock + parse_timeframe(config.data.timeframe)
-                                                             >= pd.Timestamp(evaluation_start)]
+    evaluated = clock if evaluation_start is None else clock[clock + timeframe >= pd.Timestamp(evaluation_start)]
+    honest_periods(metrics, len(evaluated), timeframe)
     metrics["run"] = {
         "strategy": config.strategy.name,
         "pairs_traded": list(data.candles),
@@ -107,9 +109,13 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
         "repaired_bars": {s: int(f.attrs.get("repaired_bars", 0)) for s, f in data.candles.items()},
         "off_tick_bars": dict(data.off_tick),
         "notices": data_notices(config, data),
+        "duplicate_rows": {s: int(f.attrs.get("duplicate_rows", 0)) for s, f in data.candles.items()},
+        "replaced_rows": {s: int(f.attrs.get("replaced_rows", 0)) for s, f in data.candles.items()},
         "seed": config.run.seed,
     }
     metrics["model"] = model_used
+    if manifest is not None:
+        mark_in_sample(metrics, equity, manifest, timeframe)
     sleeves = {type(s).__name__: s.analyzers.regime.frame() for s in strategies} if plan is not None else {}
     return BacktestResult(config, metrics, equity, fills_frame(broker), data.missing, plan, sleeves)
 

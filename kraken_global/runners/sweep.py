@@ -46,7 +46,7 @@ def _sweep_task(job: tuple[BacktestConfig, dict[str, Any]]) -> dict[str, Any]:
     performance = result.metrics["performance"]
     trading = result.metrics["trading"]
     return {**overrides, **{k: performance[k] for k in REPORTED}, "turnover": trading["turnover"],
-            "trades": trading["trades"], "fees_paid": trading["fees_paid"]}
+            "round_trips": trading["round_trips"], "fees_paid": trading["fees_paid"]}
 
 
 def run_sweep(config: BacktestConfig, grid: dict[str, list[Any]], client=None, on_done=None) -> pd.DataFrame:

@@ -9,10 +9,14 @@ vectorized ones bar for bar, and its weights from the same :class:`~kraken_globa
 
 The model's probability is only computed on live bars: no order can be placed on a replayed bar, so the
 probability of one would never be read.
+
+Being the first strategy of each bar, it also logs the live bar's regime and slot changes: they come before the
+orders the sleeves then place on that bar, so the log reads in bar order.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 
@@ -26,6 +30,7 @@ from kraken_global.strategies.base import OnePortfolio
 
 FEATURE_WINDOW = 300  # bars of history the features need (the longest window is 240 bars) plus margin
 _OHLCV = ("open", "high", "low", "close", "volume")
+log = logging.getLogger("kraken_global.session")
 
 
 class LivePlanKeeper(OnePortfolio, bt.Strategy):
@@ -48,6 +53,7 @@ class LivePlanKeeper(OnePortfolio, bt.Strategy):
         self.replaying: set = set()
         self.bars = 0
         self.rows: list[dict] = []
+        self._logged: tuple[str | None, tuple] = (None, ())
 
     def notify_data(self, data, status, *args, **kwargs) -> None:
         if status == data.DELAYED:
@@ -70,8 +76,21 @@ class LivePlanKeeper(OnePortfolio, bt.Strategy):
             getattr(self.reference.lines, weight_line(name))[0] = weights.get(name, 0.0)
         self.rows.append({"datetime": self.reference.datetime.datetime(0), "regime": Regime(regime).name,
                           **{name: weights.get(name, 0.0) for name in STRATEGY_NAMES}})
+        if not self.replaying:
+            self._log_changes(self.rows[-1])
         if self.p.model is not None:
             self._probabilities()
+
+    def _log_changes(self, row: dict) -> None:
+        """The regime and the slots of a live bar, when they changed (the first live bar always says them)."""
+        regime, slots = row["regime"], tuple((k, v) for k, v in row.items() if k in STRATEGY_NAMES and v > 0)
+        before_regime, before_slots = self._logged
+        if regime != before_regime:
+            log.info("bar %s: regime %s -> %s", row["datetime"], before_regime or "(start)", regime)
+        if slots != before_slots or before_regime is None:
+            log.info("bar %s: slots %s", row["datetime"],
+                     ", ".join(f"{k} {v:.2f}" for k, v in slots) or "none (all cash)")
+        self._logged = (regime, slots)
 
     def _probabilities(self) -> None:
         for data in self.datas:

@@ -1,13 +1,22 @@
-"""What a running session tells its operator: a heartbeat per live bar, regime and slot changes, the status file.
+"""What a running session tells its operator: a heartbeat per live bar, how late bars are handled, the status file.
 
 :class:`SessionMonitor` is a non-trading strategy added last to a session's cerebro (after the plan keeper and
 the sleeves, so it sees the bar's final plan and orders). On each bar it updates the session's
 :class:`~kraken_global.sessions.status.StatusBoard` (every bar once LIVE; every 100th while replaying history) and,
 on live bars, logs one heartbeat line: time, feed status, regime, value, cash, positions and the day's P&L. Order,
-fill and rejection lines come from the brokers, which see them first. On live bars it also feeds the dashboard's
+fill and rejection lines come from the brokers, which see them first; regime and slot changes from the plan
+keeper, the first strategy of each bar, so a bar's lines read in order: its fills (at the bar's open), its regime,
+its orders, its heartbeat. On live bars it also feeds the dashboard's
 :class:`~kraken_global.sessions.journal.SessionJournal` (value, buy-and-hold, regime, fills), lets the capital
 ramp observe the bar (:mod:`~kraken_global.sessions.ramp`) and, when a UTC day ends, logs its summary with
 ``kg_event="daily_summary"`` (an alert when alerts are on).
+
+**Falling behind**: a live bar handled more than one bar after it closed (see ``KrakenLiveFeed.late_seconds``) is
+a warning, logged with ``kg_event="falling_behind"`` and ``kg_fields={"late_seconds", "bar"}`` as extra attributes
+of the record (for alert sinks), again each time it grows by another bar, and in the status (``late_seconds``).
+
+The status also carries the round-trip ledger of the session so far (``trading``, ``by_pair``, ``by_strategy``;
+see :mod:`kraken_global.ledger`), and :attr:`closes` keeps each live bar's closes for the session's breakdowns.
 """
 
 from __future__ import annotations
@@ -18,12 +27,14 @@ from typing import Any
 import backtrader as bt
 
 from kraken_global.alerts import event_extra
+from kraken_global.ledger import build_ledger, group_trips, pnl_summary
 from kraken_global.sessions.journal import SessionJournal
 from kraken_global.sessions.status import StatusBoard
 from kraken_global.strategies.base import OnePortfolio
 
 log = logging.getLogger("kraken_global.session")
 REPLAY_EVERY = 100
+FALLING_BEHIND = "falling_behind"
 
 
 def open_orders(broker) -> list[dict[str, Any]]:
@@ -64,9 +75,13 @@ class SessionMonitor(OnePortfolio, bt.Strategy):
         self.day_start_value = None
         self.session_start_value = None
         self.regime: str | None = None
-        self.slots: tuple = ()
         self.values: dict = {}
+        self.closes: dict = {}
         self.keeper = None
+        self.late_seconds = 0.0
+        self.max_late_seconds = 0.0
+        self.falling_behind = False
+        self._warned_late = 0.0
 
     def notify_data(self, data, status, *args, **kwargs) -> None:
         name = data._getstatusname(status)
@@ -92,13 +107,15 @@ class SessionMonitor(OnePortfolio, bt.Strategy):
         if live:
             self.live_bars += 1
             self.values[when] = value
+            self.closes[when] = {d._name: d.close[0] for d in self.datas if len(d)}
             if self.session_start_value is None:
                 self.session_start_value = value
             if self.day != when.date():
                 self._day_summary()
                 self.day, self.day_start_value = when.date(), value
-            self._plan_changes()
+            self._follow_plan()
             self._record(when, value)
+            self._watch_lateness(when)
             self._heartbeat(when, value)
             self.last_value = value
             if self.p.on_live_bar is not None:
@@ -106,18 +123,44 @@ class SessionMonitor(OnePortfolio, bt.Strategy):
         if live or len(self) % REPLAY_EVERY == 0:
             self._publish(when, value)
 
-    def _plan_changes(self) -> None:
-        keeper = self.keeper
-        if keeper is None or not keeper.rows:
+    def _follow_plan(self) -> None:
+        """The bar's regime, from the plan keeper (which logs its changes)."""
+        if self.keeper is not None and self.keeper.rows:
+            self.regime = self.keeper.rows[-1]["regime"]
+
+    def _watch_lateness(self, when) -> None:
+        feed = self.datas[0]
+        bar = getattr(feed, "bar", None)
+        late = float(getattr(feed, "late_seconds", 0.0))
+        self.late_seconds, self.max_late_seconds = late, max(self.max_late_seconds, late)
+        if bar is None:
             return
-        row = keeper.rows[-1]
-        if row["regime"] != self.regime:
-            log.info("regime %s -> %s", self.regime or "(start)", row["regime"])
-            self.regime = row["regime"]
-        slots = tuple((k, v) for k, v in row.items() if k not in ("datetime", "regime") and v > 0)
-        if slots != self.slots:
-            log.info("slots: %s", ", ".join(f"{k} {v:.2f}" for k, v in slots) or "none (all cash)")
-            self.slots = slots
+        step = bar.total_seconds()
+        self.falling_behind = late > step
+        if late > step and late >= self._warned_late + step:
+            self._warned_late = late
+            log.warning("falling behind: bar %s handled %s after it closed (the exchange is at %s); its orders "
+                        "fill that much later than the bar they were decided on (after a long warm-up this is the "
+                        "backlog of candles that closed meanwhile; if it lasts: poll more often, a faster machine, "
+                        "or against the emulator a lower --speed)", when, _duration(late),
+                        feed.poller.market_now, extra=event_extra(FALLING_BEHIND, late_seconds=late, bar=str(when)))
+        elif late <= step and self._warned_late:
+            log.info("caught up: bar %s handled within a bar of its close", when)
+            self._warned_late = 0.0
+
+    def ledger_status(self) -> dict[str, Any]:
+        """The session's round trips so far, valued at the current closes: totals, by pair and by strategy."""
+        marks = {d._name: d.close[0] for d in self.datas if len(d)}
+        ledger = build_ledger(getattr(self.broker, "fills", []), marks)
+
+        def brief(trips) -> dict[str, Any]:
+            summary = pnl_summary(trips)
+            return {k: summary[k] for k in ("round_trips", "open_round_trips", "win_rate_pct", "closed_pnl",
+                                            "open_pnl", "fees", "net_pnl")}
+
+        return {"trading": brief(ledger.trips),
+                "by_pair": {k: brief(v) for k, v in group_trips(ledger.trips, lambda t: t.symbol).items()},
+                "by_strategy": {k: brief(v) for k, v in group_trips(ledger.trips, lambda t: t.strategy).items()}}
 
     def _record(self, when, value: float) -> None:
         """The live bar for the dashboard, the ramp and ``equity.csv``."""
@@ -184,5 +227,12 @@ class SessionMonitor(OnePortfolio, bt.Strategy):
                 positions=self._positions(), open_orders=open_orders(broker),
                 fills=len(getattr(broker, "fills", [])), rejections=len(getattr(broker, "rejections", [])),
                 day_pnl=None if self.day_start_value is None else value - self.day_start_value,
-                session_pnl=None if self.session_start_value is None else value - self.session_start_value)
+                session_pnl=None if self.session_start_value is None else value - self.session_start_value,
+                late_seconds=self.late_seconds, max_late_seconds=self.max_late_seconds,
+                falling_behind=self.falling_behind, **self.ledger_status())
         self.board.update(**values)
+
+
+def _duration(seconds: float) -> str:
+    hours = seconds / 3600
+    return f"{hours:.1f} h" if hours >= 1 else f"{seconds / 60:.0f} min"

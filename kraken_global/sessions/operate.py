@@ -25,7 +25,6 @@ from kraken_global.sessions.status import StatusBoard, format_status, latest_ses
 log = logging.getLogger("kraken_global.session")
 EXIT_OK, EXIT_STOPPED_AT_ONCE = 0, 130
 TOKEN_VARIABLE = "KG_DASHBOARD_TOKEN"
-SHORT_DAYS = 30
 
 
 def session_folder(args: argparse.Namespace, results: Path, stamp: str) -> Path:
@@ -118,7 +117,7 @@ def run_session(args: argparse.Namespace, config) -> int:
         log.info("%s session %s", args.mode, ending,
                  extra=event_extra("session_stop", mode=args.mode, session=out.name, state=ending))
         remove_alerts(alerts)
-    print(session_summary(args.mode, result, out, log_file), flush=True)
+    print_session_summary(args.mode, result, out, log_file, runner.model_line())
     if getattr(args, "shadow", None):
         from kraken_global.replay.shadow import run_shadow
 
@@ -128,13 +127,20 @@ def run_session(args: argparse.Namespace, config) -> int:
     return EXIT_OK
 
 
-def session_summary(mode: str, result, out: Path, log_file: Path) -> str:
+def session_summary(mode: str, result, out: Path, log_file: Path, model: str) -> str:
+    """The session's result in a few lines: its length counted by bars, the model, the returns (annualized only
+    from 30 days on), the ledger's reconciliation, where the files are."""
+    from kraken_global.reports.breakdown_tables import reconciliation_line
+
     perf, trading = result.metrics["performance"], result.metrics["trading"]
-    days = perf.get("days") or 0
+    days = perf.get("period_days") or 0.0
     lines = [f"{mode} session {'stopped' if result.stopped else 'ended'}: return {perf['total_return_pct']:.2f}% over "
-             f"{days:g} days, {len(result.fills)} fills, {trading['rejected_orders']} refused orders"]
-    if days < SHORT_DAYS:
-        lines.append(f"  no annualized figures: the session covers under {SHORT_DAYS} days")
+             f"{perf.get('bars', 0)} live bars ({days:.1f} days), {len(result.fills)} fills, "
+             f"{trading['rejected_orders']} refused orders", f"  {model}"]
+    if trading.get("entries_blocked_by_model"):
+        lines.append(f"  {trading['entries_blocked_by_model']} entries blocked by the model (each in the log)")
+    if perf.get("annualized_withheld"):
+        lines.append(f"  no annualized figures: {perf['annualized_withheld']}")
     else:
         lines.append(f"  annualized return {perf['annualized_return_pct']:.2f}%, Sharpe {perf['sharpe']:.2f}, "
                      f"max drawdown {perf['max_drawdown_pct']:.2f}%")
@@ -143,6 +149,7 @@ def session_summary(mode: str, result, out: Path, log_file: Path) -> str:
         from kraken_global.registry.approvals import approval_line
 
         lines.append(f"  model {result.metrics['model']['id']}: {approval_line(registry)}")
+    lines.append(f"  {reconciliation_line(trading)}")
     lines += [f"  results in {out}/, log in {log_file}", f"next: .venv/bin/kraken-global status {out}"]
     return "\n".join(lines)
 
@@ -177,6 +184,22 @@ def _dashboard(args: argparse.Namespace, config, runner, board: StatusBoard, con
              "on: the token is needed for each action" if controls is not None else
              f"off: start with --dashboard-token or {TOKEN_VARIABLE} to pause, resume, stop or flatten from it")
     return server
+
+
+def print_session_summary(mode: str, result, out: Path, log_file: Path, model: str) -> None:
+    """The summary, then the round trips by strategy and by pair (and best and worst) when the session traded."""
+    from rich.console import Console
+
+    from kraken_global.reports.breakdown_tables import breakdown_tables
+
+    console = Console(soft_wrap=True)
+    text = session_summary(mode, result, out, log_file, model)
+    head, _, hint = text.rpartition("\n")
+    console.print(head, markup=False, highlight=False)
+    if result.metrics["trading"]["round_trips"] or result.metrics["trading"]["open_round_trips"]:
+        for table in breakdown_tables(result.metrics, periods=False):
+            console.print(table)
+    console.print(hint, markup=False, highlight=False)
 
 
 def _status_server(board: StatusBoard, port: int | None):

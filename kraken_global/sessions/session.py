@@ -16,8 +16,9 @@ verifies. Both:
   heartbeat per live bar; feed the dashboard's journal; apply the operator's controls and the capital ramp's cap
   in the broker (:mod:`.brokers`); give paper the live daily-loss kill switch;
 - end cleanly on a :class:`StopRequest` (the first SIGINT/SIGTERM) as after ``max_bars``: the current bar is
-  finished, then ``metrics.json``, ``fills.csv``, ``plan.csv``, ``equity.csv`` (value, drawdown, buy-and-hold
-  and regime per live bar), ``session.json`` (reconciliation, feed statuses) and ``report.png`` are written to the
+  finished, then ``metrics.json`` (with the round-trip ledger and its breakdowns), ``fills.csv`` (who and why on
+  every fill), ``plan.csv``, ``equity.csv`` (value, drawdown, buy-and-hold and regime per live bar),
+  ``session.json`` (reconciliation, feed statuses, entries the model blocked) and ``report.png`` are written to the
   results folder.
 - record what ``kraken-global parity`` needs to replay the session through the backtest: ``orders.csv`` (every
   order with the bar it was decided on), ``config.yaml`` and session.json's ``replay`` block (exchange time at
@@ -38,7 +39,7 @@ import pandas as pd
 from kraken_global.analyzers.orders import OrderLog, orders_frame
 from kraken_global.assembly.cerebro import add_standard_analyzers, check_model_applies, load_data, paper_broker
 from kraken_global.assembly.regime_system import add_regime_strategies, plan_lines
-from kraken_global.assembly.results import collect_metrics, fills_frame
+from kraken_global.assembly.results import collect_metrics, fills_frame, honest_periods
 from kraken_global.assembly.warmup import warmup_needs
 from kraken_global.config import BacktestConfig, dump_config
 from kraken_global.errors import ConfigError, DataError
@@ -54,6 +55,7 @@ from kraken_global.live.state import TradingState
 from kraken_global.live.store import KrakenStore, StoreSettings
 from kraken_global.ml.operating_point import OPERATING_KEYS, bind_operating_point
 from kraken_global.ml.retraining import DowntimeRetrainer, RetrainJob, load_trading_approval
+from kraken_global.order_reasons import SESSION_STOP
 from kraken_global.registry import ModelRegistry
 from kraken_global.registry.approvals import approval_line
 from kraken_global.registry.sessions import audit_session, end_audited_session
@@ -89,6 +91,7 @@ class SessionResult:
     equity: pd.Series | None = None
     stopped: bool = False
     journal: pd.DataFrame | None = None  # per live bar: value, drawdown_pct, benchmark_value, regime
+    blocked_entries: list[dict[str, Any]] = field(default_factory=list)
 
 
 def open_store(config: BacktestConfig, credentials: Credentials | None) -> KrakenStore:
@@ -131,7 +134,7 @@ def local_history(config: BacktestConfig, before: pd.Timestamp) -> dict[str, pd.
         frame = frame[frame.index + bar <= before].iloc[-keep:]
         if len(frame) and frame.index[-1] < reach and config.data.recorded is not None:
             # the local files are too old to be joined to the record; the record alone may still meet Kraken
-            record, _ = load_record(config.data.recorded, universe.resolve(symbol), bar, config.data.gaps.policy())
+            record, _ = load_record(config.data.recorded, universe.resolve(symbol), bar, config.data.quality())
             if record is not None and len(record):
                 frame = record[record.index + bar <= before].iloc[-keep:]
         if len(frame) and frame.index[-1] < reach:
@@ -253,8 +256,8 @@ class SessionRunner:
                                       self.board.path.parent.name if self.board is not None else None)
         try:
             cerebro = self.build(store)
-            log.info("%s session starting against %s%s", self.mode, self.config.live.api_url or "Kraken",
-                     f"; {approval_line(self.approval)}" if self.approval else "")
+            log.info("%s session starting against %s; %s%s", self.mode, self.config.live.api_url or "Kraken",
+                     self.model_line(), f"; {approval_line(self.approval)}" if self.approval else "")
             strategies = cerebro.run()
             if self.stop.stopped and self.mode == "live":
                 cerebro.broker.on_session_stop(self.config.live.on_stop)
@@ -269,13 +272,25 @@ class SessionRunner:
             self.retrain_job.wait(timeout=600)
         return self._result(strategies, cerebro)
 
+    def model_line(self) -> str:
+        """Which model the session trades with, in words (the start line and the summary say it)."""
+        if self.model is None:
+            return "no model: entries follow the strategies' rules alone"
+        return (f"model {self.approved.get('id')} (sha256 {self.approved.get('sha256')}) filters entries at "
+                f"min_probability {self.config.ml.min_probability:g}")
+
     def _result(self, strategies: list, cerebro: bt.Cerebro) -> SessionResult:
         keeper = next((s for s in strategies if isinstance(s, LivePlanKeeper)), None)
         trading = [s for s in strategies if not isinstance(s, LivePlanKeeper | DowntimeRetrainer | SessionMonitor)]
         broker = cerebro.broker
-        metrics = collect_metrics(trading, broker)
+        monitor = next((s for s in strategies if isinstance(s, SessionMonitor)), None)
+        closes = pd.DataFrame.from_dict(monitor.closes, orient="index") if monitor is not None and monitor.closes \
+            else None
+        metrics = collect_metrics(trading, broker, closes, end_reason=SESSION_STOP)
+        honest_periods(metrics, len(trading[0].analyzers.returns.values), parse_timeframe(self.config.data.timeframe))
         metrics["session"] = {"mode": self.mode, "model": self.approved.get("id"),
-                              "model_sha256": self.approved.get("sha256")}
+                              "model_sha256": self.approved.get("sha256"),
+                              "late_seconds_max": monitor.max_late_seconds if monitor is not None else None}
         metrics["model"] = {"id": self.approved.get("id"), "sha256": self.approved.get("sha256"),
                             "operating_point": {k: getattr(self.config.ml, k) for k in OPERATING_KEYS},
                             "registry": self.approval} if self.model is not None else None
@@ -284,11 +299,11 @@ class SessionRunner:
         statuses = {d._name: list(d.statuses) for d in cerebro.datas}
         reconciliation = list(getattr(broker, "reconciliation", []))
         retraining = list(self.retrain_job.results) if self.retrain_job is not None else []
-        monitor = next((s for s in strategies if isinstance(s, SessionMonitor)), None)
         equity = pd.Series(monitor.values, dtype="float64") if monitor is not None and monitor.values else None
         return SessionResult(self.mode, metrics, fills_frame(broker), plan, reconciliation, statuses, retraining,
                              orders=orders_frame(trading), config=self.config, replay=self._replay(cerebro),
-                             equity=equity, stopped=self.stop.stopped, journal=_journal_frame(monitor, equity))
+                             equity=equity, stopped=self.stop.stopped, journal=_journal_frame(monitor, equity),
+                             blocked_entries=[e for s in trading for e in getattr(s, "blocked_entries", ())])
 
     def _replay(self, cerebro: bt.Cerebro) -> dict[str, Any]:
         """What the parity report needs to replay this session through the backtest."""
@@ -327,7 +342,8 @@ def write_session(result: SessionResult, out: Path, plot: bool = True) -> Path:
         (out / "config.yaml").write_text(dump_config(result.config))
     (out / "session.json").write_text(json.dumps(
         {"mode": result.mode, "reconciliation": result.reconciliation, "feed_statuses": result.statuses,
-         "retraining": result.retraining, "replay": result.replay, "stopped_by_signal": result.stopped},
+         "retraining": result.retraining, "replay": result.replay, "stopped_by_signal": result.stopped,
+         "entries_blocked_by_model": result.blocked_entries},
         indent=2, default=str) + "\n")
     if plot and result.equity is not None and len(result.equity) > 1:
         from kraken_global.reports.plots import plot_session

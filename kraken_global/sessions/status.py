@@ -157,6 +157,21 @@ def format_status(status: dict[str, Any], session: Path) -> str:
              f"  value        {number('value')} USD  cash {number('cash')} USD",
              f"  P&L          day {number('day_pnl')} USD  session {number('session_pnl')} USD",
              f"  orders       {status.get('fills', 0)} fills, {status.get('rejections', 0)} refused"]
+    late = status.get("late_seconds") or 0
+    if late:
+        behind = ": FALLING BEHIND (see the log)" if status.get("falling_behind") else ""
+        lines.append(f"  lateness     the last bar was handled {late / 3600:.1f} h after it closed (most: "
+                     f"{(status.get('max_late_seconds') or late) / 3600:.1f} h){behind}")
+    trading = status.get("trading")
+    if trading:
+        won = trading.get("win_rate_pct")
+        lines.append(f"  round trips  {trading['round_trips']} closed ({'-' if won is None else f'{won:.0f}%'} won), "
+                     f"{trading['open_round_trips']} open; closed {trading['closed_pnl']:+,.2f}, open "
+                     f"{trading['open_pnl']:+,.2f}, fees {trading['fees']:,.2f} USD")
+        for key, label in (("by_strategy", "by strategy"), ("by_pair", "by pair")):
+            if status.get(key):
+                lines.append(f"  {label:<12} " + ", ".join(f"{name} {row['net_pnl']:+,.2f}"
+                                                          for name, row in status[key].items()))
     positions = status.get("positions") or {}
     lines.append("  positions    " + (", ".join(f"{s} {p['size']:g} ({money(p['value'])} USD)"
                                                 for s, p in positions.items()) or "none"))

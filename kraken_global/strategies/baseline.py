@@ -13,6 +13,7 @@ It is deliberately plain: it is the benchmark line the regime system must beat i
 from __future__ import annotations
 
 from kraken_global.indicators import RollingMean
+from kraken_global.order_reasons import ENTRY_SIGNAL, NO_REGIME, SIGNAL_EXIT
 from kraken_global.strategies.base import KrakenStrategy
 
 
@@ -49,6 +50,7 @@ class SmaTrendBaseline(KrakenStrategy):
             if uptrend and held <= 0 and self.can_open():
                 value = min(self.broker.getvalue() * weight, self.broker.getcash() * 0.99)
                 if value >= self.p.min_trade_usd:  # no order the exchange would refuse, bar after bar
-                    self.track(self.buy(data=data, size=value / data.close[0]))
+                    self.track(self.buy(data=data, size=value / data.close[0], reason=ENTRY_SIGNAL,
+                                        regime=NO_REGIME))
             elif not uptrend and held > 0 and self.can_reduce():
-                self.track(self.sell(data=data, size=held))
+                self.track(self.sell(data=data, size=held, reason=SIGNAL_EXIT, regime=NO_REGIME))

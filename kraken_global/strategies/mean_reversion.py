@@ -12,6 +12,7 @@ Rules per pair (periods in bars; defaults for 1h candles):
 from __future__ import annotations
 
 from kraken_global.indicators import RollingMean, RollingStd
+from kraken_global.order_reasons import SIGNAL_EXIT, STOP, TARGET
 from kraken_global.strategies.sleeve import SleeveStrategy
 
 
@@ -51,6 +52,7 @@ class MeanReversion(SleeveStrategy):
                 held = self.bars(d) - self.entered_at[d]
                 if z >= self.p.exit_z or z <= -self.p.stop_z or held >= self.p.max_hold:
                     del self.entered_at[d]
+                    self.note(d, TARGET if z >= self.p.exit_z else STOP if z <= -self.p.stop_z else SIGNAL_EXIT)
                     out[d] = 0.0
                 else:
                     out[d] = share

@@ -15,6 +15,7 @@ Each tranche is ``1 / tranches`` of the pair's equal share of the sleeve.
 from __future__ import annotations
 
 from kraken_global.indicators import RollingMean, RollingMin
+from kraken_global.order_reasons import ENTRY_SIGNAL, STOP
 from kraken_global.strategies.sleeve import SleeveStrategy
 
 
@@ -41,6 +42,7 @@ class Recovery(SleeveStrategy):
             held, last, floor = self.state.get(d, (0, None, None))
             if held and (close < floor or close < last * (1 - self.p.stop)):
                 self.state.pop(d)
+                self.note(d, STOP)
                 out[d] = 0.0
                 continue
             rising = close > self.now(self.sma[d], d)
@@ -48,5 +50,6 @@ class Recovery(SleeveStrategy):
                 self.state[d] = (1, close, self.now(self.low[d], d))
             elif 0 < held < self.p.tranches and rising and close >= last * (1 + self.p.step):
                 self.state[d] = (held + 1, close, floor)
+                self.note(d, ENTRY_SIGNAL)  # a further tranche
             out[d] = share * self.state.get(d, (0, None, None))[0] / self.p.tranches
         return out

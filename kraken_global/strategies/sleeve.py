@@ -16,15 +16,33 @@ turns that into market orders and keeps the books of its own sleeve:
 - **Schedule**: new exposure only in TRADING; reductions also in TRANSITION; nothing in DOWNTIME.
 - **Model filter**: when a feed carries a ``p_up`` line (the approved model's probability of a positive forward
   return) and ``min_probability`` > 0, a new position in that pair is opened only if ``p_up >= min_probability``;
-  positions already held are managed by the rule alone.
+  positions already held are managed by the rule alone. Each entry the model blocks is kept in
+  :attr:`blocked_entries` and logged (pair, probability, threshold), once per signal.
+- **Why**: every order carries its reason and the regime it was decided in (``order.info``; the words are in
+  :mod:`kraken_global.order_reasons`): a lost slot, an exit the rule labelled with :meth:`note` (``stop``,
+  ``target``) or a plain ``signal exit``, an ``entry signal`` from flat, a ``regime change`` of the sleeve's share,
+  else a ``rebalance``.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+
+from kraken_global.order_reasons import (
+    ENTRY_SIGNAL,
+    NO_REGIME,
+    REBALANCE,
+    REGIME_CHANGE,
+    SIGNAL_EXIT,
+    SLOT_LOST,
+)
+from kraken_global.regimes import Regime
 from kraken_global.selection import weight_line
 from kraken_global.strategies.base import KrakenStrategy
 
 DUST = 1e-9
+log = logging.getLogger("kraken_global.session")
 
 
 class SleeveStrategy(KrakenStrategy):
@@ -48,12 +66,21 @@ class SleeveStrategy(KrakenStrategy):
         self._weight = None
         if self.plan_feed is not None:  # (a feed's truth value is a line operation, not a bool)
             self._weight = getattr(self.plan_feed.lines, weight_line(type(self).__name__), None)
+        self._notes: dict = {}  # data -> the reason the rule gave for its latest decision (see note())
+        self._decided_allocation: dict = {d: 0.0 for d in self.datas}
+        self.blocked_entries: list[dict] = []
+        self._blocked: set = set()
 
     # -- what subclasses provide ---------------------------------------------------------------------------
 
     def targets(self) -> dict:
         """Fraction of this sleeve's budget wanted in each data (sum <= 1); data left out keep their units."""
         raise NotImplementedError
+
+    def note(self, data, reason: str) -> None:
+        """Label the rule's decision on ``data`` (``stop``, ``target``, a tranche's ``entry signal``): the next
+        order for ``data`` carries it, whenever the schedule lets that order go."""
+        self._notes[data] = reason
 
     # -- books ------------------------------------------------------------------------------------------
 
@@ -123,13 +150,39 @@ class SleeveStrategy(KrakenStrategy):
             return  # no slot and nothing to wind down: most sleeves on most bars
         wanted = self.targets() if allocation > 0 else {d: 0.0 for d in self.datas if self.units[d] > 0}
         if self.p.min_probability > 0:
-            wanted = {d: f if f <= 0 or self.units[d] > 0 or self._model_allows(d) else 0.0 for d, f in wanted.items()}
+            wanted = {d: self._model_filtered(d, f) for d, f in wanted.items()}
         budget = self.budget()
         for data, fraction in wanted.items():
             if self.bars(data) and not self.has_open_order(data):
-                self._trade_toward(data, max(fraction, 0.0) * budget)
+                self._trade_toward(data, max(fraction, 0.0) * budget, fraction, allocation)
 
-    def _trade_toward(self, data, target_value: float) -> None:
+    def _reason(self, data, fraction: float, allocation: float) -> str:
+        """Why an order for ``data`` is placed now (see the module docstring)."""
+        if allocation <= 0:
+            return SLOT_LOST
+        noted = self._notes.get(data)
+        if fraction <= 0:
+            return noted or SIGNAL_EXIT
+        if self.units[data] <= 0:
+            return ENTRY_SIGNAL
+        if noted:
+            return noted
+        return REGIME_CHANGE if allocation != self._decided_allocation[data] else REBALANCE
+
+    def regime_label(self) -> str:
+        """The regime in force on this bar (``none`` without the regime system's plan)."""
+        if self.plan_feed is None or not self.bars(self.plan_feed):
+            return NO_REGIME
+        code = self.plan_feed.lines.regime[0]
+        return Regime(int(code)).name if code == code else NO_REGIME
+
+    def _order(self, side, data, size: float, fraction: float, allocation: float) -> None:
+        reason = self._reason(data, fraction, allocation)
+        self._notes.pop(data, None)
+        self._decided_allocation[data] = allocation
+        self.track(side(data=data, size=size, reason=reason, regime=self.regime_label()))
+
+    def _trade_toward(self, data, target_value: float, fraction: float, allocation: float) -> None:
         if self.replaying:
             return  # a live feed's history: no decision is taken on it, so the first live bar acts on the target
         price = data.close[0]
@@ -150,11 +203,11 @@ class SleeveStrategy(KrakenStrategy):
             size = min(delta, self.broker.getcash() * 0.99) / price
             if size * price < self.p.min_trade_usd:
                 return
-            self.track(self.buy(data=data, size=size))
+            self._order(self.buy, data, size, fraction, allocation)
         elif self.can_reduce():
             size = self.units[data] if closing else min(-delta / price, self.units[data])
             if self._sellable(data, size) and (closing or size * price >= self.p.min_trade_usd):
-                self.track(self.sell(data=data, size=size))
+                self._order(self.sell, data, size, fraction, allocation)
 
     def _model_allows(self, data) -> bool:
         line = getattr(data.lines, "p_up", None)
@@ -162,6 +215,24 @@ class SleeveStrategy(KrakenStrategy):
             return True
         p = line[0]
         return p == p and p >= self.p.min_probability  # NaN (features not ready) vetoes
+
+    def _model_filtered(self, data, fraction: float) -> float:
+        """``fraction``, or 0 when it would open a position the model vetoes; a veto is recorded once per signal,
+        and only when the entry could otherwise be placed now."""
+        if fraction <= 0 or self.units[data] > 0 or self._model_allows(data):
+            self._blocked.discard(data)
+            return fraction
+        if data not in self._blocked and self.can_open() and not self.has_open_order(data):
+            self._blocked.add(data)
+            p = data.lines.p_up[0]
+            entry = {"bar": str(self.datetime.datetime(0)), "strategy": type(self).__name__, "pair": data._name,
+                     "probability": None if math.isnan(p) else float(p), "threshold": self.p.min_probability,
+                     "regime": self.regime_label()}
+            self.blocked_entries.append(entry)
+            log.info("entry blocked by the model: %s %s, P(up) %s below %.2f (regime %s)", entry["strategy"],
+                     entry["pair"], "unknown (features not ready)" if entry["probability"] is None
+                     else f"{entry['probability']:.3f}", entry["threshold"], entry["regime"])
+        return 0.0
 
     def _sellable(self, data, size: float) -> bool:
         """False for dust the exchange would refuse (under one lot or ``ordermin``); it stays in the sleeve."""

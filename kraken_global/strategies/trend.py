@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import backtrader as bt
 
+from kraken_global.order_reasons import SIGNAL_EXIT, STOP
 from kraken_global.strategies.sleeve import SleeveStrategy
 
 
@@ -45,6 +46,7 @@ class TrendFollower(SleeveStrategy):
                 if stopped or fast < slow:
                     peak = self.peak.pop(d)
                     self.reentry[d] = peak if stopped and fast >= slow else 0.0
+                    self.note(d, STOP if stopped else SIGNAL_EXIT)
                     out[d] = 0.0
                 else:
                     out[d] = share

@@ -30,7 +30,6 @@ from kraken_global.sessions.dashboard.views import (
 from kraken_global.sessions.status import read_status
 
 MAX_POINTS = 4000
-SHORT_DAYS = 30  # as the console: no annualized figure of a shorter period
 
 
 def folder_document(path: Path) -> dict[str, Any]:
@@ -104,13 +103,14 @@ def _config(path: Path) -> dict[str, Any]:
 def _performance_rows(metrics: dict[str, Any]) -> list[list[Any]]:
     perf, trading = metrics.get("performance", {}), metrics.get("trading", {})
     bench = metrics.get("benchmark") or {}
-    short = (perf.get("days") or 0) < SHORT_DAYS
+    # metrics.json withholds annualized figures of a short period (kraken_global.metrics.withhold_annualized)
+    short = bool(perf.get("annualized_withheld")) or perf.get("annualized_return_pct") is None
     sharpe = perf.get("sharpe")
     rows = [["start value USD", money(perf.get("start_value"))], ["end value USD", money(perf.get("end_value"))],
             ["return", percent(perf.get("total_return_pct"))],
             ["annualized return",
-             f"- (under {SHORT_DAYS} days)" if short else percent(perf.get("annualized_return_pct"))],
-            ["Sharpe", f"- (under {SHORT_DAYS} days)" if short else
+             "- (period too short)" if short else percent(perf.get("annualized_return_pct"))],
+            ["Sharpe", "- (period too short)" if short else
              f"{sharpe:.2f}" if isinstance(sharpe, int | float) else "-"],
             ["max drawdown", percent(perf.get("max_drawdown_pct"))], ["days", perf.get("days")],
             ["fills", trading.get("taker_fills", 0) + trading.get("maker_fills", 0)],
