@@ -6,31 +6,44 @@ What the community ccxt brokers get wrong, and what this one does instead:
   with what backtrader was told; the difference is one execution bit at the volume-weighted price of the new
   part, with its fee as commission. Strategies and analyzers see Partial and Completed exactly as in a backtest.
 - **Never doubled, never lost.** The intent is written to SQLite *before* sending (with a client order id and,
-  before each send, the AddOrder's deadline), the store resolves an unknown outcome by looking that id up until the
-  deadline has passed, an order still unknown after that is Rejected as never placed, and every exchange trade of
-  our orders is recorded once. A cancel that meets an order which closed meanwhile finishes it from its fills.
-  On start the state is reconciled with the exchange before anything else; orders an earlier run left open are
-  cancelled (no strategy owns them any more) and their fills are kept.
-- **Cash and positions are the exchange's**: balances are re-read after fills and every ``sync_seconds``; a pair's
-  position is the account's balance of its base asset.
-- **Rules before sending**: the downtime schedule (as in the paper broker), Kraken's lot precision, ``ordermin``
-  and ``costmin``, and the risk limits (order and position notional, the daily-loss kill switch that cancels
-  everything and sells every position). A refused order is Rejected with ``order.info["reject_reason"]``.
-- **Dead man's switch**: ``CancelAllOrdersAfter`` is refreshed every ``dms_refresh_seconds`` while the broker
-  runs, so resting orders do not outlive a crashed process.
+  before each send, the AddOrder's deadline on Kraken's clock). An order whose placement is unknown stays alive
+  (Submitted) and its pair takes no new order until Kraken's records settle it (:meth:`KrakenStore.lookup` each
+  sync): found, it goes on as placed; proven absent, it is Rejected "not placed" and the strategy decides again on
+  its next bar from the reconciled position. A copy that Kraken shows only later is adopted (its fills recorded and
+  handed to the strategy that placed it; a resting one cancelled), never doubled. Every exchange trade of our
+  orders is recorded once. On start the state is reconciled with the exchange before anything else.
+- **Only what is its own** (:mod:`~kraken_global.live.ownership`): it cancels only orders it placed (at start, on
+  stop, in the kill switch), sells only the units its own fills built, and spends at most its capital budget. A
+  start on an account with other open orders while the dead man's switch is on is refused unless
+  ``dedicated_account``: Kraken's switch cancels every order of the account.
+- **Rules before sending**: the downtime schedule (as in the paper broker), the pair's market status (AssetPairs:
+  ``cancel_only``, ``post_only``, ``limit_only``, ``reduce_only``), Kraken's lot precision, ``ordermin`` and
+  ``costmin``, the bot's cash with the account's taker fee, the risk limits (order and position notional, the
+  daily-loss kill switch that cancels the bot's orders and sells its positions), a working dead man's switch and a
+  clock within the skew bound. A refused order is Rejected with ``order.info["reject_reason"]``.
+- **Dead man's switch** on its own thread (:class:`~kraken_global.live.dead_mans_switch.DeadMansSwitch`), so a
+  blocked placement cannot starve it.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections import deque
+from collections import defaultdict, deque
 from datetime import datetime
 
 import backtrader as bt
 
 from kraken_global.exposure import allowed_buy_size, is_limited
-from kraken_global.live.errors import LiveError, OrderRejected, UnknownOrderError
+from kraken_global.live.dead_mans_switch import DeadMansSwitch
+from kraken_global.live.errors import (
+    LiveError,
+    OrderNotPlaced,
+    OrderRejected,
+    PlacementUnknown,
+    TradingRefused,
+)
+from kraken_global.live.events import emit
+from kraken_global.live.ownership import bot_cash, client_id_of, own_units, split_open_orders
 from kraken_global.live.risk import RiskGuard, RiskLimits
 from kraken_global.live.state import TradingState
 from kraken_global.live.store import KrakenStore, new_client_order_id
@@ -42,6 +55,8 @@ from kraken_global.universe import PairRules, Universe, catalog
 
 log = logging.getLogger(__name__)
 _EPS = 1e-12
+LATE_COPY_SCAN_SECONDS = 30.0  # how often open orders are scanned for late copies while an intent is watched
+DEFAULT_FEES = (0.0016, 0.0026)  # (maker, taker) until the account's own are read
 
 
 class _Tracked:
@@ -66,9 +81,12 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         ("schedule", DowntimeSchedule()),
         ("quote", "USD"),
         ("sync_seconds", 2.0),
-        ("dead_mans_switch_seconds", 60),
+        ("dead_mans_switch_seconds", 60),  # None: no dead man's switch
         ("dms_refresh_seconds", 20.0),
         ("max_pair_share", None),  # the config passes broker.max_pair_share
+        ("dedicated_account", False),  # the account holds nothing but the bot's orders: its switch may cancel all
+        ("capital_budget", None),  # USD the bot may spend beyond what its fills brought back (None: no cap)
+        ("fees", DEFAULT_FEES),  # (maker, taker) the account pays (TradeVolume)
     )
 
     def __init__(self) -> None:
@@ -79,16 +97,24 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         self.risk = RiskGuard(self.p.risk)
         self.notifs: deque = deque()
         self.tracked: dict[str, _Tracked] = {}
+        self.orphans: dict[str, dict] = {}  # earlier runs' orders still unknown or open: no strategy owns them
         self.balances: dict[str, dict[str, float]] = {}
         self.positions: dict = {}
         self.datas: list = []
         self.fills: list[Fill] = []
         self.rejections: list[Rejection] = []
         self.reconciliation: list[str] = []
+        self.late_fills: dict[str, list[tuple[str, float, float, float]]] = defaultdict(list)
         self.flatten_epoch = 0
+        self.dms: DeadMansSwitch | None = None
+        self.clock_problem: str | None = None
+        self.foreign_orders = 0
+        self._built: dict[str, float] = {}
+        self._cash_flow = 0.0
         self._order_ids: dict[int, int] = {}
         self._next_sync = 0.0
-        self._next_dms = 0.0
+        self._next_scan = 0.0
+        self._unreachable = False
         self.startingcash = 0.0
 
     def __repr__(self) -> str:
@@ -99,47 +125,71 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
     def start(self) -> None:
         super().start()
         self.reconciliation = self.state.reconcile(self.store)
-        for order in self.store.fetch_open_orders():
-            name = order.get("clientOrderId") or order["id"]
-            try:
-                self.store.cancel_order(order["id"])
-            except UnknownOrderError:  # it filled or was cancelled meanwhile: its fills are read below
-                self.reconciliation.append(f"{name}: left open by an earlier run, closed before it was cancelled")
-                continue
-            self.reconciliation.append(f"{name}: left open by an earlier run, cancelled")
-        if self.reconciliation:
+        ours, foreign = split_open_orders(self.store.fetch_open_orders(), self.state.client_ids())
+        self.foreign_orders = len(foreign)
+        if foreign and self.p.dead_mans_switch_seconds and not self.p.dedicated_account:
+            raise TradingRefused(
+                f"the account has {len(foreign)} open order(s) this bot did not place, and Kraken's dead man's switch "
+                f"(live.dead_mans_switch_seconds {self.p.dead_mans_switch_seconds}) cancels every order of the "
+                "account when it fires: trade on an account (or subaccount) of its own, set live.dead_mans_switch_"
+                "seconds: null, or set live.dedicated_account: true if those orders may be cancelled")
+        if foreign:
+            log.info("%d open order(s) on the account are not this bot's: left alone", len(foreign))
+        for order in ours:
+            self._cancel_leftover(client_id_of(order), order["id"])
+        if ours:
             self.state.reconcile(self.store)
+        for row in self.state.unsettled_orders():
+            self.orphans[row["client_id"]] = row
         for line in self.reconciliation:
             log.info("reconciliation: %s", line)
+        self._take_new_fills()
         self._refresh_balances()
         self.startingcash = self.getcash()
-        self._refresh_dead_mans_switch(force=True)
+        if self.p.dead_mans_switch_seconds:
+            self.dms = DeadMansSwitch(self.store, self.p.dead_mans_switch_seconds, self.p.dms_refresh_seconds).start()
+
+    def _cancel_leftover(self, client_id: str, txid: str) -> None:
+        if self.store.cancel_if_open(txid):
+            self.reconciliation.append(f"{client_id}: left open by an earlier run, cancelled")
+        else:  # it filled or was cancelled meanwhile: its fills are read by the reconciliation
+            self.reconciliation.append(f"{client_id}: left open by an earlier run, closed before it was cancelled")
 
     def stop(self) -> None:
         """A last sync, so that a fill of the last bar's order reaches the results as it reached the state."""
         try:
-            for tracked in list(self.tracked.values()):
-                self._sync_order(tracked)
+            self._sync()
         except LiveError as exc:
             log.warning("final sync with the exchange failed: %s; the next start reconciles", exc)
+        if self.dms is not None:
+            self.dms.stop(disarm=False)  # the session switches it off once it has dealt with its open orders
         super().stop()
 
     def on_session_stop(self, policy: str) -> None:
-        """A stop signal ended the session: ``cancel`` our open orders (the default), or ``leave`` them resting and
-        switch the dead man's switch off (timeout 0), which would otherwise cancel them within a minute."""
+        """The session ended: ``cancel`` the bot's open orders (the default), or ``leave`` them resting; either way
+        the dead man's switch is switched off, so it cannot later cancel what is left on the account."""
         try:
             if policy == "cancel":
                 for tracked in list(self.tracked.values()):
                     if tracked.txid:
-                        self.store.cancel_order(tracked.txid)
+                        self.store.cancel_if_open(tracked.txid)  # one that closed meanwhile finishes from its fills
                     self._sync_order(tracked)
                     log.info("stop: order %s cancelled", tracked.client_id)
             else:
-                self.store.refresh_dead_mans_switch(0)
-                log.info("stop: %d open order(s) left on the exchange; dead man's switch off", len(self.tracked))
+                log.info("stop: %d open order(s) left on the exchange", len(self.tracked))
         except LiveError as exc:
-            log.error("stop: the exchange did not answer (%s); the dead man's switch cancels our orders within "
-                      "%d s", exc, self.p.dead_mans_switch_seconds)
+            log.error("stop: the exchange did not answer (%s); the dead man's switch cancels every order of the "
+                      "account within %s s", exc, self.p.dead_mans_switch_seconds)
+            if self.dms is not None:
+                self.dms.stop(disarm=False)
+            return
+        if self.dms is not None:
+            self.dms.stop(disarm=True)
+            log.info("stop: dead man's switch off")
+
+    def unsettled(self) -> list[str]:
+        """Client ids of orders whose outcome Kraken's records have not settled (for the summary and status)."""
+        return sorted({t.client_id for t in self.tracked.values() if t.txid is None} | set(self.orphans))
 
     # -- what backtrader asks ----------------------------------------------------------------------------------
 
@@ -149,14 +199,25 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
     def _balance(self, currency: str, kind: str = "total") -> float:
         return float(self.balances.get(currency, {}).get(kind) or 0.0)
 
+    def _units(self, data, kind: str = "total") -> float:
+        """The bot's own units of ``data``'s pair (see :mod:`~kraken_global.live.ownership`)."""
+        return own_units(self._built.get(data._name, 0.0), self._balance(self.rules_for(data).base_currency, kind))
+
+    def _committed(self) -> float:
+        """Quote currency held for the bot's open buys (with the taker fee)."""
+        return sum(t.order.executed.remsize * (t.order.created.price or t.reference_price) * (1 + self.p.fees[1])
+                   for t in self.tracked.values() if t.order.isbuy() and t.order.alive())
+
     def getcash(self) -> float:
-        return self._balance(self.p.quote, "free")
+        budget = self.p.capital_budget
+        return bot_cash(self._balance(self.p.quote, "free"), budget, self._cash_flow,
+                        self._committed() if budget is not None else 0.0)
 
     def getvalue(self, datas=None) -> float:
-        value = self._balance(self.p.quote)
+        value = bot_cash(self._balance(self.p.quote), self.p.capital_budget, self._cash_flow)
         for data in datas or self.datas:
             if len(data):
-                value += self._balance(self.rules_for(data).base_currency) * data.close[0]
+                value += self._units(data) * data.close[0]
         return value
 
     def getposition(self, data, clone: bool = True) -> bt.Position:
@@ -176,7 +237,12 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
     def _know(self, data) -> None:
         if data not in self.positions:
             self.datas.append(data)
-            self.positions[data] = bt.Position(self._balance(self.rules_for(data).base_currency), 0.0)
+            self.positions[data] = bt.Position(self._units(data), 0.0)
+
+    def take_late_fills(self, strategy: str) -> list[tuple[str, float, float, float]]:
+        """Fills of ``strategy``'s orders that Kraken showed only after the order was settled without them (a late
+        copy adopted, an earlier run's order): (symbol, signed size, price, fee) for the strategy's books."""
+        return self.late_fills.pop(strategy, [])
 
     # -- order entry -------------------------------------------------------------------------------------------
 
@@ -202,17 +268,14 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         self._know(data)
         pending = sum(abs(t.order.executed.remsize) for t in self.tracked.values()
                       if t.order.data is data and t.order.isbuy() and t.order.alive())
-        return allowed_buy_size(size, price, self._balance(self.rules_for(data).base_currency), pending,
-                                self.getvalue(), self.p.max_pair_share)
+        return allowed_buy_size(size, price, self._units(data), pending, self.getvalue(), self.p.max_pair_share)
 
     def cancel(self, order) -> None:
         """Cancel on the exchange; an order that closed meanwhile (Kraken: ``EOrder:Unknown order``) is finished
         from its fills instead: Completed, or Canceled with what executed."""
         for tracked in list(self.tracked.values()):
             if tracked.order is order and tracked.txid:
-                try:
-                    self.store.cancel_order(tracked.txid)
-                except UnknownOrderError:
+                if not self.store.cancel_if_open(tracked.txid):
                     log.info("cancel %s: the order is no longer open; finishing it from its fills", tracked.client_id)
                 self._sync_order(tracked)
 
@@ -221,12 +284,37 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         order.addinfo(reject_reason=reason)
         order.reject(self)
         when = data.datetime.datetime(0) if len(data) else None
-        self.rejections.append(Rejection(when, data._name, "buy" if order.isbuy() else "sell", abs(order.size),
-                                         reason, self.order_id(order)))
-        log.info("order refused: %s %s %g: %s", "buy" if order.isbuy() else "sell", data._name, abs(order.size),
-                 reason)
+        side = "buy" if order.isbuy() else "sell"
+        self.rejections.append(Rejection(when, data._name, side, abs(order.size), reason, self.order_id(order)))
+        emit(log, logging.INFO, "order_refused", "order refused: %s %s %g: %s", side, data._name, abs(order.size),
+             reason, pair=data._name, side=side, size=abs(order.size), reason=reason,
+             cl_ord_id=order.info.get("client_order_id"))
         self.notify(order)
         return order
+
+    def _unknown_pairs(self) -> set[str]:
+        return ({t.order.data._name for t in self.tracked.values() if t.txid is None}
+                | {row["symbol"] for row in self.orphans.values() if not row.get("txid")})
+
+    def _guard_problem(self) -> str | None:
+        """Why no order may be opened now, whatever the pair (a stopped dead man's switch, a skewed clock)."""
+        if self.dms is not None and not self.dms.healthy:
+            return "the dead man's switch could not be refreshed: no new order until it is"
+        return self.clock_problem
+
+    @staticmethod
+    def _status_problem(rules: PairRules, kind: str, post_only: bool, reduces: bool) -> str | None:
+        """What the pair's market status (Kraken's AssetPairs) refuses."""
+        status = rules.status
+        if status in ("cancel_only", "delisted"):
+            return f"market in {status} mode: Kraken takes no new order on {rules.symbol}"
+        if status == "post_only" and not (kind == "limit" and post_only):
+            return f"market in post_only mode: only post-only limit orders on {rules.symbol}"
+        if status == "limit_only" and kind != "limit":
+            return f"market in limit_only mode: no market orders on {rules.symbol}"
+        if status == "reduce_only" and not reduces:
+            return f"market in reduce_only mode: only orders that reduce a position on {rules.symbol}"
+        return None
 
     def _check(self, order) -> str | None:
         data = order.data
@@ -237,13 +325,21 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
             return "live trading supports market and limit orders only"
         rules = self.rules_for(data)
         size, side = abs(order.size), "buy" if order.isbuy() else "sell"
-        position = self._balance(rules.base_currency)
+        kind = "limit" if order.exectype == bt.Order.Limit else "market"
+        position = self._units(data)
         session = self.p.schedule.state_at(data.datetime.datetime(0))
         reduces = side == "sell" and size <= position + _EPS
         if session is Session.DOWNTIME:
             return "downtime"
         if session is Session.TRANSITION and not reduces:
             return "transition: only orders that reduce exposure are accepted before downtime"
+        problem = self._guard_problem() or self._status_problem(rules, kind, bool(order.info.get("postonly")),
+                                                                reduces)
+        if problem is not None:
+            return problem
+        if data._name in self._unknown_pairs():
+            return (f"an earlier order on {data._name} has an unknown outcome: no new order for the pair until "
+                    "Kraken's records settle it")
         if size <= 0:
             return f"size rounds to 0 at {rules.lot_decimals} lot decimals"
         if size < rules.ordermin:
@@ -251,8 +347,11 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         price = order.created.price or data.close[0]
         if size * price < rules.costmin:
             return f"costmin: {size * price:.4f} USD is below the minimum cost {rules.costmin:g}"
-        if side == "sell" and size > self._balance(rules.base_currency, "free") + 0.5 * 10.0 ** -rules.lot_decimals:
-            return f"insufficient holdings: sell {size:g} {rules.base_currency} (spot: no shorting)"
+        if side == "sell" and size > self._units(data, "free") + 0.5 * 10.0 ** -rules.lot_decimals:
+            return f"insufficient holdings: sell {size:g} {rules.base_currency} (the bot's own; spot: no shorting)"
+        if side == "buy" and size * price * (1 + self.p.fees[1]) > self.getcash() + 1e-9:
+            return (f"insufficient cash: {size * price:.2f} USD and the taker fee exceed the bot's "
+                    f"{self.getcash():.2f} USD" + (" (live.capital.budget_usd)" if self.p.capital_budget else ""))
         if side == "buy" and self._pair_room(data, size, price) < size - 0.5 * 10.0 ** -rules.lot_decimals:
             return f"pair exposure limit: {data._name} would exceed max_pair_share {self.p.max_pair_share:g}"
         return self.risk.check_order(side, size, price, position)
@@ -280,14 +379,17 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         kill_point("live:after-intent")
         try:
             placed = self.store.submit_order(data._name, side, kind, abs(order.size), price, client_order_id=client_id,
+                                             post_only=bool(order.info.get("postonly")),
                                              on_send=self.state.set_deadline)
             kill_point("live:after-send")
-        except OrderRejected as exc:
-            self.state.mark(client_id, "rejected")
-            return self._reject(order, exc.reason)
-        except LiveError as exc:
-            # the outcome is unknown: the intent stays unsettled and each sync looks the client id up
-            log.error("placing %s: %s; will look it up on the exchange", client_id, exc)
+        except OrderNotPlaced as exc:
+            self.state.mark(client_id, "rejected" if isinstance(exc, OrderRejected) else "not_placed")
+            return self._reject(order, exc.reason if isinstance(exc, OrderRejected) else f"not placed: {exc.reason}")
+        except LiveError as exc:  # PlacementUnknown, or a failure no lookup could follow: the order may exist
+            self.state.mark(client_id, "unknown")
+            emit(log, logging.ERROR, "order_unknown", "placing %s: %s; no new order for %s until Kraken's records "
+                 "settle it", client_id, exc, data._name, pair=data._name, cl_ord_id=client_id, side=side,
+                 reason=str(exc) if isinstance(exc, PlacementUnknown) else f"{type(exc).__name__}: {exc}")
             self.tracked[client_id] = tracked
             return order
         self.tracked[client_id] = tracked
@@ -312,6 +414,7 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
             self._execute(tracked, filled - tracked.filled, cost - tracked.cost, fee - tracked.fee)
             tracked.filled, tracked.cost, tracked.fee = filled, cost, fee
             self.state.sync_fills(self.store)
+            self._take_new_fills()
             self._refresh_balances()
         status = exchange_order.get("status")
         if status == "closed":
@@ -337,47 +440,98 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         reference = tracked.reference_price
         slippage = (price - reference) * size if order.isbuy() else (reference - price) * size
         liquidity = "taker" if order.exectype in (None, bt.Order.Market) else "maker"
-        self.fills.append(Fill(data.datetime.datetime(0), data._name, "buy" if order.isbuy() else "sell", size, price,
-                               cost, fee, fee / cost if cost else 0.0, liquidity, reference, slippage,
-                               self.order_id(order)))
-        log.info("fill %s: %s %s %g at %g, fee %.4f USD", tracked.client_id, "buy" if order.isbuy() else "sell",
-                 data._name, size, price, fee)
+        self._record_fill(data, tracked.client_id, "buy" if order.isbuy() else "sell", size, price, fee, liquidity,
+                          reference, self.order_id(order), slippage)
+
+    def _record_fill(self, data, client_id: str, side: str, size: float, price: float, fee: float, liquidity: str,
+                     reference: float, number: int, slippage: float | None = None, why: str = "") -> None:
+        cost = size * price
+        if slippage is None:
+            slippage = (price - reference) * size if side == "buy" else (reference - price) * size
+        self.fills.append(Fill(data.datetime.datetime(0) if len(data) else None, data._name, side, size, price, cost,
+                               fee, fee / cost if cost else 0.0, liquidity, reference, slippage, number))
+        log.info("fill %s: %s %s %g at %g, fee %.4f USD%s", client_id, side, data._name, size, price, fee, why)
 
     def _sync_order(self, tracked: _Tracked) -> None:
-        if tracked.txid is None:
-            found = self.store.find_by_client_id(tracked.client_id)
-            if found is None:
-                self._settle_if_never_placed(tracked)
-                return
-            self._apply(tracked, found)
+        if tracked.txid is not None:
+            self._apply(tracked, self.store.fetch_order(tracked.txid))
             return
-        self._apply(tracked, self.store.fetch_order(tracked.txid))
-
-    def _settle_if_never_placed(self, tracked: _Tracked) -> None:
-        """An order whose placement is unknown and that the exchange does not show is proven never placed once
-        its deadline has passed by the store's margin (Kraken refuses it after the deadline); until then it may
-        still enter the book, and the next sync looks again."""
         row = self.state.order(tracked.client_id) or {}
-        deadline = row.get("deadline")
-        if deadline is not None and time.time() <= deadline + self.store.settings.deadline_margin_seconds:
+        outcome = self.store.lookup(tracked.client_id, row.get("symbol"), row.get("side"), row.get("deadline"))
+        if outcome.status == "found":
+            log.warning("order %s: found on the exchange after an unknown outcome", tracked.client_id)
+            self._apply(tracked, outcome.order)
+        elif outcome.status == "absent":
+            self.state.settle(tracked.client_id, outcome)
+            self.tracked.pop(tracked.client_id, None)
+            self._reject(tracked.order, f"not placed: {outcome.why}")
+
+    def _sync_orphans(self) -> None:
+        """Earlier runs' orders the reconciliation could not settle or find closed: settle them, cancel any left
+        open (no strategy owns them any more), and hand their fills to the strategies that placed them."""
+        for client_id, row in list(self.orphans.items()):
+            if row.get("txid"):
+                found = self.store.fetch_order(row["txid"])
+                self.state.update_from_exchange(client_id, found)
+            else:
+                outcome = self.store.lookup(client_id, row["symbol"], row["side"], row.get("deadline"))
+                line = self.state.settle(client_id, outcome)
+                if outcome.status == "unknown":
+                    continue
+                self.reconciliation.append(line)
+                found = outcome.order
+            if found is not None and found["status"] == "open":
+                self._cancel_leftover(client_id, found["id"])
+                found = self.store.fetch_order(found["id"])
+                self.state.update_from_exchange(client_id, found)
+            if found is None or found["status"] != "open":
+                self.orphans.pop(client_id)
+                self.state.adopted.add(client_id)
+        self.state.sync_fills(self.store)
+
+    def _scan_late_copies(self) -> None:
+        """While intents proven absent are watched, look for a late copy resting in the book: the strategy was told
+        "not placed" and decided again, so the copy is cancelled (its fills, if any, are adopted)."""
+        now = self.store.clock.time()
+        if now < self._next_scan or not self.state.watched_intents(self.store.kraken_time()):
             return
-        self.state.mark(tracked.client_id, "not_placed")
-        self.tracked.pop(tracked.client_id, None)
-        order = tracked.order
-        order.addinfo(reject_reason="not placed: the exchange never received it")
-        order.reject(self)
-        self.notify(order)
+        self._next_scan = now + LATE_COPY_SCAN_SECONDS
+        ours, _ = split_open_orders(self.store.fetch_open_orders(), self.state.client_ids())
+        tracked = {t.txid for t in self.tracked.values()}
+        for order in ours:
+            if order["id"] not in tracked:
+                client_id = client_id_of(order)
+                log.warning("order %s: a copy Kraken shows late is resting; cancelling it", client_id)
+                self._cancel_leftover(client_id, order["id"])
+                self.state.update_from_exchange(client_id, self.store.fetch_order(order["id"]))
+                self.state.adopted.add(client_id)
+        self.state.sync_fills(self.store)
+
+    def _take_new_fills(self) -> None:
+        """Fills the state recorded for orders settled without them (adopted late copies, earlier runs' orders):
+        into the results and, as late fills, to the books of the strategies that placed them."""
+        self._built = self.state.positions()
+        self._cash_flow = self.state.cash_flow()
+        strategies = {}
+        for client_id, trade in self.state.take_new_fills():
+            if client_id not in self.state.adopted:
+                continue
+            if client_id not in strategies:
+                strategies[client_id] = (self.state.order(client_id) or {}).get("strategy")
+            signed = trade["amount"] if trade["side"] == "buy" else -trade["amount"]
+            data = next((d for d in self.datas if d._name == trade["symbol"]), None)
+            if strategies[client_id]:
+                self.late_fills[strategies[client_id]].append((trade["symbol"], signed, trade["price"], trade["fee"]))
+            if data is not None:
+                number = self._order_ids.setdefault(client_id, len(self._order_ids) + 1)
+                self._record_fill(data, client_id, trade["side"], trade["amount"], trade["price"], trade["fee"],
+                                  "taker", data.close[0] if len(data) else trade["price"], number,
+                                  why=" (adopted: Kraken showed the order late)")
 
     def _refresh_balances(self) -> None:
         self.balances = self.store.fetch_balance()
         for data, position in self.positions.items():
-            position.set(self._balance(self.rules_for(data).base_currency), position.price)
-
-    def _refresh_dead_mans_switch(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if force or now >= self._next_dms:
-            self._next_dms = now + self.p.dms_refresh_seconds
-            self.store.refresh_dead_mans_switch(self.p.dead_mans_switch_seconds)
+            position.set(self._units(data), position.price)
 
     def strategy_books(self, strategy: str) -> dict[str, dict[str, float]]:
         return self.state.strategy_books(strategy)
@@ -388,19 +542,35 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
 
     # -- each cerebro loop -------------------------------------------------------------------------------------
 
+    def _sync(self) -> None:
+        for tracked in list(self.tracked.values()):
+            self._sync_order(tracked)
+        if self.orphans:
+            self._sync_orphans()
+        self._scan_late_copies()
+        self._take_new_fills()
+        self._refresh_balances()
+
     def next(self) -> None:
-        now = time.monotonic()
+        now = self.store.clock.time()
         try:
-            self._refresh_dead_mans_switch()
-            if now < self._next_sync and not self.tracked:
+            problem = self.store.check_clock()
+            if problem != self.clock_problem and problem is not None:
+                log.error("%s", problem)
+            self.clock_problem = problem
+            if now < self._next_sync and not self.tracked and not self.orphans:
                 return
             self._next_sync = now + self.p.sync_seconds
-            for tracked in list(self.tracked.values()):
-                self._sync_order(tracked)
-            self._refresh_balances()
+            self._sync()
         except LiveError as exc:  # the exchange is unreachable for now: try again next loop
-            log.warning("syncing with the exchange failed: %s", exc)
+            if not self._unreachable:
+                emit(log, logging.WARNING, "exchange_unreachable", "syncing with the exchange failed: %s", exc,
+                     reason=str(exc))
+            self._unreachable = True
             return
+        if self._unreachable:
+            log.info("the exchange answers again")
+        self._unreachable = False
         self._watch_daily_loss()
 
     def _watch_daily_loss(self) -> None:
@@ -409,42 +579,52 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
             return
         when: datetime = max(d.datetime.datetime(0) for d in stamped)
         if self.risk.observe_equity(when, self.getvalue()):
-            log.error("kill switch: equity %.2f fell more than %s%% below the day's start %.2f; cancelling and "
-                      "selling everything", self.getvalue(), self.p.risk.max_daily_loss_pct,
-                      self.risk.day_start_equity)
+            emit(log, logging.ERROR, "kill_switch", "kill switch: equity %.2f fell more than %s%% below the day's "
+                 "start %.2f; cancelling the bot's orders and selling its positions", self.getvalue(),
+                 self.p.risk.max_daily_loss_pct, self.risk.day_start_equity, equity=round(self.getvalue(), 2),
+                 day_start_equity=round(self.risk.day_start_equity, 2),
+                 max_daily_loss_pct=self.p.risk.max_daily_loss_pct)
             self.flatten()
 
-    def _record_flatten_fill(self, data, client_id: str, placed: dict) -> None:
-        """The kill switch sells outside backtrader's orders; its fills still belong in the results."""
-        filled = float(placed.get("filled") or 0.0)
-        if filled <= _EPS:
-            return
-        cost = float(placed.get("cost") or filled * float(placed.get("average") or 0.0))
-        fee = float((placed.get("fee") or {}).get("cost") or 0.0)
-        price, reference = cost / filled, data.close[0]
-        number = self._order_ids.setdefault(client_id, len(self._order_ids) + 1)
-        self.fills.append(Fill(data.datetime.datetime(0), data._name, "sell", filled, price, cost, fee,
-                               fee / cost if cost else 0.0, "taker", reference, (reference - price) * filled, number))
-        log.info("fill %s: sell %s %g at %g, fee %.4f USD (kill switch)", client_id, data._name, filled, price, fee)
-
     def flatten(self) -> None:
-        """Cancel every open order and sell every position at market (the kill switch)."""
-        self.store.read(self.store.client.cancel_all_orders)
+        """Cancel the bot's open orders and sell the units its own fills built, at market (the kill switch)."""
+        ours, _ = split_open_orders(self.store.fetch_open_orders(), self.state.client_ids())
+        for order in ours:
+            self.store.cancel_if_open(order["id"])  # one that closed meanwhile: its fills are read below
         for tracked in list(self.tracked.values()):
             self._sync_order(tracked)
+        self._take_new_fills()
         self._refresh_balances()
         for data in self.datas:
             rules = self.rules_for(data)
-            size = rules.round_size(self._balance(rules.base_currency, "free"))
+            size = rules.round_size(self._units(data, "free"))
             if size < rules.ordermin or not len(data) or size * data.close[0] < rules.costmin:
                 continue
             client_id = new_client_order_id()
             self.state.record_intent(client_id, data._name, "sell", "market", size, None, "kill-switch")
-            placed = self.store.submit_order(data._name, "sell", "market", size, client_order_id=client_id,
-                                             on_send=self.state.set_deadline)
+            try:
+                placed = self.store.submit_order(data._name, "sell", "market", size, client_order_id=client_id,
+                                                 on_send=self.state.set_deadline)
+            except OrderNotPlaced as exc:
+                self.state.mark(client_id, "not_placed")
+                log.error("kill switch: selling %s %g was not placed (%s)", data._name, size, exc.reason)
+                continue
+            except LiveError as exc:
+                self.state.mark(client_id, "unknown")
+                self.orphans[client_id] = self.state.order(client_id)
+                emit(log, logging.ERROR, "order_unknown", "kill switch: selling %s %g: %s", data._name, size, exc,
+                     pair=data._name, cl_ord_id=client_id, side="sell", reason=str(exc))
+                continue
             self.state.update_from_exchange(client_id, placed)
-            self._record_flatten_fill(data, client_id, placed)
+            filled = float(placed.get("filled") or 0.0)
+            if filled > _EPS:
+                cost = float(placed.get("cost") or filled * float(placed.get("average") or 0.0))
+                number = self._order_ids.setdefault(client_id, len(self._order_ids) + 1)
+                self._record_fill(data, client_id, "sell", filled, cost / filled,
+                                  float((placed.get("fee") or {}).get("cost") or 0.0), "taker", data.close[0], number,
+                                  why=" (kill switch)")
         self.state.sync_fills(self.store)
+        self._take_new_fills()
         # fills are stamped by the exchange's clock: the books restart after the last one, the kill switch's own
         self.state.mark_flattened(max((f["time"] for f in self.state.fills()), default=0.0))
         self._refresh_balances()

@@ -117,6 +117,7 @@ class SessionMonitor(OnePortfolio, bt.Strategy):
             values.update(
                 last_bar=str(when), value=value, cash=broker.getcash(), regime=self.regime,
                 positions=self._positions(), open_orders=open_orders(broker),
+                unsettled_orders=broker.unsettled() if hasattr(broker, "unsettled") else [],
                 fills=len(getattr(broker, "fills", [])), rejections=len(getattr(broker, "rejections", [])),
                 day_pnl=None if self.day_start_value is None else value - self.day_start_value,
                 session_pnl=None if self.session_start_value is None else value - self.session_start_value)

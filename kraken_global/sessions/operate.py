@@ -39,6 +39,7 @@ def session_folder(args: argparse.Namespace, results: Path, stamp: str) -> Path:
 
 def run_session(args: argparse.Namespace, config) -> int:
     from kraken_global.live.errors import TemporaryError
+    from kraken_global.live.events import emit
     from kraken_global.live.logs import configure_session_logging
     from kraken_global.sessions.session import SessionRunner, write_session
     from kraken_global.sessions.stop import StopNow, StopRequest, stop_on_signals
@@ -64,6 +65,8 @@ def run_session(args: argparse.Namespace, config) -> int:
                 write_session(result, out, plot=config.run.plot)
             except TemporaryError as exc:
                 board.update(state="failed", ended=f"exchange unreachable: {exc}", link="down")
+                emit(log, logging.ERROR, "exchange_unreachable", "cannot reach the exchange at %s: %s", exchange, exc,
+                     exchange=exchange, reason=str(exc))
                 raise ConfigError(f"cannot reach the exchange at {exchange}: {exc}. Is it running and reachable? "
                                   f"(the emulator: .venv/bin/kraken-global emulator; else check live.api_url and the "
                                   f"network)") from None
@@ -77,7 +80,8 @@ def run_session(args: argparse.Namespace, config) -> int:
                 board.update(state="failed", ended=f"{type(exc).__name__}: {exc}")
                 raise
             board.update(state="stopped" if result.stopped else "finished",
-                         ended="stop signal" if result.stopped else "session bounds reached")
+                         ended="stop signal" if result.stopped else "session bounds reached",
+                         unsettled_orders=result.unsettled)
     finally:
         if server is not None:
             server.shutdown()
@@ -101,6 +105,9 @@ def session_summary(mode: str, result, out: Path, log_file: Path) -> str:
     else:
         lines.append(f"  annualized return {perf['annualized_return_pct']:.2f}%, Sharpe {perf['sharpe']:.2f}, "
                      f"max drawdown {perf['max_drawdown_pct']:.2f}%")
+    if result.unsettled:
+        lines.append(f"  {len(result.unsettled)} order(s) with an outcome Kraken's records have not settled: "
+                     f"{', '.join(result.unsettled)}; the next start settles them before trading")
     lines += [f"  results in {out}/, log in {log_file}", f"next: .venv/bin/kraken-global status {out}"]
     return "\n".join(lines)
 

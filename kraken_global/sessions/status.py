@@ -119,6 +119,10 @@ def format_status(status: dict[str, Any], session: Path) -> str:
     open_orders = status.get("open_orders") or []
     lines.append("  open orders  " + (", ".join(f"{o['side']} {o['symbol']} {o['size']:g} ({o['id']})"
                                                 for o in open_orders) or "none"))
+    unsettled = status.get("unsettled_orders") or []
+    if unsettled:
+        lines.append(f"  UNSETTLED    {len(unsettled)} order(s) whose outcome Kraken's records have not settled: "
+                     f"{', '.join(unsettled)} (no new order on their pairs; the next start settles them)")
     for key, label in (("results", "results"), ("log", "log")):
         if status.get(key):
             lines.append(f"  {label:<12} {status[key]}")
