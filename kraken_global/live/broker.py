@@ -115,6 +115,7 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         self._next_sync = 0.0
         self._next_scan = 0.0
         self._unreachable = False
+        self._fills_behind = False
         self.startingcash = 0.0
 
     def __repr__(self) -> str:
@@ -413,9 +414,8 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
             fee = float((exchange_order.get("fee") or {}).get("cost") or 0.0)
             self._execute(tracked, filled - tracked.filled, cost - tracked.cost, fee - tracked.fee)
             tracked.filled, tracked.cost, tracked.fee = filled, cost, fee
-            self.state.sync_fills(self.store)
-            self._take_new_fills()
-            self._refresh_balances()
+            self._fills_behind = True
+            self._catch_up_fills()
         status = exchange_order.get("status")
         if status == "closed":
             order.completed()
@@ -510,8 +510,6 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
     def _take_new_fills(self) -> None:
         """Fills the state recorded for orders settled without them (adopted late copies, earlier runs' orders):
         into the results and, as late fills, to the books of the strategies that placed them."""
-        self._built = self.state.positions()
-        self._cash_flow = self.state.cash_flow()
         strategies = {}
         for client_id, trade in self.state.take_new_fills():
             if client_id not in self.state.adopted:
@@ -528,7 +526,20 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
                                   "taker", data.close[0] if len(data) else trade["price"], number,
                                   why=" (adopted: Kraken showed the order late)")
 
+    def _catch_up_fills(self) -> None:
+        """Record the trades of new executions in the state; when TradesHistory cannot be read now, every later
+        sync tries again until it can (the order's notification does not wait for it)."""
+        try:
+            self.state.sync_fills(self.store)
+            self._take_new_fills()
+            self._refresh_balances()
+        except LiveError as exc:
+            log.warning("the trades of a new fill could not be read yet (%s); trying again at the next sync", exc)
+            return
+        self._fills_behind = False
+
     def _refresh_balances(self) -> None:
+        self._built, self._cash_flow = self.state.executed()
         self.balances = self.store.fetch_balance()
         for data, position in self.positions.items():
             position.set(self._units(data), position.price)
@@ -543,6 +554,8 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
     # -- each cerebro loop -------------------------------------------------------------------------------------
 
     def _sync(self) -> None:
+        if self._fills_behind:
+            self._catch_up_fills()
         for tracked in list(self.tracked.values()):
             self._sync_order(tracked)
         if self.orphans:

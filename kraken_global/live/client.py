@@ -27,7 +27,7 @@ class KrakenClient(ccxt.kraken):
         self.private_lock = threading.RLock()
 
     def fetch2(self, path, api="public", method="GET", params={}, config={}):  # noqa: B006 (ccxt's signature)
-        if api != "private":
+        if "private" not in (api if isinstance(api, list | tuple) else [api]):  # ccxt passes ['private']
             return super().fetch2(path, api, method, params, config)
         if self.pacer is not None:
             self.pacer.acquire(path)

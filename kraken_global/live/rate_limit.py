@@ -61,10 +61,10 @@ class DecayCounter:
         """Seconds to wait before ``cost`` fits (0: it fits now; then it is counted)."""
         with self._lock:
             level = self._decayed()
-            if level + cost <= self.maximum:
+            if level + cost <= self.maximum + 1e-9:  # (a clock of unix seconds cannot move by less)
                 self.level = level + cost
                 return 0.0
-            return (level + cost - self.maximum) / self.decay
+            return max((level + cost - self.maximum) / self.decay, 1e-3)
 
     def fill(self) -> None:
         """Kraken refused a call: take the counter to its maximum."""

@@ -158,11 +158,17 @@ class TradingState:
                                "FROM fills GROUP BY symbol")
         return {r["symbol"]: r["size"] for r in rows if abs(r["size"]) > 1e-12}
 
-    def cash_flow(self) -> float:
-        """Quote currency the bot's fills brought in (sells) minus what they spent (buys), net of fees."""
-        row = self.db.execute("SELECT SUM(CASE side WHEN 'sell' THEN amount * price ELSE -amount * price END) "
-                              "- SUM(fee) FROM fills").fetchone()
-        return float(row[0] or 0.0)
+    def executed(self) -> tuple[dict[str, float], float]:
+        """What the bot's orders executed as the exchange reports each order (ahead of the trades when Kraken's
+        trade history lags): units per symbol, and the quote currency sells brought in minus what buys spent, net
+        of fees."""
+        units: dict[str, float] = {}
+        flow = 0.0
+        for row in self.db.execute("SELECT symbol, side, filled, average, fee FROM orders WHERE filled > 0"):
+            sign = 1.0 if row["side"] == "buy" else -1.0
+            units[row["symbol"]] = units.get(row["symbol"], 0.0) + sign * row["filled"]
+            flow += -sign * row["filled"] * (row["average"] or 0.0) - row["fee"]
+        return units, flow
 
     # -- reconciliation -----------------------------------------------------------------------------------------
 
