@@ -16,11 +16,9 @@ What the community ccxt brokers get wrong, and what this one does instead:
   stop, in the kill switch), sells only the units its own fills built, and spends at most its capital budget. A
   start on an account with other open orders while the dead man's switch is on is refused unless
   ``dedicated_account``: Kraken's switch cancels every order of the account.
-- **Rules before sending**: the downtime schedule (as in the paper broker), the pair's market status (AssetPairs:
-  ``cancel_only``, ``post_only``, ``limit_only``, ``reduce_only``), Kraken's lot precision, ``ordermin`` and
-  ``costmin``, the bot's cash with the account's taker fee, the risk limits (order and position notional, the
-  daily-loss kill switch that cancels the bot's orders and sells its positions), a working dead man's switch and a
-  clock within the skew bound. A refused order is Rejected with ``order.info["reject_reason"]``.
+- **Rules before sending** (:mod:`~kraken_global.live.order_checks`): a refused order is Rejected with
+  ``order.info["reject_reason"]``. The daily-loss kill switch: :mod:`~kraken_global.live.kill_switch`; orders no
+  strategy owns any more (an earlier run's, late copies): :mod:`~kraken_global.live.leftovers`.
 - **Dead man's switch** on its own thread (:class:`~kraken_global.live.dead_mans_switch.DeadMansSwitch`), so a
   blocked placement cannot starve it.
 """
@@ -28,12 +26,10 @@ What the community ccxt brokers get wrong, and what this one does instead:
 from __future__ import annotations
 
 import logging
-from collections import defaultdict, deque
-from datetime import datetime
+from collections import deque
 
 import backtrader as bt
 
-from kraken_global.exposure import allowed_buy_size, is_limited
 from kraken_global.live.dead_mans_switch import DeadMansSwitch
 from kraken_global.live.errors import (
     LiveError,
@@ -43,19 +39,20 @@ from kraken_global.live.errors import (
     TradingRefused,
 )
 from kraken_global.live.events import emit
-from kraken_global.live.ownership import bot_cash, client_id_of, own_units, split_open_orders
+from kraken_global.live.kill_switch import KillSwitch
+from kraken_global.live.leftovers import Leftovers
+from kraken_global.live.order_checks import OrderChecks
+from kraken_global.live.ownership import bot_cash, foreign_orders_refusal, own_units, split_open_orders
 from kraken_global.live.risk import RiskGuard, RiskLimits
 from kraken_global.live.state import TradingState
 from kraken_global.live.store import KrakenStore, new_client_order_id
 from kraken_global.paper_broker import Fill, Rejection
 from kraken_global.registry.crash import kill_point
 from kraken_global.schedule import DowntimeSchedule
-from kraken_global.schedule import TradingState as Session
 from kraken_global.universe import PairRules, Universe, catalog
 
 log = logging.getLogger(__name__)
 _EPS = 1e-12
-LATE_COPY_SCAN_SECONDS = 30.0  # how often open orders are scanned for late copies while an intent is watched
 DEFAULT_FEES = (0.0016, 0.0026)  # (maker, taker) until the account's own are read
 
 
@@ -72,7 +69,7 @@ class _Tracked:
         self.fee = 0.0
 
 
-class KrakenLiveBroker(bt.broker.BrokerBase):
+class KrakenLiveBroker(OrderChecks, Leftovers, KillSwitch, bt.broker.BrokerBase):
     params = (
         ("store", None),
         ("state", None),
@@ -97,14 +94,13 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         self.risk = RiskGuard(self.p.risk)
         self.notifs: deque = deque()
         self.tracked: dict[str, _Tracked] = {}
-        self.orphans: dict[str, dict] = {}  # earlier runs' orders still unknown or open: no strategy owns them
+        self._init_leftovers()
         self.balances: dict[str, dict[str, float]] = {}
         self.positions: dict = {}
         self.datas: list = []
         self.fills: list[Fill] = []
         self.rejections: list[Rejection] = []
         self.reconciliation: list[str] = []
-        self.late_fills: dict[str, list[tuple[str, float, float, float]]] = defaultdict(list)
         self.flatten_epoch = 0
         self.dms: DeadMansSwitch | None = None
         self.clock_problem: str | None = None
@@ -113,7 +109,6 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         self._cash_flow = 0.0
         self._order_ids: dict[int, int] = {}
         self._next_sync = 0.0
-        self._next_scan = 0.0
         self._unreachable = False
         self._fills_behind = False
         self.startingcash = 0.0
@@ -128,20 +123,12 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         self.reconciliation = self.state.reconcile(self.store)
         ours, foreign = split_open_orders(self.store.fetch_open_orders(), self.state.client_ids())
         self.foreign_orders = len(foreign)
-        if foreign and self.p.dead_mans_switch_seconds and not self.p.dedicated_account:
-            raise TradingRefused(
-                f"the account has {len(foreign)} open order(s) this bot did not place, and Kraken's dead man's switch "
-                f"(live.dead_mans_switch_seconds {self.p.dead_mans_switch_seconds}) cancels every order of the "
-                "account when it fires: trade on an account (or subaccount) of its own, set live.dead_mans_switch_"
-                "seconds: null, or set live.dedicated_account: true if those orders may be cancelled")
+        refusal = foreign_orders_refusal(len(foreign), self.p.dead_mans_switch_seconds, self.p.dedicated_account)
+        if refusal is not None:
+            raise TradingRefused(refusal)
         if foreign:
             log.info("%d open order(s) on the account are not this bot's: left alone", len(foreign))
-        for order in ours:
-            self._cancel_leftover(client_id_of(order), order["id"])
-        if ours:
-            self.state.reconcile(self.store)
-        for row in self.state.unsettled_orders():
-            self.orphans[row["client_id"]] = row
+        self._take_over_leftovers(ours)
         for line in self.reconciliation:
             log.info("reconciliation: %s", line)
         self._take_new_fills()
@@ -149,12 +136,6 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         self.startingcash = self.getcash()
         if self.p.dead_mans_switch_seconds:
             self.dms = DeadMansSwitch(self.store, self.p.dead_mans_switch_seconds, self.p.dms_refresh_seconds).start()
-
-    def _cancel_leftover(self, client_id: str, txid: str) -> None:
-        if self.store.cancel_if_open(txid):
-            self.reconciliation.append(f"{client_id}: left open by an earlier run, cancelled")
-        else:  # it filled or was cancelled meanwhile: its fills are read by the reconciliation
-            self.reconciliation.append(f"{client_id}: left open by an earlier run, closed before it was cancelled")
 
     def stop(self) -> None:
         """A last sync, so that a fill of the last bar's order reaches the results as it reached the state."""
@@ -240,11 +221,6 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
             self.datas.append(data)
             self.positions[data] = bt.Position(self._units(data), 0.0)
 
-    def take_late_fills(self, strategy: str) -> list[tuple[str, float, float, float]]:
-        """Fills of ``strategy``'s orders that Kraken showed only after the order was settled without them (a late
-        copy adopted, an earlier run's order): (symbol, signed size, price, fee) for the strategy's books."""
-        return self.late_fills.pop(strategy, [])
-
     # -- order entry -------------------------------------------------------------------------------------------
 
     def buy(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None, tradeid=0, oco=None,
@@ -262,14 +238,6 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         order = bt.SellOrder(owner=owner, data=data, size=self.rules_for(data).round_size(abs(size)), price=price,
                              pricelimit=plimit, exectype=exectype, valid=valid, tradeid=tradeid)
         return self._submit(order, kwargs)
-
-    def _pair_room(self, data, size: float, price: float) -> float:
-        if self.p.max_pair_share is None or not is_limited(self.rules_for(data).base_currency):
-            return size
-        self._know(data)
-        pending = sum(abs(t.order.executed.remsize) for t in self.tracked.values()
-                      if t.order.data is data and t.order.isbuy() and t.order.alive())
-        return allowed_buy_size(size, price, self._units(data), pending, self.getvalue(), self.p.max_pair_share)
 
     def cancel(self, order) -> None:
         """Cancel on the exchange; an order that closed meanwhile (Kraken: ``EOrder:Unknown order``) is finished
@@ -292,70 +260,6 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
              cl_ord_id=order.info.get("client_order_id"))
         self.notify(order)
         return order
-
-    def _unknown_pairs(self) -> set[str]:
-        return ({t.order.data._name for t in self.tracked.values() if t.txid is None}
-                | {row["symbol"] for row in self.orphans.values() if not row.get("txid")})
-
-    def _guard_problem(self) -> str | None:
-        """Why no order may be opened now, whatever the pair (a stopped dead man's switch, a skewed clock)."""
-        if self.dms is not None and not self.dms.healthy:
-            return "the dead man's switch could not be refreshed: no new order until it is"
-        return self.clock_problem
-
-    @staticmethod
-    def _status_problem(rules: PairRules, kind: str, post_only: bool, reduces: bool) -> str | None:
-        """What the pair's market status (Kraken's AssetPairs) refuses."""
-        status = rules.status
-        if status in ("cancel_only", "delisted"):
-            return f"market in {status} mode: Kraken takes no new order on {rules.symbol}"
-        if status == "post_only" and not (kind == "limit" and post_only):
-            return f"market in post_only mode: only post-only limit orders on {rules.symbol}"
-        if status == "limit_only" and kind != "limit":
-            return f"market in limit_only mode: no market orders on {rules.symbol}"
-        if status == "reduce_only" and not reduces:
-            return f"market in reduce_only mode: only orders that reduce a position on {rules.symbol}"
-        return None
-
-    def _check(self, order) -> str | None:
-        data = order.data
-        self._know(data)
-        if not len(data):
-            return "no market data yet for this pair"
-        if order.exectype not in (None, bt.Order.Market, bt.Order.Limit):
-            return "live trading supports market and limit orders only"
-        rules = self.rules_for(data)
-        size, side = abs(order.size), "buy" if order.isbuy() else "sell"
-        kind = "limit" if order.exectype == bt.Order.Limit else "market"
-        position = self._units(data)
-        session = self.p.schedule.state_at(data.datetime.datetime(0))
-        reduces = side == "sell" and size <= position + _EPS
-        if session is Session.DOWNTIME:
-            return "downtime"
-        if session is Session.TRANSITION and not reduces:
-            return "transition: only orders that reduce exposure are accepted before downtime"
-        problem = self._guard_problem() or self._status_problem(rules, kind, bool(order.info.get("postonly")),
-                                                                reduces)
-        if problem is not None:
-            return problem
-        if data._name in self._unknown_pairs():
-            return (f"an earlier order on {data._name} has an unknown outcome: no new order for the pair until "
-                    "Kraken's records settle it")
-        if size <= 0:
-            return f"size rounds to 0 at {rules.lot_decimals} lot decimals"
-        if size < rules.ordermin:
-            return f"ordermin: {size:g} {rules.base_currency} is below the minimum {rules.ordermin:g}"
-        price = order.created.price or data.close[0]
-        if size * price < rules.costmin:
-            return f"costmin: {size * price:.4f} USD is below the minimum cost {rules.costmin:g}"
-        if side == "sell" and size > self._units(data, "free") + 0.5 * 10.0 ** -rules.lot_decimals:
-            return f"insufficient holdings: sell {size:g} {rules.base_currency} (the bot's own; spot: no shorting)"
-        if side == "buy" and size * price * (1 + self.p.fees[1]) > self.getcash() + 1e-9:
-            return (f"insufficient cash: {size * price:.2f} USD and the taker fee exceed the bot's "
-                    f"{self.getcash():.2f} USD" + (" (live.capital.budget_usd)" if self.p.capital_budget else ""))
-        if side == "buy" and self._pair_room(data, size, price) < size - 0.5 * 10.0 ** -rules.lot_decimals:
-            return f"pair exposure limit: {data._name} would exceed max_pair_share {self.p.max_pair_share:g}"
-        return self.risk.check_order(side, size, price, position)
 
     def _submit(self, order, info: dict):
         order.addinfo(**info)
@@ -466,66 +370,6 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
             self.tracked.pop(tracked.client_id, None)
             self._reject(tracked.order, f"not placed: {outcome.why}")
 
-    def _sync_orphans(self) -> None:
-        """Earlier runs' orders the reconciliation could not settle or find closed: settle them, cancel any left
-        open (no strategy owns them any more), and hand their fills to the strategies that placed them."""
-        for client_id, row in list(self.orphans.items()):
-            if row.get("txid"):
-                found = self.store.fetch_order(row["txid"])
-                self.state.update_from_exchange(client_id, found)
-            else:
-                outcome = self.store.lookup(client_id, row["symbol"], row["side"], row.get("deadline"))
-                line = self.state.settle(client_id, outcome)
-                if outcome.status == "unknown":
-                    continue
-                self.reconciliation.append(line)
-                found = outcome.order
-            if found is not None and found["status"] == "open":
-                self._cancel_leftover(client_id, found["id"])
-                found = self.store.fetch_order(found["id"])
-                self.state.update_from_exchange(client_id, found)
-            if found is None or found["status"] != "open":
-                self.orphans.pop(client_id)
-                self.state.adopted.add(client_id)
-        self.state.sync_fills(self.store)
-
-    def _scan_late_copies(self) -> None:
-        """While intents proven absent are watched, look for a late copy resting in the book: the strategy was told
-        "not placed" and decided again, so the copy is cancelled (its fills, if any, are adopted)."""
-        now = self.store.clock.time()
-        if now < self._next_scan or not self.state.watched_intents(self.store.kraken_time()):
-            return
-        self._next_scan = now + LATE_COPY_SCAN_SECONDS
-        ours, _ = split_open_orders(self.store.fetch_open_orders(), self.state.client_ids())
-        tracked = {t.txid for t in self.tracked.values()}
-        for order in ours:
-            if order["id"] not in tracked:
-                client_id = client_id_of(order)
-                log.warning("order %s: a copy Kraken shows late is resting; cancelling it", client_id)
-                self._cancel_leftover(client_id, order["id"])
-                self.state.update_from_exchange(client_id, self.store.fetch_order(order["id"]))
-                self.state.adopted.add(client_id)
-        self.state.sync_fills(self.store)
-
-    def _take_new_fills(self) -> None:
-        """Fills the state recorded for orders settled without them (adopted late copies, earlier runs' orders):
-        into the results and, as late fills, to the books of the strategies that placed them."""
-        strategies = {}
-        for client_id, trade in self.state.take_new_fills():
-            if client_id not in self.state.adopted:
-                continue
-            if client_id not in strategies:
-                strategies[client_id] = (self.state.order(client_id) or {}).get("strategy")
-            signed = trade["amount"] if trade["side"] == "buy" else -trade["amount"]
-            data = next((d for d in self.datas if d._name == trade["symbol"]), None)
-            if strategies[client_id]:
-                self.late_fills[strategies[client_id]].append((trade["symbol"], signed, trade["price"], trade["fee"]))
-            if data is not None:
-                number = self._order_ids.setdefault(client_id, len(self._order_ids) + 1)
-                self._record_fill(data, client_id, trade["side"], trade["amount"], trade["price"], trade["fee"],
-                                  "taker", data.close[0] if len(data) else trade["price"], number,
-                                  why=" (adopted: Kraken showed the order late)")
-
     def _catch_up_fills(self) -> None:
         """Record the trades of new executions in the state; when TradesHistory cannot be read now, every later
         sync tries again until it can (the order's notification does not wait for it)."""
@@ -586,59 +430,3 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         self._unreachable = False
         self._watch_daily_loss()
 
-    def _watch_daily_loss(self) -> None:
-        stamped = [d for d in self.datas if len(d)]
-        if not stamped:
-            return
-        when: datetime = max(d.datetime.datetime(0) for d in stamped)
-        if self.risk.observe_equity(when, self.getvalue()):
-            emit(log, logging.ERROR, "kill_switch", "kill switch: equity %.2f fell more than %s%% below the day's "
-                 "start %.2f; cancelling the bot's orders and selling its positions", self.getvalue(),
-                 self.p.risk.max_daily_loss_pct, self.risk.day_start_equity, equity=round(self.getvalue(), 2),
-                 day_start_equity=round(self.risk.day_start_equity, 2),
-                 max_daily_loss_pct=self.p.risk.max_daily_loss_pct)
-            self.flatten()
-
-    def flatten(self) -> None:
-        """Cancel the bot's open orders and sell the units its own fills built, at market (the kill switch)."""
-        ours, _ = split_open_orders(self.store.fetch_open_orders(), self.state.client_ids())
-        for order in ours:
-            self.store.cancel_if_open(order["id"])  # one that closed meanwhile: its fills are read below
-        for tracked in list(self.tracked.values()):
-            self._sync_order(tracked)
-        self._take_new_fills()
-        self._refresh_balances()
-        for data in self.datas:
-            rules = self.rules_for(data)
-            size = rules.round_size(self._units(data, "free"))
-            if size < rules.ordermin or not len(data) or size * data.close[0] < rules.costmin:
-                continue
-            client_id = new_client_order_id()
-            self.state.record_intent(client_id, data._name, "sell", "market", size, None, "kill-switch")
-            try:
-                placed = self.store.submit_order(data._name, "sell", "market", size, client_order_id=client_id,
-                                                 on_send=self.state.set_deadline)
-            except OrderNotPlaced as exc:
-                self.state.mark(client_id, "not_placed")
-                log.error("kill switch: selling %s %g was not placed (%s)", data._name, size, exc.reason)
-                continue
-            except LiveError as exc:
-                self.state.mark(client_id, "unknown")
-                self.orphans[client_id] = self.state.order(client_id)
-                emit(log, logging.ERROR, "order_unknown", "kill switch: selling %s %g: %s", data._name, size, exc,
-                     pair=data._name, cl_ord_id=client_id, side="sell", reason=str(exc))
-                continue
-            self.state.update_from_exchange(client_id, placed)
-            filled = float(placed.get("filled") or 0.0)
-            if filled > _EPS:
-                cost = float(placed.get("cost") or filled * float(placed.get("average") or 0.0))
-                number = self._order_ids.setdefault(client_id, len(self._order_ids) + 1)
-                self._record_fill(data, client_id, "sell", filled, cost / filled,
-                                  float((placed.get("fee") or {}).get("cost") or 0.0), "taker", data.close[0], number,
-                                  why=" (kill switch)")
-        self.state.sync_fills(self.store)
-        self._take_new_fills()
-        # fills are stamped by the exchange's clock: the books restart after the last one, the kill switch's own
-        self.state.mark_flattened(max((f["time"] for f in self.state.fills()), default=0.0))
-        self._refresh_balances()
-        self.flatten_epoch += 1

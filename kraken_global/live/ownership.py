@@ -45,3 +45,14 @@ def bot_cash(available: float, budget: float | None, cash_flow: float, committed
     if budget is None:
         return available
     return max(0.0, min(available, budget + cash_flow - committed))
+
+
+def foreign_orders_refusal(count: int, dead_mans_switch_seconds: int | None, dedicated: bool) -> str | None:
+    """Why a session must not start with ``count`` open orders of another party on the account, or None: Kraken's
+    dead man's switch is account-wide, so when it fires it cancels them too."""
+    if not count or not dead_mans_switch_seconds or dedicated:
+        return None
+    return (f"the account has {count} open order(s) this bot did not place, and Kraken's dead man's switch "
+            f"(live.dead_mans_switch_seconds {dead_mans_switch_seconds}) cancels every order of the account when it "
+            "fires: trade on an account (or subaccount) of its own, set live.dead_mans_switch_seconds: null, or set "
+            "live.dedicated_account: true if those orders may be cancelled")
