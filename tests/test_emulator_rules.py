@@ -144,6 +144,12 @@ def test_pair_rules_can_differ_from_the_bundled_file(tmp_path):
     ("clock", {"advance_seconds": -60}, "advance_seconds must be finite, >= 0"),
     ("clock", {"advance_seconds": "NaN"}, "advance_seconds must be finite"),
     ("clock", {"advance_seconds": 1e12}, "advance_seconds must be finite"),
+    ("clock", {"exchange_seconds": 60}, "this emulator runs on the machine's clock"),
+    ("faults", {"endpoint": "OpenOrders", "kind": "rate_limit", "second_fault": {"kind": "query_lag",
+                                                                                "seconds": 5}},
+     "applies to AddOrder only"),
+    ("faults", {"endpoint": "AddOrder", "kind": "lost_response", "second_fault": "query_lag"},
+     "second_fault must be"),
     ("faults", {"endpoint": "AddOrder", "kind": "timeout", "count": 1_000_000_000}, "count must be a whole number"),
     ("faults", {"endpoint": "AddOrder", "kind": "timeout", "count": -1}, "count must be a whole number"),
     ("faults", {"endpoint": "AddOrder", "kind": "meteor"}, "unknown fault kind"),
@@ -167,6 +173,7 @@ def test_the_emulator_controls_refuse_nonsense_with_one_line(shared, path, body,
     (["--usd", "-1"], "--usd must be finite, >= 0"), (["--start", "2030-01-01"], "outside the replayed candles"),
     (["--permissions", "withdraw"], "unknown API-key permission withdraw"),
     (["--fees", "free"], "--fees must be one of"), (["--fills", "instant"], "--fills must be one of"),
+    (["--clock-skew", "nan"], "--clock-skew must be finite"), (["--clock-skew", "7200"], "<= 3600"),
 ])
 def test_the_emulator_command_refuses_nonsense_with_one_line(tmp_path, capsys, option, message):
     try:

@@ -9,6 +9,7 @@ the API secret.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import signal
@@ -234,9 +235,11 @@ def _place_by_hand(server) -> str:
     return client.create_order("ETH/USD", "limit", "sell", 1.0, 99_999.0)["id"]
 
 
-def test_the_kill_switch_sells_only_the_bots_coins_and_leaves_the_owners(tmp_path):
+def test_the_kill_switch_sells_only_the_bots_coins_and_leaves_the_owners(tmp_path, caplog):
     """On an account that holds coins from before and an order placed by hand, a session starts, trips its
-    daily-loss kill switch and stops cleanly: it cancels and sells only what it placed and built."""
+    daily-loss kill switch and stops cleanly: it cancels and sells only what it placed and built. The start, the
+    trip and the stop are events for the operator's alerts."""
+    caplog.set_level(logging.INFO)
     before = {"ZUSD": 10_000.0, "XETH": 3.0, "XXBT": 0.2}
     with emulator(balances=before) as server:
         hand = _place_by_hand(server)
@@ -268,3 +271,7 @@ def test_the_kill_switch_sells_only_the_bots_coins_and_leaves_the_owners(tmp_pat
     for asset, amount in before.items():
         if asset != "ZUSD":
             assert balances[asset] >= amount - 1e-9, f"the owner's {asset} was sold"
+    seen = [getattr(r, "kg_event", None) for r in caplog.records]
+    assert seen.count("session_start") == 1 and seen.count("session_stop") == 1 and "kill_switch" in seen
+    tripped = next(r for r in caplog.records if getattr(r, "kg_event", None) == "kill_switch")
+    assert tripped.kg_fields["max_daily_loss_pct"] == 0.05

@@ -271,6 +271,33 @@ def test_reconciliation_waits_for_the_deadline_of_an_order_sent_before_a_crash(e
         restarted.close()
 
 
+def test_a_restart_while_lookups_fail_keeps_the_order_unknown_never_not_placed(emulator, tmp_path):
+    """Killed after sending; restarted while Kraken rate-limits OpenOrders and the other order lookups are
+    unavailable: a failed lookup proves nothing, so the intent stays unknown (not ``not_placed``, which would lose
+    its fill for good) and is settled, with its fill, once the lookups work again."""
+    store = store_for(emulator)
+    state = TradingState(tmp_path / "state.sqlite")
+    cid = new_client_order_id()
+    state.record_intent(cid, "BTC/USD", "buy", "market", 0.01)
+    deadline = float(int(kraken_now(emulator)) + 3)
+    state.set_deadline(cid, deadline)
+    emulator.faults.add("AddOrder", "lost_response")
+    with pytest.raises(ccxt.BaseError):  # the order is placed and filled; the process dies without its reply
+        store.client.create_order("BTC/USD", "market", "buy", 0.01, None,
+                                  {"cl_ord_id": cid, "deadline": rfc3339(deadline)})
+    emulator.exchange_clock.advance(60)  # the restart comes long after the deadline
+    emulator.faults.add("OpenOrders", "rate_limit", count=20)
+    emulator.faults.add("ClosedOrders", "unavailable", count=20)
+    emulator.faults.add("QueryOrders", "unavailable", count=20)  # the trade it left cannot be attributed either
+    actions = state.reconcile(store)
+    assert state.order(cid)["status"] == "unknown" and any("outcome unknown" in a for a in actions)
+    assert state.fills() == []
+    emulator.faults.clear()
+    state.reconcile(store)
+    assert state.order(cid)["status"] == "closed" and len(state.fills()) == 1
+    state.close()
+
+
 # -- the broker: cancels that meet a closed order ----------------------------------------------------------
 
 class RacingStore(KrakenStore):
