@@ -187,3 +187,23 @@ def test_the_session_takes_the_fee_the_account_pays_from_trade_volume(emulator):
     assert fees.as_metrics() == {"maker_pct": 0.4, "taker_pct": 0.8, "source": "TradeVolume"}
     public = read_account_fees(None, "BTC/USD", KRAKEN_LEGACY)
     assert public.source.startswith("preset kraken-legacy (no credentials") and public.taker == 0.0026
+
+
+def test_a_paper_session_with_credentials_reads_the_accounts_fee_unless_a_live_session_holds_the_key(emulator,
+                                                                                                    tmp_path):
+    from kraken_global.config import BacktestConfig
+    from kraken_global.live.keyguard import KeyGuard
+    from kraken_global.sessions.session import paper_fees
+
+    config = BacktestConfig().with_overrides({"live.api_url": emulator.base_url, "live.rate_limit": False,
+                                              "live.key_lock_dir": str(tmp_path / "keys"),
+                                              "live.max_clock_skew_seconds": None})
+    credentials = Credentials(emulator.key, emulator.secret)
+    assert paper_fees(config, credentials, "BTC/USD").as_metrics() == {"maker_pct": 0.4, "taker_pct": 0.8,
+                                                                        "source": "TradeVolume"}
+    running = KeyGuard(emulator.key, tmp_path / "keys").acquire()  # a live session on the same key
+    try:
+        fees = paper_fees(config, credentials, "BTC/USD")
+    finally:
+        running.release()
+    assert fees.source.startswith("preset kraken-legacy") and fees.taker == 0.0026
