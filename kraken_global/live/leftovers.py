@@ -78,10 +78,10 @@ class Leftovers:
             return
         self._next_scan = now + LATE_COPY_SCAN_SECONDS
         ours, _ = split_open_orders(self.store.fetch_open_orders(), self.state.client_ids())
-        tracked = {t.txid for t in self.tracked.values()}
+        owned = {t.client_id for t in self.tracked.values()} | set(self.orphans)  # followed elsewhere
         for order in ours:
-            if order["id"] not in tracked:
-                client_id = client_id_of(order)
+            client_id = client_id_of(order)
+            if client_id not in owned:
                 log.warning("order %s: a copy Kraken shows late is resting; cancelling it", client_id)
                 self._cancel_leftover(client_id, order["id"])
                 self.state.update_from_exchange(client_id, self.store.fetch_order(order["id"]))
