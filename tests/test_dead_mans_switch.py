@@ -12,8 +12,6 @@ import logging
 import backtrader as bt
 import pytest
 
-from kraken_global.clocks import SteppedClock
-from kraken_global.emulator import EmulatorServer
 from kraken_global.feeds import NumpyFeed
 from kraken_global.live.broker import KrakenLiveBroker
 from kraken_global.live.credentials import Credentials
@@ -26,16 +24,9 @@ from tests.conftest import candles
 BLOCKED_SECONDS = 120
 
 
-@pytest.fixture(scope="module")
-def server():
-    with EmulatorServer(fault_delay=0.0, exchange_clock=SteppedClock()) as emulator:
-        yield emulator
-
-
 @pytest.fixture
-def emulator(server):
-    server.reset({"ZUSD": 10_000.0})
-    return server
+def emulator(stepped_emulator):
+    return stepped_emulator
 
 
 def store_for(emulator) -> KrakenStore:

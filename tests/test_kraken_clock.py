@@ -6,8 +6,7 @@ from __future__ import annotations
 import backtrader as bt
 import pytest
 
-from kraken_global.clocks import SkewedClock, SteppedClock
-from kraken_global.emulator import EmulatorServer
+from kraken_global.clocks import SkewedClock
 from kraken_global.feeds import NumpyFeed
 from kraken_global.live.broker import KrakenLiveBroker
 from kraken_global.live.credentials import Credentials
@@ -18,16 +17,9 @@ from kraken_global.schedule import DowntimeSchedule
 from tests.conftest import candles
 
 
-@pytest.fixture(scope="module")
-def server():
-    with EmulatorServer(fault_delay=0.0, exchange_clock=SteppedClock()) as emulator:
-        yield emulator
-
-
 @pytest.fixture
-def emulator(server):
-    server.reset({"ZUSD": 10_000.0})
-    return server
+def emulator(stepped_emulator):
+    return stepped_emulator
 
 
 def store_with_clock(emulator, skew: float, **settings) -> KrakenStore:

@@ -11,8 +11,6 @@ import time
 import ccxt
 import pytest
 
-from kraken_global.clocks import SteppedClock
-from kraken_global.emulator import EmulatorServer
 from kraken_global.live.credentials import Credentials
 from kraken_global.live.errors import (
     NONCE_ADVICE,
@@ -29,16 +27,9 @@ from kraken_global.live.state import TradingState
 from kraken_global.live.store import KrakenStore, StoreSettings, new_client_order_id, rfc3339
 
 
-@pytest.fixture(scope="module")
-def server():
-    with EmulatorServer(fault_delay=0.0, exchange_clock=SteppedClock()) as emulator:
-        yield emulator
-
-
 @pytest.fixture
-def emulator(server):
-    server.reset({"ZUSD": 10_000.0})
-    return server
+def emulator(stepped_emulator):
+    return stepped_emulator
 
 
 def store_for(emulator, guard: KeyGuard | None = None, **settings) -> KrakenStore:
@@ -247,18 +238,25 @@ def test_nonces_keep_growing_across_restarts(emulator, tmp_path):
 
 # -- after a crash: reconciliation waits for the deadline ------------------------------------------------------
 
-@pytest.mark.parametrize(("late", "placed"), [(1.5, True), (4.5, False)])
-def test_reconciliation_waits_for_the_deadline_of_an_order_sent_before_a_crash(emulator, tmp_path, late, placed):
-    store = store_for(emulator)
-    state = TradingState(tmp_path / "state.sqlite")
+def sent_before_a_crash(emulator, store: KrakenStore, state: TradingState, fault: str, **fault_options) -> str:
+    """A market order's intent and deadline recorded, its AddOrder sent under ``fault``; the process dies with the
+    reply outstanding. Returns its client order id."""
     cid = new_client_order_id()
     state.record_intent(cid, "BTC/USD", "buy", "market", 0.01)
     deadline = float(int(kraken_now(emulator)) + 4)
     state.set_deadline(cid, deadline)
-    emulator.faults.add("AddOrder", "accepted_late", seconds=late)
-    with pytest.raises(ccxt.BaseError):  # the process dies with the reply outstanding
+    emulator.faults.add("AddOrder", fault, **fault_options)
+    with pytest.raises(ccxt.BaseError):
         store.client.create_order("BTC/USD", "market", "buy", 0.01, None,
                                   {"cl_ord_id": cid, "deadline": rfc3339(deadline)})
+    return cid
+
+
+@pytest.mark.parametrize(("late", "placed"), [(1.5, True), (4.5, False)])
+def test_reconciliation_waits_for_the_deadline_of_an_order_sent_before_a_crash(emulator, tmp_path, late, placed):
+    store = store_for(emulator)
+    state = TradingState(tmp_path / "state.sqlite")
+    cid = sent_before_a_crash(emulator, store, state, "accepted_late", seconds=late)
     state.close()
     restarted = TradingState(tmp_path / "state.sqlite")
     try:
@@ -277,14 +275,7 @@ def test_a_restart_while_lookups_fail_keeps_the_order_unknown_never_not_placed(e
     its fill for good) and is settled, with its fill, once the lookups work again."""
     store = store_for(emulator)
     state = TradingState(tmp_path / "state.sqlite")
-    cid = new_client_order_id()
-    state.record_intent(cid, "BTC/USD", "buy", "market", 0.01)
-    deadline = float(int(kraken_now(emulator)) + 3)
-    state.set_deadline(cid, deadline)
-    emulator.faults.add("AddOrder", "lost_response")
-    with pytest.raises(ccxt.BaseError):  # the order is placed and filled; the process dies without its reply
-        store.client.create_order("BTC/USD", "market", "buy", 0.01, None,
-                                  {"cl_ord_id": cid, "deadline": rfc3339(deadline)})
+    cid = sent_before_a_crash(emulator, store, state, "lost_response")  # placed and filled, its reply lost
     emulator.exchange_clock.advance(60)  # the restart comes long after the deadline
     emulator.faults.add("OpenOrders", "rate_limit", count=20)
     emulator.faults.add("ClosedOrders", "unavailable", count=20)

@@ -10,24 +10,15 @@ import logging
 
 import pytest
 
-from kraken_global.clocks import SteppedClock
-from kraken_global.emulator import EmulatorServer
 from kraken_global.errors import ConfigError
 from kraken_global.live.credentials import Credentials, load_credentials
 from kraken_global.live.errors import CredentialsError, OrderNotPlaced, OrderRejected, UnknownOrderError
 from kraken_global.live.store import KrakenStore, StoreSettings, new_client_order_id
 
 
-@pytest.fixture(scope="module")
-def server():
-    with EmulatorServer(fault_delay=0.0, exchange_clock=SteppedClock()) as emulator:
-        yield emulator
-
-
 @pytest.fixture
-def emulator(server):
-    server.reset({"ZUSD": 10_000.0})
-    return server
+def emulator(stepped_emulator):
+    return stepped_emulator
 
 
 def store_for(emulator, **settings) -> KrakenStore:

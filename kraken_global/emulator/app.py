@@ -132,6 +132,10 @@ class EmulatorApp:
             except KrakenError as exc:
                 self.late.append({"error": str(exc)})
                 return
+            except Exception:  # a bug of the emulator must not break the request that happened to run it
+                log.exception("emulator error in a late AddOrder")
+                self.late.append({"error": "EGeneral:Internal error"})
+                return
             txid = (result.get("txid") or [None])[0]
             if lag is not None and txid is not None:
                 self.visibility.hide(txid, lag, since=moment)
