@@ -162,13 +162,16 @@ class KrakenStore:
 
     def check_clock(self, force: bool = False) -> str | None:
         """Measure the offset to Kraken's clock when due; returns why trading must stop for it, or None. At start
-        (``force``) a skew beyond the bound raises :class:`TradingRefused`."""
+        (``force``) a skew beyond the bound raises :class:`TradingRefused` for a store that trades (with
+        credentials); a public one (paper) only warns."""
         if force or self.kraken_clock.due(self.settings.clock_check_seconds):
             offset = self.kraken_clock.measure(self.kraken_time_now)
             log.info("Kraken's clock is %+.1f s from this machine's", offset)
         problem = self.kraken_clock.skew_problem()
         if problem is not None and force:
-            raise TradingRefused(problem)
+            if self.credentials is not None:
+                raise TradingRefused(problem)
+            log.warning("%s", problem)
         return problem
 
     # -- calls ----------------------------------------------------------------------------------------------------
