@@ -64,10 +64,19 @@ KRAKEN_LEGACY = FeeSchedule("kraken-legacy", _tiers(
     (10_000_000, 0.00, 0.10),
 ))
 
-# Kraken Pro's current schedule.
+# Kraken Pro's schedule until 2026-07 (AssetPairs still served this ladder in 2026-08).
 KRAKEN_PRO = FeeSchedule("kraken-pro", _tiers(
     (0, 0.25, 0.40), (10_000, 0.20, 0.35), (50_000, 0.14, 0.24), (100_000, 0.12, 0.22),
     (500_000, 0.08, 0.18), (10_000_000, 0.00, 0.10),
 ))
 
-PRESETS: dict[str, FeeSchedule] = {s.name: s for s in (KRAKEN_LEGACY, KRAKEN_PRO)}
+# Kraken's published spot schedule after its 2026-07-09 change: 0.40% maker / 0.80% taker in the first tier (Kraken's
+# fee page as reported in nautilus_trader #4789, 2026-08). The higher tiers of that page are not known here, so the
+# first tier's rates apply at every volume: an account under the second tier pays exactly this, a larger one less.
+# A session reads the account's own rates from TradeVolume; this preset is for backtests and cost stress.
+KRAKEN_2026_07 = FeeSchedule("kraken-2026-07", _tiers((0, 0.40, 0.80)))
+
+#: The preset closest to what a new Kraken account pays today.
+CURRENT_KRAKEN_PRESET = "kraken-2026-07"
+
+PRESETS: dict[str, FeeSchedule] = {s.name: s for s in (KRAKEN_LEGACY, KRAKEN_PRO, KRAKEN_2026_07)}

@@ -95,6 +95,25 @@ def run(frames: dict[str, pd.DataFrame], strategy=ScriptedStrategy, broker_kwarg
     return result, cerebro.broker
 
 
+@pytest.fixture(scope="module")
+def stepped_server():
+    """One emulator for a test module, on a stepped Kraken clock that the code under test's own waits move (and
+    that tests advance), dropping at once the connection of a reply a fault withholds: deadlines, lags and timeouts
+    cost no real time."""
+    from kraken_global.clocks import SteppedClock
+    from kraken_global.emulator import EmulatorServer
+
+    with EmulatorServer(fault_delay=0.0, exchange_clock=SteppedClock()) as server:
+        yield server
+
+
+@pytest.fixture
+def stepped_emulator(stepped_server):
+    """The module's stepped emulator with a fresh account (10,000 USD) for each test."""
+    stepped_server.reset({"ZUSD": 10_000.0})
+    return stepped_server
+
+
 @pytest.fixture
 def flat_btc() -> pd.DataFrame:
     return candles([50_000.0] * 10)

@@ -8,7 +8,11 @@ and as strict as the tests need:
 - objects that list ``properties`` and say nothing of others reject unknown fields, so a misspelt or invented
   field name fails (the spec lists every field Kraken sends);
 - a few maps that the spec writes as one named property (``BalanceEx``'s ``asset``, ``QueryOrders``' order) are
-  checked entry by entry against the entry's schema.
+  checked entry by entry against the entry's schema;
+- where real replies differ from the schema files, the real reply wins (:data:`REAL_REPLIES`): ccxt's recorded
+  Kraken replies send order times and ``userref`` as strings and ``reason: null``, OHLC's ``last`` and the
+  ``count`` of ClosedOrders and TradesHistory are strings, and TradeVolume's tier fields are named as in the spec's
+  own example (``minfee``, ``tiervolume``, ...), not as in its schema (``min_fee``, ``tier_volume``).
 
 Enumerations the spec leaves as free strings (``oflags``, a trade's ``type`` and ``ordertype``) and the error
 strings (only ones Kraken documents) are checked here too.
@@ -47,6 +51,36 @@ ORDER_TYPES = {"market", "limit", "iceberg", "stop-loss", "take-profit", "stop-l
 _ERROR = re.compile(r"^[EW][A-Za-z]+:.+$")
 
 
+_STRING = {"type": "string"}
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_TIER = {"type": "object", "additionalProperties": False,
+         "properties": {"fee": _STRING, "minfee": _STRING, "maxfee": _STRING, "nextfee": _NULLABLE_STRING,
+                        "nextvolume": _NULLABLE_STRING, "tiervolume": _NULLABLE_STRING}}
+#: (schema file, path to its ``properties`` object, property, what real replies send instead).
+REAL_REPLIES = (
+    *((f"schemas/objects/user/orders/{kind}.yaml", (), name, _STRING)
+      for kind in ("open", "closed") for name in ("opentm", "starttm", "expiretm", "closetm", "userref")),
+    *((f"schemas/objects/user/orders/{kind}.yaml", (), "reason", _NULLABLE_STRING) for kind in ("open", "closed")),
+    ("schemas/responses/public/ohlc.yaml", ("result",), "last", _STRING),
+    ("schemas/responses/user/orders/closed.yaml", ("result",), "count", _STRING),
+    ("schemas/objects/user/trades/history.yaml", (), "count", _STRING),
+)
+#: Schema files replaced whole by the shape of real replies.
+REAL_OBJECTS = {"schemas/objects/user/volume/fees.yaml": _TIER}
+
+
+def _as_real_replies(relative: str, schema: dict) -> dict:
+    if relative in REAL_OBJECTS:
+        return REAL_OBJECTS[relative]
+    for where, path, name, real in REAL_REPLIES:
+        if where == relative:
+            node = schema
+            for step in path:
+                node = node["properties"][step]
+            node["properties"][name] = real
+    return schema
+
+
 class ContractError(AssertionError):
     """A reply that breaks Kraken's specification; the message says where and how."""
 
@@ -69,8 +103,9 @@ def _openapi_friendly(node: Any) -> Any:
 
 def _retrieve(uri: str) -> Resource:
     path = Path(uri.removeprefix("file://").split("#")[0])
-    return Resource.from_contents(_openapi_friendly(yaml.safe_load(path.read_text())),
-                                  default_specification=DRAFT7)
+    relative = path.relative_to(SPEC_DIR).as_posix() if path.is_relative_to(SPEC_DIR) else ""
+    schema = _as_real_replies(relative, _openapi_friendly(yaml.safe_load(path.read_text())))
+    return Resource.from_contents(schema, default_specification=DRAFT7)
 
 
 @cache

@@ -22,8 +22,9 @@ TRADING_START = datetime(2019, 7, 11)  # an emulator started here: the regime sy
 
 def emulator(**kwargs) -> EmulatorServer:
     # a client gives up after live.timeout_ms (5 s: a busy machine answers slowly, and a timeout taken for an
-    # unanswered order is a different test); the emulator's "timeout" faults hold their answer longer than that
-    return EmulatorServer(speed=SPEED, fault_delay=8.0, **kwargs)
+    # unanswered order is a different test); the emulator drops the connection of a reply a fault withholds, so the
+    # client learns at once that it will get none
+    return EmulatorServer(speed=SPEED, fault_delay=0.0, **kwargs)
 
 
 def session_overrides(server: EmulatorServer, tmp_path: Path, bars: int = LIVE_BARS) -> dict:
@@ -35,7 +36,7 @@ def session_overrides(server: EmulatorServer, tmp_path: Path, bars: int = LIVE_B
         "live.logs": str(tmp_path / "logs"), "ml.artifacts": str(tmp_path / "artifacts"),
         "run.out": str(tmp_path / "results"), "live.results": str(tmp_path / "results"),
         "live.record_candles": str(tmp_path / "candles"),
-        "live.order_deadline_seconds": 3, "live.deadline_margin_seconds": 1.5,
+        "live.order_deadline_seconds": 3, "live.deadline_margin_seconds": 1.5, "live.unknown_wait_seconds": 2,
         "live.key_lock_dir": str(tmp_path / "keys"),
     }
 

@@ -11,13 +11,13 @@ import time
 
 import pytest
 
-from kraken_global.alerts import event_extra
 from kraken_global.alerts.dispatcher import AlertDispatcher
 from kraken_global.alerts.scrub import Scrubber
 from kraken_global.alerts.setup import install_alerts
 from kraken_global.alerts.sinks import CommandSink, WebhookSink, payload
 from kraken_global.config import BacktestConfig
 from kraken_global.errors import ConfigError
+from kraken_global.events import event_extra
 from kraken_global.registry import ModelRegistry
 from tests.alert_receiver import AlertReceiver
 from tests.registry_helpers import passed_candidate

@@ -36,7 +36,7 @@ def test_all_mistakes_are_reported_at_once_with_their_key_paths(tmp_path):
     message = str(info.value)
     assert message.startswith(f"invalid configuration in {path}:")
     for expected in ("broker.cash: Input should be greater than 0", "broker.feez: unknown key",
-                     "broker.fees.preset: Input should be 'kraken-legacy', 'kraken-pro' or 'custom'",
+                     "broker.fees.preset: Input should be 'kraken-legacy', 'kraken-pro', 'kraken-2026-07' or 'custom'",
                      "data.timeframe: timeframe '7x' is not valid", "data.gaps.on_larger_gap: Input should be",
                      "extra: unknown key"):
         assert expected in message

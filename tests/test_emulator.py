@@ -15,6 +15,7 @@ from pathlib import Path
 import ccxt
 import pytest
 
+from kraken_global.clocks import SteppedClock
 from kraken_global.emulator import EmulatorServer
 from kraken_global.emulator.auth import sign
 
@@ -68,9 +69,9 @@ def test_replies_use_krakens_field_names_and_types(emulator):
     assert isinstance(time_reply["unixtime"], int) and isinstance(time_reply["rfc1123"], str)
     ohlc = ex.publicGetOHLC({"pair": "XBTUSD", "interval": 60})["result"]
     rows = ohlc["XXBTZUSD"]
-    assert len(rows) == 720 and isinstance(ohlc["last"], int)
+    assert len(rows) == 720 and isinstance(ohlc["last"], str)  # a string in real replies
     assert [type(v) for v in rows[0]] == [int, str, str, str, str, str, str, int]
-    assert rows[-1][0] == ohlc["last"] + HOUR  # the last row is the candle still forming
+    assert rows[-1][0] == int(ohlc["last"]) + HOUR  # the last row is the candle still forming
     ticker = ex.publicGetTicker({"pair": "XXBTZUSD"})["result"]["XXBTZUSD"]
     assert set(ticker) == {"a", "b", "c", "v", "p", "t", "l", "h", "o"} and len(ticker["a"]) == 3
     balance = ex.privatePostBalanceEx()["result"]["ZUSD"]
@@ -79,10 +80,12 @@ def test_replies_use_krakens_field_names_and_types(emulator):
                                      "price": "5000.0", "userref": "7"})["result"]
     assert isinstance(placed["txid"], list) and placed["descr"]["order"] == "buy 0.01 XBTUSD @ limit 5000.0"
     order = ex.privatePostQueryOrders({"txid": placed["txid"][0], "trades": "true"})["result"][placed["txid"][0]]
-    for name in ("refid", "userref", "cl_ord_id", "status", "opentm", "starttm", "expiretm", "descr", "vol",
-                 "vol_exec", "cost", "fee", "price", "stopprice", "limitprice", "misc", "oflags"):
+    for name in ("refid", "userref", "status", "opentm", "starttm", "expiretm", "descr", "vol",
+                 "vol_exec", "cost", "fee", "price", "stopprice", "limitprice", "misc", "oflags", "reason"):
         assert name in order, name
-    assert order["status"] == "open" and order["userref"] == 7 and isinstance(order["vol"], str)
+    assert "cl_ord_id" not in order  # present only when the order has one, as in real replies
+    assert order["status"] == "open" and order["userref"] == "7" and isinstance(order["vol"], str)
+    assert isinstance(order["opentm"], str) and order["reason"] is None
     with pytest.raises(ccxt.ExchangeError, match="EGeneral:Invalid arguments"):
         ex.publicGetOHLC({"pair": "XBTUSD", "interval": 7})
     with pytest.raises(ccxt.ExchangeError, match="EQuery:Unknown asset pair"):
@@ -127,29 +130,19 @@ def test_krakens_order_errors(emulator):
         ex.cancel_order("OXXXXX-XXXXX-XXXXXX")
 
 
-class WallClock:
-    """A wall clock the test moves by hand (the dead man's switch runs on real time, not on the replay)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_dead_mans_switch_cancels_everything_when_not_refreshed():
-    wall = WallClock()
-    with EmulatorServer(wall=wall) as emulator:
+    kraken = SteppedClock()  # Kraken's clock, moved by hand (the switch runs on it, not on the replayed market)
+    with EmulatorServer(exchange_clock=kraken) as emulator:
         ex = client(emulator)
         ex.create_order("BTC/USD", "limit", "buy", 0.01, 1000.0)
         reply = ex.privatePostCancelAllOrdersAfter({"timeout": 60})["result"]
         assert reply["triggerTime"] != "0"
-        emulator.advance(30 * 24 * HOUR)  # the market replays a month: the real-time timer does not care
-        wall.now += 30
+        emulator.advance(30 * 24 * HOUR)  # the market replays a month: Kraken's clock does not care
+        kraken.advance(30)
         ex.privatePostCancelAllOrdersAfter({"timeout": 60})  # refreshed in time: nothing happens
-        wall.now += 45
+        kraken.advance(45)
         assert len(ex.fetch_open_orders()) == 1
-        wall.now += 30
+        kraken.advance(30)
         assert ex.fetch_open_orders() == []
         assert ex.fetch_closed_orders()[0]["status"] == "canceled"
 

@@ -68,6 +68,7 @@ def test_the_live_broker_sizes_a_buy_as_the_paper_broker_does():
     broker = KrakenLiveBroker(store=None, state=None, max_pair_share=0.5)
     broker.balances = {"USD": {"total": 800.0, "free": 800.0}, "BTC": {"total": 2.0, "free": 2.0},
                        "USDT": {"total": 0.0, "free": 0.0}}
+    broker._built = {"BTC/USD": 2.0}  # the bot's own fills bought those 2 BTC (it counts only what it built)
     btc, usdt = _Bar("BTC/USD", 100.0), _Bar("USDT/USD", 1.0)
     broker._know(btc)
     assert broker.getvalue() == pytest.approx(1_000.0)

@@ -1,5 +1,8 @@
 """Orders that are never doubled or lost, against the emulator's Kraken semantics: ``deadline``, late acceptance,
-query lag, documented rejections, 50-trade pages, cancelling a closed order, one process per key."""
+query lag, documented rejections, 50-trade pages, cancelling a closed order, one process per key.
+
+One emulator serves the module (reset before each test) on a stepped Kraken clock that the store's waits move, and
+drops the connection of a reply the client must miss: deadlines and lags are Kraken's seconds, never waited out."""
 
 from __future__ import annotations
 
@@ -8,12 +11,12 @@ import time
 import ccxt
 import pytest
 
-from kraken_global.emulator import EmulatorServer
 from kraken_global.live.credentials import Credentials
 from kraken_global.live.errors import (
     NONCE_ADVICE,
     CredentialsError,
     LiveError,
+    OrderNotPlaced,
     OrderRejected,
     UnknownOrderError,
     is_definite_rejection,
@@ -25,16 +28,20 @@ from kraken_global.live.store import KrakenStore, StoreSettings, new_client_orde
 
 
 @pytest.fixture
-def emulator():
-    with EmulatorServer(fault_delay=2.0) as server:
-        yield server
+def emulator(stepped_emulator):
+    return stepped_emulator
 
 
 def store_for(emulator, guard: KeyGuard | None = None, **settings) -> KrakenStore:
-    options = {"api_url": emulator.base_url, "timeout_ms": 1000, "enable_rate_limit": False,
+    options = {"api_url": emulator.base_url, "timeout_ms": 5000, "enable_rate_limit": False,
                "backoff_seconds": 0.01, "deadline_seconds": 3.0, "deadline_margin_seconds": 0.5,
                "poll_seconds": 0.05, **settings}
-    return KrakenStore(Credentials(emulator.key, emulator.secret), StoreSettings(**options), guard=guard).start()
+    return KrakenStore(Credentials(emulator.key, emulator.secret), StoreSettings(**options),
+                       clock=emulator.exchange_clock, guard=guard).start()
+
+
+def kraken_now(emulator) -> float:
+    return emulator.exchange_clock.time()
 
 
 def orders_of(emulator, client_id: str | None = None) -> list:
@@ -42,12 +49,14 @@ def orders_of(emulator, client_id: str | None = None) -> list:
             if client_id is None or o.cl_ord_id == client_id]
 
 
-def wait_for(condition, seconds: float = 20.0) -> None:
-    until = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > until:
-            pytest.fail("condition not reached in time")
-        time.sleep(0.02)
+def run_until(emulator, condition, seconds: float = 20.0) -> None:
+    """Move Kraken's clock (the exchange acts on what falls due) until ``condition`` holds."""
+    for _ in range(int(seconds * 10)):
+        emulator.exchange.sync()
+        if condition():
+            return
+        emulator.exchange_clock.advance(0.1)
+    pytest.fail("condition not reached in time")
 
 
 # -- the emulator's semantics ----------------------------------------------------------------------------------
@@ -57,8 +66,9 @@ def test_a_deadline_outside_krakens_window_is_refused(emulator):
     for offset in (-5, 1, 120):
         with pytest.raises(ccxt.ExchangeError, match="EGeneral:Invalid arguments:deadline"):
             store.client.create_order("BTC/USD", "limit", "buy", 0.01, 1000.0,
-                                      {"deadline": rfc3339(time.time() + offset)})
-    store.client.create_order("BTC/USD", "limit", "buy", 0.01, 1000.0, {"deadline": rfc3339(time.time() + 30)})
+                                      {"deadline": rfc3339(kraken_now(emulator) + offset)})
+    store.client.create_order("BTC/USD", "limit", "buy", 0.01, 1000.0,
+                              {"deadline": rfc3339(kraken_now(emulator) + 30)})
     assert len(orders_of(emulator)) == 1
 
 
@@ -82,14 +92,14 @@ def test_trades_history_pages_fifty_newest_first(emulator):
     store = store_for(emulator)
     for _ in range(120):
         store.client.create_order("BTC/USD", "market", "buy", 0.001, None)
-        emulator.advance(60)
+        emulator.exchange_clock.advance(60)  # trades are stamped by Kraken's clock
     pages = [store.client.privatePostTradesHistory({"ofs": ofs})["result"] for ofs in (0, 50, 100)]
-    assert [len(p["trades"]) for p in pages] == [50, 50, 20] and {p["count"] for p in pages} == {120}
+    assert [len(p["trades"]) for p in pages] == [50, 50, 20] and {p["count"] for p in pages} == {"120"}
     times = [float(t["time"]) for p in pages for t in p["trades"].values()]
     assert times == sorted(times, reverse=True) and len(set(times)) == 120
     middle = times[60]
     after = store.client.privatePostTradesHistory({"start": int(middle)})["result"]
-    assert after["count"] == 60 and all(float(t["time"]) > middle for t in after["trades"].values())
+    assert after["count"] == "60" and all(float(t["time"]) > middle for t in after["trades"].values())
 
 
 # -- deadline-safe placement -----------------------------------------------------------------------------------
@@ -103,15 +113,17 @@ def test_an_order_accepted_late_before_its_deadline_is_found_not_resent(emulator
     assert emulator.app.late == [{"placed": order["id"]}]
 
 
-def test_an_order_accepted_after_its_deadline_is_refused_and_the_resend_is_the_only_order(emulator):
+def test_an_order_accepted_after_its_deadline_is_refused_and_never_resent(emulator):
+    """Kraken's engine reaches the order only after its deadline and refuses it; the store proves it absent once
+    Kraken's clock has passed the deadline and margin, and sends nothing more: the strategy decides again."""
     store = store_for(emulator)
     emulator.faults.add("AddOrder", "accepted_late", seconds=4.5)
-    order = store.submit_order("BTC/USD", "buy", "market", 0.01)
-    assert emulator.app.requests.count("AddOrder") == 2
-    wait_for(lambda: emulator.app.late)
+    with pytest.raises(OrderNotPlaced, match="after its deadline"):
+        store.submit_order("BTC/USD", "buy", "market", 0.01)
+    run_until(emulator, lambda: emulator.app.late)
     assert "deadline" in emulator.app.late[0]["error"]
-    assert [o.txid for o in orders_of(emulator)] == [order["id"]]
-    assert len(emulator.exchange.trades[emulator.key]) == 1
+    assert emulator.app.requests.count("AddOrder") == 1 and orders_of(emulator) == []
+    assert emulator.exchange.trades[emulator.key] == {}
 
 
 def test_a_resend_waits_for_the_deadline_even_when_the_first_copy_filled(emulator):
@@ -129,7 +141,7 @@ def test_query_lag_after_acceptance_is_not_a_rejection(emulator):
     emulator.faults.add("AddOrder", "query_lag", seconds=1.5)
     order = store.submit_order("BTC/USD", "buy", "limit", 0.01, 1000.0)
     assert order["status"] == "open" and order["id"] == orders_of(emulator)[0].txid
-    wait_for(lambda: emulator.app.visibility.visible(order["id"]))
+    run_until(emulator, lambda: emulator.app.visibility.visible(order["id"]))
     assert store.fetch_order(order["id"])["status"] == "open"
     emulator.faults.add("AddOrder", "query_lag", seconds=0.3)
     seen = store_for(emulator, deadline_margin_seconds=3.0).submit_order("BTC/USD", "buy", "market", 0.01)
@@ -226,28 +238,55 @@ def test_nonces_keep_growing_across_restarts(emulator, tmp_path):
 
 # -- after a crash: reconciliation waits for the deadline ------------------------------------------------------
 
+def sent_before_a_crash(emulator, store: KrakenStore, state: TradingState, fault: str, **fault_options) -> str:
+    """A market order's intent and deadline recorded, its AddOrder sent under ``fault``; the process dies with the
+    reply outstanding. Returns its client order id."""
+    cid = new_client_order_id()
+    state.record_intent(cid, "BTC/USD", "buy", "market", 0.01)
+    deadline = float(int(kraken_now(emulator)) + 4)
+    state.set_deadline(cid, deadline)
+    emulator.faults.add("AddOrder", fault, **fault_options)
+    with pytest.raises(ccxt.BaseError):
+        store.client.create_order("BTC/USD", "market", "buy", 0.01, None,
+                                  {"cl_ord_id": cid, "deadline": rfc3339(deadline)})
+    return cid
+
+
 @pytest.mark.parametrize(("late", "placed"), [(1.5, True), (4.5, False)])
 def test_reconciliation_waits_for_the_deadline_of_an_order_sent_before_a_crash(emulator, tmp_path, late, placed):
     store = store_for(emulator)
     state = TradingState(tmp_path / "state.sqlite")
-    cid = new_client_order_id()
-    state.record_intent(cid, "BTC/USD", "buy", "market", 0.01)
-    deadline = float(int(time.time()) + 4)
-    state.set_deadline(cid, deadline)
-    emulator.faults.add("AddOrder", "accepted_late", seconds=late)
-    with pytest.raises(ccxt.BaseError):  # the process dies with the reply outstanding
-        store.client.create_order("BTC/USD", "market", "buy", 0.01, None,
-                                  {"cl_ord_id": cid, "deadline": rfc3339(deadline)})
+    cid = sent_before_a_crash(emulator, store, state, "accepted_late", seconds=late)
     state.close()
     restarted = TradingState(tmp_path / "state.sqlite")
     try:
         restarted.reconcile(store)
-        wait_for(lambda: emulator.app.late)
+        run_until(emulator, lambda: emulator.app.late)
         assert restarted.order(cid)["status"] == ("closed" if placed else "not_placed")
         assert len(orders_of(emulator, cid)) == (1 if placed else 0)
         assert len(restarted.fills()) == (1 if placed else 0)
     finally:
         restarted.close()
+
+
+def test_a_restart_while_lookups_fail_keeps_the_order_unknown_never_not_placed(emulator, tmp_path):
+    """Killed after sending; restarted while Kraken rate-limits OpenOrders and the other order lookups are
+    unavailable: a failed lookup proves nothing, so the intent stays unknown (not ``not_placed``, which would lose
+    its fill for good) and is settled, with its fill, once the lookups work again."""
+    store = store_for(emulator)
+    state = TradingState(tmp_path / "state.sqlite")
+    cid = sent_before_a_crash(emulator, store, state, "lost_response")  # placed and filled, its reply lost
+    emulator.exchange_clock.advance(60)  # the restart comes long after the deadline
+    emulator.faults.add("OpenOrders", "rate_limit", count=20)
+    emulator.faults.add("ClosedOrders", "unavailable", count=20)
+    emulator.faults.add("QueryOrders", "unavailable", count=20)  # the trade it left cannot be attributed either
+    actions = state.reconcile(store)
+    assert state.order(cid)["status"] == "unknown" and any("outcome unknown" in a for a in actions)
+    assert state.fills() == []
+    emulator.faults.clear()
+    state.reconcile(store)
+    assert state.order(cid)["status"] == "closed" and len(state.fills()) == 1
+    state.close()
 
 
 # -- the broker: cancels that meet a closed order ----------------------------------------------------------
@@ -265,9 +304,10 @@ class RacingStore(KrakenStore):
 def test_leftover_orders_that_closed_meanwhile_do_not_stop_the_start(emulator, tmp_path):
     from kraken_global.live.broker import KrakenLiveBroker
 
-    options = {"api_url": emulator.base_url, "timeout_ms": 1000, "enable_rate_limit": False,
+    options = {"api_url": emulator.base_url, "timeout_ms": 5000, "enable_rate_limit": False,
                "backoff_seconds": 0.01}
-    store = RacingStore(Credentials(emulator.key, emulator.secret), StoreSettings(**options)).start()
+    store = RacingStore(Credentials(emulator.key, emulator.secret), StoreSettings(**options),
+                        clock=emulator.exchange_clock).start()
     state = TradingState(tmp_path / "state.sqlite")
     cid = new_client_order_id()
     state.record_intent(cid, "BTC/USD", "buy", "limit", 0.01, 1000.0)

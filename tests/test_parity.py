@@ -138,7 +138,7 @@ def test_a_session_that_started_slowly_is_replayed_with_the_gap_it_saw(tmp_path,
     history is cut) and the feeds fetching Kraken's 720 candles: the session then replays local history, a gap, and
     Kraken's candles. Simulated by reading the clock 800 hours early; the replay must rebuild that very history."""
     real_now = session_module._exchange_now
-    monkeypatch.setattr(session_module, "_exchange_now", lambda store: real_now(store) - pd.Timedelta(hours=800))
+    monkeypatch.setattr(session_module, "_exchange_now", lambda *a: real_now(*a) - pd.Timedelta(hours=800))
     with emulator() as server:
         config = session_config(server, tmp_path, bars=24)
         result = SessionRunner(config, "paper").run()

@@ -100,6 +100,9 @@ def test_a_live_session_matches_the_exchange_order_for_order_and_fill_for_fill(t
     for symbol, asset in held.items():
         assert positions.get(symbol, 0.0) == pytest.approx(balances.get(asset, 0.0), abs=1e-9)
     assert result.metrics["session"]["model_sha256"]
+    # the fee the account pays, read from TradeVolume: the emulator charges Kraken's legacy schedule
+    assert result.metrics["fees"] == {"maker_pct": 0.16, "taker_pct": 0.26, "source": "TradeVolume"}
+    assert result.unsettled == []
 
 
 def test_live_refuses_to_start_without_an_approved_model_or_with_a_tampered_one(tmp_path):

@@ -1,5 +1,8 @@
 """The store against the emulator: every fault on order placement ends with exactly one order, or none and a
-clear error; credentials never leak."""
+clear error; credentials never leak.
+
+The emulator runs on a stepped Kraken clock that the store's own waits move, and drops the connection of a reply
+the client must miss: no test waits out a deadline or a timeout in real time."""
 
 from __future__ import annotations
 
@@ -7,24 +10,23 @@ import logging
 
 import pytest
 
-from kraken_global.emulator import EmulatorServer
 from kraken_global.errors import ConfigError
 from kraken_global.live.credentials import Credentials, load_credentials
-from kraken_global.live.errors import CredentialsError, OrderRejected, TemporaryError, UnknownOrderError
+from kraken_global.live.errors import CredentialsError, OrderNotPlaced, OrderRejected, UnknownOrderError
 from kraken_global.live.store import KrakenStore, StoreSettings, new_client_order_id
 
 
 @pytest.fixture
-def emulator():
-    with EmulatorServer(fault_delay=3.0) as server:
-        yield server
+def emulator(stepped_emulator):
+    return stepped_emulator
 
 
 def store_for(emulator, **settings) -> KrakenStore:
-    options = {"api_url": emulator.base_url, "timeout_ms": 1200, "enable_rate_limit": False,
-               "backoff_seconds": 0.01, "deadline_seconds": 3.0, "deadline_margin_seconds": 0.5,
-               "poll_seconds": 0.05, **settings}
-    return KrakenStore(Credentials(emulator.key, emulator.secret), StoreSettings(**options)).start()
+    options = {"api_url": emulator.base_url, "timeout_ms": 5000, "enable_rate_limit": False,
+               "backoff_seconds": 0.5, "deadline_seconds": 15.0, "deadline_margin_seconds": 5.0,
+               "poll_seconds": 0.25, **settings}
+    return KrakenStore(Credentials(emulator.key, emulator.secret), StoreSettings(**options),
+                       clock=emulator.exchange_clock).start()
 
 
 def add_order_requests(emulator) -> int:
@@ -43,17 +45,26 @@ def test_an_order_carries_its_client_id(emulator):
     assert store.find_by_client_id(cid)["id"] == order["id"]
 
 
-@pytest.mark.parametrize("faults", [["lost_response"], ["timeout"], ["http_500", "http_500"], ["rate_limit"],
-                                    ["unavailable", "lost_response"]])
-def test_faults_on_placement_never_double_the_order(emulator, faults):
+@pytest.mark.parametrize(("faults", "placed", "requests"), [
+    (["lost_response"], True, 1),  # carried out, the reply lost: found by its client id, never sent again
+    (["timeout"], False, 1),  # not carried out: proven absent once Kraken's clock passed the deadline; not resent
+    (["http_500", "http_500"], False, 1),
+    (["rate_limit"], True, 2),  # refused before Kraken acted on it: sending again is safe
+    (["rate_limit", "lost_response"], True, 2),
+    (["unavailable", "lost_response"], False, 1),
+])
+def test_faults_on_placement_never_double_the_order(emulator, faults, placed, requests):
     store = store_for(emulator)
     for kind in faults:
         emulator.faults.add("AddOrder", kind)
-    order = store.submit_order("BTC/USD", "buy", "limit", 0.01, 1000.0)
-    assert len(open_orders(emulator)) == 1
-    assert order["id"] == open_orders(emulator)[0].txid
-    placed_by_request = sum(1 for f in emulator.faults.injected if f.kind == "lost_response")
-    assert add_order_requests(emulator) == len(faults) + 1 - placed_by_request
+    if placed:
+        order = store.submit_order("BTC/USD", "buy", "limit", 0.01, 1000.0)
+        assert [o.txid for o in open_orders(emulator)] == [order["id"]]
+    else:
+        with pytest.raises(OrderNotPlaced, match="after its deadline"):
+            store.submit_order("BTC/USD", "buy", "limit", 0.01, 1000.0)
+        assert open_orders(emulator) == []
+    assert add_order_requests(emulator) == requests
 
 
 def test_a_lost_response_on_a_market_order_leaves_one_fill(emulator):
@@ -81,10 +92,10 @@ def test_a_rejected_order_is_not_retried(emulator):
 
 def test_when_the_exchange_stays_down_there_is_no_order_and_a_clear_error(emulator):
     store = store_for(emulator, max_attempts=3)
-    emulator.faults.add("AddOrder", "http_500", count=3)
-    with pytest.raises(TemporaryError, match="could not be placed after 3 attempts"):
+    emulator.faults.add("AddOrder", "rate_limit", count=3)
+    with pytest.raises(OrderNotPlaced, match="could not be placed after 3 attempts"):
         store.submit_order("BTC/USD", "buy", "limit", 0.01, 1000.0)
-    assert open_orders(emulator) == []
+    assert open_orders(emulator) == [] and add_order_requests(emulator) == 3
 
 
 def test_reads_are_retried_and_unknown_orders_are_reported(emulator):
@@ -98,7 +109,7 @@ def test_reads_are_retried_and_unknown_orders_are_reported(emulator):
 def test_bad_credentials_fail_fast_and_never_show_the_secret(emulator, caplog):
     wrong = Credentials(emulator.key, "QUJD" * 22)
     store = KrakenStore(wrong, StoreSettings(api_url=emulator.base_url, enable_rate_limit=False,
-                                             backoff_seconds=0.01)).start()
+                                             backoff_seconds=0.01), clock=emulator.exchange_clock).start()
     caplog.set_level(logging.DEBUG)
     with pytest.raises(CredentialsError) as info:
         store.fetch_balance()

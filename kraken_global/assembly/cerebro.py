@@ -18,6 +18,7 @@ from kraken_global.assembly.warmup import warmup_needs
 from kraken_global.config import BacktestConfig
 from kraken_global.errors import ConfigError, DataError
 from kraken_global.feeds import NumpyFeed, load_universe, parse_timeframe
+from kraken_global.fees import FeeSchedule
 from kraken_global.ml.training import predict_probabilities
 from kraken_global.paper_broker import KrakenPaperBroker
 from kraken_global.strategies import STRATEGIES
@@ -68,11 +69,14 @@ def check_model_applies(config: BacktestConfig) -> None:
 
 
 def paper_broker(config: BacktestConfig, universe: Universe | None = None,
-                 broker_class: type = KrakenPaperBroker, **extra) -> KrakenPaperBroker:
+                 broker_class: type = KrakenPaperBroker, fees: FeeSchedule | None = None,
+                 **extra) -> KrakenPaperBroker:
     """The Kraken paper broker as configured (backtests and paper sessions share it); a paper session passes
-    the ``universe`` with the exchange's pair rules, and its own subclass with its ``extra`` parameters."""
+    the ``universe`` with the exchange's pair rules, the ``fees`` the account pays (TradeVolume), and its own
+    subclass with its ``extra`` parameters."""
     return broker_class(
-        cash=config.broker.cash, universe=universe or config.universe.build(), fees=config.broker.fees.schedule(),
+        cash=config.broker.cash, universe=universe or config.universe.build(),
+        fees=fees or config.broker.fees.schedule(),
         slippage_bps=config.broker.slippage_bps, random_slippage_bps=config.broker.random_slippage_bps,
         volume_share=config.broker.volume_share, schedule=config.schedule.schedule(), seed=config.run.seed,
         max_pair_share=config.broker.max_pair_share, **extra,

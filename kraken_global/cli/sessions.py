@@ -108,7 +108,7 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     key, secret = load_or_create_credentials(args.credentials, new_credentials)
     server = EmulatorServer(key, secret, options.start, options.speed, {"ZUSD": options.usd}, options.port,
                             market=market, permissions=options.permissions, asset_pairs=options.asset_pairs,
-                            fees=options.fees, fills=options.fills)
+                            fees=options.fees, fills=options.fills, clock_skew=options.clock_skew)
     with server:
         print(f"Kraken emulator on {server.base_url} (market time {server.clock.now()}, x{options.speed}); "
               f"credentials in {args.credentials}; Ctrl-C stops it", flush=True)

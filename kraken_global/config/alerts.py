@@ -12,13 +12,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from kraken_global.config.base import FiniteFloat, Strict, WholeNumber
-
-EVENTS = ("session_start", "session_stop", "kill_switch", "dms_refresh_failed", "order_unknown", "order_refused",
-          "falling_behind", "exchange_unreachable", "model_approved", "model_rolled_back", "daily_summary",
-          "ramp_step")
-Event = Literal["session_start", "session_stop", "kill_switch", "dms_refresh_failed", "order_unknown",
-                "order_refused", "falling_behind", "exchange_unreachable", "model_approved", "model_rolled_back",
-                "daily_summary", "ramp_step"]
+from kraken_global.events import Event
 
 
 class WebhookConfig(Strict):

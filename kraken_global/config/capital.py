@@ -1,10 +1,14 @@
-"""What a session may spend: a capital budget, and the ramp that grows the bot's share of it as its record earns it.
+"""What a session may spend of a shared account: a capital budget, and the ramp that grows the bot's share of it
+as its record earns it.
 
-The seed's rollout, "start live with small capital ... gradually increase position sizes", as configuration:
-``budget_usd`` is the most the bot may have in positions (None: the account's value when the ramp starts), and
-``ramp`` starts the bot at the first of ``shares`` of it and moves to the next share only after ``step_days`` in
-which the session's record met every condition (drawdown within ``max_drawdown_pct``, no kill-switch trip, fills
-within ``parity_tolerance_bps`` of the backtest's fill model). See :mod:`kraken_global.sessions.ramp`.
+``budget_usd`` is the USD the bot may spend, plus what its own fills bring back (sells, net of fees) and minus
+what they spent (None: no cap beyond the cash the account has); coins and cash beyond it stay the account
+owner's (see :mod:`kraken_global.live.ownership`). The seed's rollout, "start live with small capital ...
+gradually increase position sizes", is ``ramp``: the bot's positions may be worth at most the current share of
+the budget (of the account's value when the ramp starts, without a budget); it starts at the first of ``shares``
+and moves to the next only after ``step_days`` in which the session's record met every condition (drawdown
+within ``max_drawdown_pct``, no kill-switch trip, fills within ``parity_tolerance_bps`` of the backtest's fill
+model). See :mod:`kraken_global.sessions.ramp`.
 """
 
 from __future__ import annotations

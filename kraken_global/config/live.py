@@ -44,17 +44,23 @@ class LiveConfig(Strict):
     sync_seconds: FiniteFloat = Field(default=5.0, gt=0, le=3600)
     timeout_ms: WholeNumber = Field(default=10_000, ge=100, le=120_000)
     max_attempts: WholeNumber = Field(default=5, ge=1, le=20)
-    rate_limit: Flag = True  # ccxt's throttle (about one call a second for Kraken); off only for the emulator
-    dead_mans_switch_seconds: WholeNumber = Field(default=60, ge=10, le=86_400)
+    rate_limit: Flag = True  # ccxt's throttle and Kraken's decay-counter model (rate_tier); off only for the emulator
+    rate_tier: Literal["starter", "intermediate", "pro"] = "starter"  # the account's verification tier
+    dead_mans_switch_seconds: WholeNumber | None = Field(default=60, ge=10, le=86_400)  # None: no dead man's switch
     dms_refresh_seconds: FiniteFloat = Field(default=20.0, gt=0)
+    dedicated_account: Flag = False  # the account holds only the bot's orders: its dead man's switch may cancel all
+    max_clock_skew_seconds: FiniteFloat | None = Field(default=60.0, gt=0, le=3600)  # None: trade whatever the skew
+    clock_check_seconds: FiniteFloat = Field(default=300.0, gt=0, le=86_400)  # how often Kraken's clock is measured
     max_bars: WholeNumber | None = Field(default=None, ge=1)  # end the session after this many live bars
     max_idle_seconds: FiniteFloat | None = Field(default=None, gt=0)  # end it when no bar came for this long
     retrain: Flag = True  # train a candidate and run its gates in each downtime (never promotes)
     record_candles: UserPath | None = Path("kg-data/candles")  # every closed candle a session sees; None: no record
-    # deadline-safe placement: each AddOrder carries now + order_deadline_seconds (Kraken: 2..60 s); an unknown
-    # outcome is looked up until that deadline plus deadline_margin_seconds has passed, and only then resent
+    # deadline-safe placement: each AddOrder carries Kraken's now + order_deadline_seconds (Kraken: 2..60 s); an
+    # unknown outcome is looked up until Kraken's Time is past that deadline plus deadline_margin_seconds (absence is
+    # proven only then) or unknown_wait_seconds more have passed (it stays unknown); it is never resent
     order_deadline_seconds: FiniteFloat = Field(default=15.0, ge=3, le=55)
     deadline_margin_seconds: FiniteFloat = Field(default=5.0, ge=0.5, le=60)
+    unknown_wait_seconds: FiniteFloat = Field(default=10.0, ge=0, le=600)
     # one process per API key: its lock and nonce floor (None: $KRAKEN_GLOBAL_LOCK_DIR, else
     # $XDG_STATE_HOME/kraken-global/keys, else ~/.local/state/kraken-global/keys)
     key_lock_dir: UserPath | None = None
@@ -67,7 +73,7 @@ class LiveConfig(Strict):
 
     @model_validator(mode="after")
     def _refresh_before_expiry(self) -> LiveConfig:
-        if self.dms_refresh_seconds >= self.dead_mans_switch_seconds:
+        if self.dead_mans_switch_seconds is not None and self.dms_refresh_seconds >= self.dead_mans_switch_seconds:
             raise ValueError("dms_refresh_seconds must be shorter than dead_mans_switch_seconds, or the switch "
                              "cancels every order between two refreshes")
         return self

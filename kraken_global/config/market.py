@@ -119,7 +119,7 @@ class FeeTierConfig(Strict):
 
 
 class FeesConfig(Strict):
-    preset: Literal["kraken-legacy", "kraken-pro", "custom"] = "kraken-legacy"
+    preset: Literal["kraken-legacy", "kraken-pro", "kraken-2026-07", "custom"] = "kraken-legacy"
     tiers: tuple[FeeTierConfig, ...] = ()
 
     @model_validator(mode="after")

@@ -86,7 +86,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     settings = DownloadSettings(api_url=args.api_url, rate_limit_ms=args.rate_limit_ms)
     console = Console()
     client = public_client(settings)
-    now = exchange_now(client, settings)  # the progress bars end at the exchange's present
+    now = exchange_now(client, settings, pairs[0].pair_id)  # the progress bars end at the market's present
     start = pd.Timestamp(args.start) if args.start else None
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[at]}"),
                   console=console, disable=args.no_progress) as progress:

@@ -61,10 +61,12 @@ def public_client(settings: DownloadSettings) -> ccxt.kraken:
     return client
 
 
-def exchange_now(client, settings: DownloadSettings) -> pd.Timestamp:
-    """The exchange's clock (public ``Time``; the emulator's market time is not the machine's)."""
+def exchange_now(client, settings: DownloadSettings, pair_id: str) -> pd.Timestamp:
+    """The market's present: the end of the last hourly candle ``OHLC`` has committed for ``pair_id`` (Kraken's
+    ``Time`` would do for Kraken itself, not for the emulator, whose market replays another time)."""
     try:
-        return pd.Timestamp(int(client.publicGetTime()["result"]["unixtime"]), unit="s")
+        return pd.Timestamp(int(client.publicGetOHLC({"pair": pair_id, "interval": 60})["result"]["last"]) + 3600,
+                            unit="s")
     except (ccxt.BaseError, KeyError, TypeError, ValueError) as exc:
         raise DataError(f"cannot reach {settings.api_url or 'Kraken'}: {exc}") from exc
 

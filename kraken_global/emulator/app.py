@@ -3,13 +3,17 @@
 Public ``GET /0/public/<Method>``, private ``POST /0/private/<Method>`` (form body with ``nonce``, headers
 ``API-Key`` and ``API-Sign``). Every reply is HTTP 200 ``{"error": [...], "result": ...}`` unless a fault says
 otherwise. ``/_emulator/...`` holds the controls (clock, faults), which Kraken of course does not have.
+
+A reply a fault makes the client miss (``timeout``, ``lost_response``, ``accepted_late``) is held ``fault_delay``
+real seconds and answered ``EService:Unavailable`` (the client has given up by then), or, with ``fault_delay=0``,
+the connection is closed at once without an answer: the client sees a dropped connection without waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -19,8 +23,9 @@ from aiohttp import web
 from kraken_global.emulator import arguments
 from kraken_global.emulator.auth import NonceBook, signature_ok
 from kraken_global.emulator.controls import ControlError, clock_advance, fault_request
-from kraken_global.emulator.exchange import Exchange, KrakenError, epoch
-from kraken_global.emulator.faults import Fault, FaultPlan
+from kraken_global.emulator.errors import KrakenError
+from kraken_global.emulator.exchange import Exchange, epoch
+from kraken_global.emulator.faults import SILENT, Fault, FaultPlan
 from kraken_global.emulator.ordering import Visibility, trades_page
 from kraken_global.emulator.pair_rules import asset_pairs_reply
 from kraken_global.emulator.permissions import allowed
@@ -46,8 +51,17 @@ class EmulatorApp:
         self.fault_delay = fault_delay
         self.nonces = NonceBook()
         self.requests: list[str] = []
-        self.visibility = Visibility()
+        self.visibility = Visibility(exchange.kraken_now)
         self.late: list[dict[str, Any]] = []  # what each late acceptance did: {"placed": txid} or {"error": ...}
+
+    def reset(self) -> None:
+        """Forget the requests, nonces, late acceptances, hidden orders and queued faults (the exchange resets
+        itself)."""
+        self.nonces = NonceBook()
+        self.requests.clear()
+        self.late.clear()
+        self.visibility.clear()
+        self.faults.clear()
 
     def build(self) -> web.Application:
         app = web.Application()
@@ -60,51 +74,74 @@ class EmulatorApp:
 
     # -- dispatch with faults ------------------------------------------------------------------------------
 
-    async def _with_faults(self, method: str, handler) -> web.Response:
+    async def _with_faults(self, method: str, request: web.Request, handler) -> web.Response:
+        """Answer ``request`` with ``handler``, under the next fault queued for ``method`` (see
+        :mod:`~kraken_global.emulator.faults` for how two combined kinds act)."""
         fault = self.faults.take(method)
-        if fault is not None:
-            if fault.kind == "http_500":
-                return web.Response(status=500, text="Internal Server Error")
-            if fault.kind == "unavailable":
-                return _error("EService:Unavailable")
-            if fault.kind == "rate_limit":
-                return _error("EAPI:Rate limit exceeded")
-            if fault.kind == "timeout":
-                await asyncio.sleep(self.fault_delay)
-                return _error("EService:Unavailable")
-            if fault.kind == "accepted_late":
-                return await self._accept_late(fault, handler)
+        if fault is None:
+            return self._answer(method, handler)
+        late = fault.seconds_of("accepted_late")
+        if fault.carried_out and late is not None:
+            self._accept_late(fault, handler, late)
+            response = None
+        elif fault.carried_out:
+            response = self._answer(method, handler, fault.seconds_of("query_lag"))
+        else:
+            response = None
+        if fault.kind in SILENT:
+            return await self._lose(request)
+        if fault.kind == "http_500":
+            return web.Response(status=500, text="Internal Server Error")
+        if fault.kind == "unavailable":
+            return _error("EService:Unavailable")
+        if fault.kind == "rate_limit":
+            return _error("EAPI:Rate limit exceeded")
+        return response if response is not None else _error("EService:Unavailable")
+
+    def _answer(self, method: str, handler, lag: float | None = None) -> web.Response:
         try:
             result = handler()
-            response = _ok(result)
         except KrakenError as exc:
-            response = _error(str(exc))
+            return _error(str(exc))
         except Exception:  # a bug of the emulator must still answer in Kraken's envelope, never a bare 500
             log.exception("emulator error in %s", method)
-            response = _error("EGeneral:Internal error")
-        else:
-            if fault is not None and fault.kind == "query_lag" and isinstance(result, dict):
-                for txid in result.get("txid") or []:
-                    self.visibility.hide(txid, fault.seconds)
-        if fault is not None and fault.kind == "lost_response":
-            await asyncio.sleep(self.fault_delay)  # done, but the client gives up before the answer
-        return response
+            return _error("EGeneral:Internal error")
+        if lag is not None and isinstance(result, dict):
+            for txid in result.get("txid") or []:
+                self.visibility.hide(txid, lag)
+        return _ok(result)
 
-    async def _accept_late(self, fault: Fault, handler) -> web.Response:
-        """The client times out; the engine acts on the request ``fault.seconds`` later (the handler is told when
-        the request arrived, so a passed ``deadline`` refuses it then)."""
-        received = time.time()
+    async def _lose(self, request: web.Request) -> web.Response:
+        """The client never gets this answer: held until it has given up, or the connection dropped at once."""
+        if self.fault_delay > 0:
+            await asyncio.sleep(self.fault_delay)
+            return _error("EService:Unavailable")
+        request.transport.close()
+        raise web.HTTPServiceUnavailable()  # never reaches the client: the connection is closed
 
-        def act() -> None:
+    def _accept_late(self, fault: Fault, handler, seconds: float) -> None:
+        """The engine acts on the request ``seconds`` later on Kraken's clock (the handler is told when the request
+        arrived, so a ``deadline`` that has passed by then refuses it); a combined ``query_lag`` hides the order from
+        the moment it enters the book."""
+        received = self.exchange.kraken_now()
+        lag = fault.seconds_of("query_lag")
+
+        def act(moment: float) -> None:
             try:
-                result = handler(received)
-                self.late.append({"placed": (result.get("txid") or [None])[0]})
+                result = handler(received, moment)
             except KrakenError as exc:
                 self.late.append({"error": str(exc)})
+                return
+            except Exception:  # a bug of the emulator must not break the request that happened to run it
+                log.exception("emulator error in a late AddOrder")
+                self.late.append({"error": "EGeneral:Internal error"})
+                return
+            txid = (result.get("txid") or [None])[0]
+            if lag is not None and txid is not None:
+                self.visibility.hide(txid, lag, since=moment)
+            self.late.append({"placed": txid})
 
-        asyncio.get_running_loop().call_later(fault.seconds, act)
-        await asyncio.sleep(self.fault_delay)
-        return _error("EService:Unavailable")
+        self.exchange.arrive_later(received + seconds, act)
 
     async def public(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -113,7 +150,7 @@ class EmulatorApp:
         if handler is None:
             return _error("EGeneral:Unknown method")
         query = dict(request.query)
-        return await self._with_faults(method, lambda: handler(query))
+        return await self._with_faults(method, request, lambda: handler(query))
 
     async def private(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -138,15 +175,18 @@ class EmulatorApp:
         if not allowed(method, account.permissions):
             return _error("EGeneral:Permission denied")
         params.pop("nonce", None)
-        if method == "AddOrder":  # received: when the request arrived, for the deadline of a late acceptance
-            return await self._with_faults(method, lambda received=None: handler(key, params, received))
-        return await self._with_faults(method, lambda: handler(key, params))
+        if method == "AddOrder":  # a late acceptance tells when the request arrived and when the engine acts
+            return await self._with_faults(method, request,
+                                           lambda received=None, at=None: handler(key, params, received, at))
+        return await self._with_faults(method, request, lambda: handler(key, params))
 
     # -- public --------------------------------------------------------------------------------------------
 
     def public_Time(self, _q) -> dict:
-        now = self.exchange.clock.now()
-        return {"unixtime": int(epoch(now)), "rfc1123": format_datetime(now.replace(tzinfo=None), usegmt=False)}
+        """Kraken's clock (the exchange clock), not the replayed market's."""
+        now = self.exchange.kraken_now()
+        moment = datetime.fromtimestamp(now, UTC)
+        return {"unixtime": int(now), "rfc1123": format_datetime(moment.replace(tzinfo=None), usegmt=False)}
 
     def public_Assets(self, _q) -> dict:
         out = {}
@@ -198,7 +238,7 @@ class EmulatorApp:
         last = rows[-2][0] if len(rows) > 1 else 0
         if since is not None and rows:
             rows = [row for row in rows[:-1] if row[0] > since] + rows[-1:]
-        return {pid: rows, "last": last}
+        return {pid: rows, "last": str(last)}  # a string in real replies
 
     def public_Trades(self, query) -> dict:
         return TradeTape(self.exchange.market).page(self._pair(query), self.exchange.clock.now(),
@@ -226,8 +266,8 @@ class EmulatorApp:
                         "hold_trade": f"{amount - self.exchange.available(key, asset):.8f}"}
                 for asset, amount in balances.items()}
 
-    def private_AddOrder(self, key, params, received: float | None = None) -> dict:
-        return self.exchange.add_order(key, params, received)
+    def private_AddOrder(self, key, params, received: float | None = None, at: float | None = None) -> dict:
+        return self.exchange.add_order(key, params, received, at)
 
     def private_CancelOrder(self, key, params) -> dict:
         ref = params.get("txid") or params.get("cl_ord_id") or params.get("userref")
@@ -245,7 +285,7 @@ class EmulatorApp:
             raise KrakenError("EGeneral:Invalid arguments:timeout") from None
         return self.exchange.cancel_all_after(key, timeout)
 
-    def _orders(self, key: str, status: set[str], params) -> dict:
+    def _orders(self, key: str, status: set[str], params, with_reason: bool = True) -> dict:
         self.exchange.sync()
         userref = params.get("userref")
         cl_ord_id = params.get("cl_ord_id")
@@ -257,15 +297,15 @@ class EmulatorApp:
                 continue
             if cl_ord_id is not None and order.cl_ord_id != cl_ord_id:
                 continue
-            out[txid] = self.exchange.describe(order, params.get("trades") in ("true", "True"))
+            out[txid] = self.exchange.describe(order, params.get("trades") in ("true", "True"), with_reason)
         return out
 
     def private_OpenOrders(self, key, params) -> dict:
-        return {"open": self._orders(key, {"open"}, params)}
+        return {"open": self._orders(key, {"open"}, params, with_reason=False)}
 
     def private_ClosedOrders(self, key, params) -> dict:
         closed = self._orders(key, {"closed", "canceled", "expired"}, params)
-        return {"closed": dict(list(closed.items())[-50:]), "count": len(closed)}
+        return {"closed": dict(list(closed.items())[-50:]), "count": str(len(closed))}
 
     def private_QueryOrders(self, key, params) -> dict:
         self.exchange.sync()
@@ -289,38 +329,38 @@ class EmulatorApp:
         return trades_page(self.exchange.trades[key], params)
 
     def private_TradeVolume(self, key, params) -> dict:
-        maker, taker = self.exchange.fee_rates(key)
         pairs = [self.exchange.rules(p).pair_id for p in params.get("pair", "").split(",") if p]
-
-        def table(rate: float) -> dict:
-            return {"fee": f"{rate * 100:.4f}", "min_fee": "0.1000", "max_fee": f"{rate * 100:.4f}",
-                    "next_fee": None, "next_volume": None, "tier_volume": "0.0000"}  # the spec's names
-
-        return {"currency": "ZUSD", "volume": f"{self.exchange.volume[key]:.4f}",
-                "fees": {p: table(taker) for p in pairs}, "fees_maker": {p: table(maker) for p in pairs}}
+        return self.exchange.trade_volume(key, pairs)
 
     # -- controls ----------------------------------------------------------------------------------------------
 
     async def state(self, _request) -> web.Response:
-        return web.json_response({"now": str(self.exchange.clock.now()), "requests": len(self.requests)})
+        return web.json_response({"now": str(self.exchange.clock.now()), "kraken_time": self.exchange.kraken_now(),
+                                  "requests": len(self.requests)})
 
     async def move_clock(self, request: web.Request) -> web.Response:
         try:
-            delta = clock_advance(await request.read())
+            market, exchange = clock_advance(await request.read())
+            if exchange and not hasattr(self.exchange.exchange_clock, "advance"):
+                raise ControlError("exchange_seconds: this emulator runs on the machine's clock, which only time "
+                                   "moves")
             now, end = self.exchange.clock.now(), self.exchange.market.end
-            if now + delta > end:  # past the data the market would stand still while its clock runs on
+            if now + market > end:  # past the data the market would stand still while its clock runs on
                 raise ControlError(f"the replayed candles end at {end}: the clock ({now:%Y-%m-%d %H:%M:%S}) can "
                                    f"advance at most {max((end - now).total_seconds(), 0):.0f} seconds")
         except ControlError as exc:
             return web.json_response({"error": [str(exc)]}, status=400)
-        now = self.exchange.clock.advance(delta)
+        if exchange:
+            self.exchange.exchange_clock.advance(exchange)
+        now = self.exchange.clock.advance(market)
         self.exchange.sync()
-        return web.json_response({"now": str(now)})
+        return web.json_response({"now": str(now), "kraken_time": self.exchange.kraken_now()})
 
     async def add_fault(self, request: web.Request) -> web.Response:
         try:
-            endpoint, kind, count, seconds = fault_request(await request.read())
-            self.faults.add(endpoint, kind, count, seconds)
+            wanted = fault_request(await request.read())
+            self.faults.add(wanted.endpoint, wanted.kind, wanted.count, wanted.seconds, wanted.second_fault,
+                            wanted.second_seconds)
         except (ControlError, ValueError) as exc:
             return web.json_response({"error": [str(exc)]}, status=400)
         return web.json_response({"ok": True})

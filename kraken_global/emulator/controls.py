@@ -1,6 +1,9 @@
 """The emulator's own controls (``/_emulator/clock``, ``/_emulator/faults``, the CLI options): values that make no
 sense are refused with one line saying what was wrong, never half-applied.
 
+``/_emulator/clock`` moves the market (``advance_seconds``) and, on an emulator whose exchange clock is a stepped
+one (tests), Kraken's own clock (``exchange_seconds``).
+
 Limits: the market clock only moves forward (at most :data:`MAX_ADVANCE_DAYS` at once); at most
 :data:`MAX_FAULTS` faults are queued per request; speeds are positive and finite; balances are not negative.
 """
@@ -11,7 +14,7 @@ import json
 import math
 import reprlib
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from kraken_global.emulator.faults import KINDS, MAX_FAULT_SECONDS, MAX_FAULTS
 
@@ -51,16 +54,19 @@ def finite_number(value: Any, name: str, minimum: float = 0.0, maximum: float = 
     return number
 
 
-def clock_advance(raw: bytes) -> timedelta:
-    """``{"advance_seconds": S}``: the clock moves forward only (time never runs backwards)."""
-    seconds = finite_number(_body(raw).get("advance_seconds", 0), "advance_seconds", 0.0,
-                            MAX_ADVANCE_DAYS * 86400.0)
-    return timedelta(seconds=seconds)
+def clock_advance(raw: bytes) -> tuple[timedelta, float]:
+    """``{"advance_seconds": S, "exchange_seconds": E}``: how far the market and Kraken's clock move; clocks move
+    forward only (time never runs backwards)."""
+    body = _body(raw)
+    market = finite_number(body.get("advance_seconds", 0), "advance_seconds", 0.0, MAX_ADVANCE_DAYS * 86400.0)
+    exchange = finite_number(body.get("exchange_seconds", 0), "exchange_seconds", 0.0, MAX_ADVANCE_DAYS * 86400.0)
+    return timedelta(seconds=market), exchange
 
 
-def fault_request(raw: bytes) -> tuple[str, str, int, float]:
+def fault_request(raw: bytes) -> FaultRequest:
     """``{"endpoint": "AddOrder", "kind": "timeout", "count": 1, "seconds": 0}`` checked: a known kind,
-    1..MAX_FAULTS, and for the timed kinds (accepted late, query lag) seconds in (0, 600]."""
+    1..MAX_FAULTS, and for the timed kinds (accepted late, query lag) seconds in (0, 600]; optionally
+    ``"second_fault": {"kind": "query_lag", "seconds": 40}``, combined with it on the same request."""
     body = _body(raw)
     endpoint, kind, count = body.get("endpoint"), body.get("kind"), body.get("count", 1)
     seconds = finite_number(body.get("seconds", 0.0), "seconds", 0.0, MAX_FAULT_SECONDS)
@@ -70,4 +76,19 @@ def fault_request(raw: bytes) -> tuple[str, str, int, float]:
         raise ControlError(f"unknown fault kind {reprlib.repr(kind)}; known: {', '.join(KINDS)}")
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_FAULTS:
         raise ControlError(f"count must be a whole number from 1 to {MAX_FAULTS}, got {reprlib.repr(count)}")
-    return endpoint, kind, count, seconds
+    second = body.get("second_fault")
+    if second is None:
+        return FaultRequest(endpoint, kind, count, seconds)
+    if not isinstance(second, dict) or second.get("kind") not in KINDS:
+        raise ControlError(f"second_fault must be {{\"kind\": one of {', '.join(KINDS)}, \"seconds\": N}}")
+    return FaultRequest(endpoint, kind, count, seconds, second["kind"],
+                        finite_number(second.get("seconds", 0.0), "second_fault.seconds", 0.0, MAX_FAULT_SECONDS))
+
+
+class FaultRequest(NamedTuple):
+    endpoint: str
+    kind: str
+    count: int
+    seconds: float
+    second_fault: str | None = None
+    second_seconds: float = 0.0

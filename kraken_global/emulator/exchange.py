@@ -1,30 +1,42 @@
 """The emulated exchange: accounts, orders, fills, and Kraken's order rules and error strings.
 
+Two clocks: the **exchange clock** is Kraken's own (what ``Time`` reports; order and trade times, ``deadline``,
+late acceptance, query lag and the dead man's switch all run on it: by default the machine's clock, optionally
+skewed, in tests a stepped one); the **market** replays candles on a :class:`ReplayClock` that may run faster
+than the exchange clock. A 60 s dead man's switch is 60 s of Kraken's clock even when the market replays at
+``--speed 3600``.
+
 Matching: a market order, or a limit order that is marketable on arrival, fills at once at the last price and
 pays the taker fee (a post-only order that would cross is rejected). A resting limit order fills at its limit
 price, paying the maker fee, when a candle that closes after it was placed trades through that price. Funds are
-held for open orders. ``CancelAllOrdersAfter`` cancels everything when its timer passes in real (wall-clock)
-time, as Kraken's does: a 60 s timer is 60 wall seconds even when the market replays at ``--speed 3600``.
+held for open orders. A pair's ``status`` is enforced as Kraken does: ``cancel_only`` (and ``delisted``) takes no
+new order, ``post_only`` only post-only limit orders, ``limit_only`` no market order; in ``cancel_only`` and
+``post_only`` nothing trades.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+from kraken_global.clocks import SYSTEM, Clock
 from kraken_global.emulator import arguments
 from kraken_global.emulator.clock import ReplayClock
 from kraken_global.emulator.errors import KrakenError
 from kraken_global.emulator.fills import DEFAULT_PARTICIPATION, stretches
 from kraken_global.emulator.market import Market
+from kraken_global.emulator.ordering import deadline_passed, parse_deadline
 from kraken_global.emulator.permissions import PERMISSIONS
+from kraken_global.emulator.replies import fee_tier_reply, order_reply, trade_record
 from kraken_global.fees import KRAKEN_LEGACY, FeeSchedule
 from kraken_global.universe import PairRules
+
+HALTED = ("cancel_only", "post_only", "delisted")  # pair statuses in which nothing trades
 
 
 @dataclass
@@ -38,7 +50,8 @@ class Order:
     userref: int | None
     cl_ord_id: str | None
     oflags: str
-    opentm: float
+    opentm: float  # Kraken's clock
+    market_placed: datetime  # the replayed market's time when it entered the book (which candles may fill it)
     status: str = "open"
     vol_exec: float = 0.0
     cost: float = 0.0
@@ -67,6 +80,10 @@ def from_epoch(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
 
 
+def rfc3339(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _ids(prefix: str):
     for n in itertools.count(1):
         yield f"{prefix}{n:05d}-{(n * 7919) % 100000:05d}-{(n * 104729) % 1000000:06d}"
@@ -74,7 +91,7 @@ def _ids(prefix: str):
 
 class Exchange:
     def __init__(self, market: Market, clock: ReplayClock, accounts: dict[str, Account],
-                 fees: FeeSchedule = KRAKEN_LEGACY, wall: Callable[[], float] = time.monotonic,
+                 fees: FeeSchedule = KRAKEN_LEGACY, exchange_clock: Clock = SYSTEM,
                  fills: str = "close", participation: float = DEFAULT_PARTICIPATION) -> None:
         if fills not in ("close", "path"):
             raise ValueError(f"fills must be 'close' or 'path', got {fills!r}")
@@ -85,16 +102,31 @@ class Exchange:
         self.market = market
         self.clock = clock
         self.fees = fees
-        self.wall = wall  # the dead man's switch runs on real time, whatever the replay speed
+        self.exchange_clock = exchange_clock
         self.accounts = accounts
-        self.orders: dict[str, dict[str, Order]] = {key: {} for key in accounts}
-        self.trades: dict[str, dict[str, dict[str, Any]]] = {key: {} for key in accounts}
         self.lock = threading.RLock()
-        self._order_ids = _ids("O")
-        self._trade_ids = _ids("T")
-        self._synced = clock.now()
-        self._dead_man: dict[str, float | None] = {key: None for key in accounts}  # wall-clock trigger
-        self.volume: dict[str, float] = {key: 0.0 for key in accounts}
+        self.reset()
+
+    def reset(self, balances: dict[str, dict[str, float]] | None = None) -> None:
+        """A fresh book: no orders, trades, volume, timers or late arrivals (tests reuse one emulator)."""
+        with self.lock:
+            for key, account in self.accounts.items():
+                if balances is not None and key in balances:
+                    account.balances = dict(balances[key])
+            self.orders: dict[str, dict[str, Order]] = {key: {} for key in self.accounts}
+            self.trades: dict[str, dict[str, dict[str, Any]]] = {key: {} for key in self.accounts}
+            self._order_ids = _ids("O")
+            self._trade_ids = _ids("T")
+            self._synced = self.clock.now()
+            self._dead_man: dict[str, float | None] = {key: None for key in self.accounts}  # Kraken's clock
+            self.dead_man_fired: list[tuple[str, float]] = []  # (key, moment) each time a switch fired
+            self.volume: dict[str, float] = {key: 0.0 for key in self.accounts}
+            self._arrivals: list[tuple[float, int, Callable[[float], None]]] = []  # late acceptances, by moment
+            self._arrival_ids = itertools.count()
+
+    def kraken_now(self) -> float:
+        """Kraken's clock (unix seconds)."""
+        return self.exchange_clock.time()
 
     # -- helpers -------------------------------------------------------------------------------------------
 
@@ -117,46 +149,61 @@ class Exchange:
 
     # -- time ------------------------------------------------------------------------------------------------
 
-    def sync(self) -> None:
-        """Match resting orders against candles closed since the last sync; run the dead man's switch."""
+    def arrive_later(self, moment: float, action: Callable[[float], None]) -> None:
+        """Run ``action(moment)`` once Kraken's clock reaches ``moment`` (a request the engine acts on late)."""
         with self.lock:
+            heapq.heappush(self._arrivals, (moment, next(self._arrival_ids), action))
+
+    def sync(self) -> None:
+        """Act on late arrivals that are due; run the dead man's switch; match resting orders against candles
+        closed since the last sync."""
+        with self.lock:
+            kraken_now = self.kraken_now()
+            while self._arrivals and self._arrivals[0][0] <= kraken_now:
+                moment, _, action = heapq.heappop(self._arrivals)
+                action(moment)
             now = self.clock.now()
             for key, orders in self.orders.items():
                 trigger = self._dead_man[key]
-                if trigger is not None and self.wall() >= trigger:
+                if trigger is not None and kraken_now >= trigger:
                     for order in orders.values():
                         if order.status == "open":
-                            self._close(order, "canceled", "Dead man's switch", now)
+                            self._close(order, "canceled", "Dead man's switch", trigger)
                     self._dead_man[key] = None
+                    self.dead_man_fired.append((key, trigger))
                 for order in list(orders.values()):
                     if order.status == "open" and order.working_since is not None:
                         self._work(key, order, now)
                     if order.status != "open" or order.ordertype != "limit" or order.working_since is not None:
                         continue
-                    placed = from_epoch(order.opentm)
+                    if self.market.rules[order.pair_id].status in HALTED:
+                        continue
+                    placed = order.market_placed
                     for start, candle in self.market.closed_between(order.pair_id, max(placed, self._synced),
                                                                     now).iterrows():
                         if start < placed:
                             continue  # that candle's range includes trading from before the order existed
                         touched = candle["low"] <= order.price if order.side == "buy" else candle["high"] >= order.price
                         if touched:
-                            self._fill(key, order, order.volume - order.vol_exec, order.price, "maker", now)
+                            self._fill(key, order, order.volume - order.vol_exec, order.price, "maker")
                             break
             self._synced = now
 
     # -- orders ------------------------------------------------------------------------------------------------
 
-    def add_order(self, key: str, params: dict[str, str], received: float | None = None) -> dict[str, Any]:
-        """Place an order; ``received`` is the wall-clock moment the request arrived (later than now when the
-        engine accepts it late): its ``deadline`` is checked against Kraken's window from then, and the order is
-        refused if the deadline has passed by now."""
-        from kraken_global.emulator.ordering import deadline_passed, parse_deadline
-
+    def add_order(self, key: str, params: dict[str, str], received: float | None = None,
+                  at: float | None = None) -> dict[str, Any]:
+        """Place an order. ``received``: when the request arrived, ``at``: when the engine acts on it (both on
+        Kraken's clock; later than ``received`` when it is accepted late). The ``deadline`` is checked against
+        Kraken's window from ``received``, and the order is refused if the deadline has passed at ``at``."""
         with self.lock:
-            self.sync()
+            if at is None:
+                self.sync()
+            acted = self.kraken_now() if at is None else at
             for name in ("pair", "type", "ordertype", "volume"):
                 arguments.required(params, name)
-            if deadline_passed(parse_deadline(params.get("deadline"), received)):
+            deadline = parse_deadline(params.get("deadline"), acted if received is None else received)
+            if deadline_passed(deadline, acted):
                 raise KrakenError("EGeneral:Invalid arguments:deadline")
             rules = self.rules(params["pair"])
             side = params["type"]
@@ -165,6 +212,8 @@ class Exchange:
                 raise arguments.invalid("type")
             if ordertype not in ("market", "limit"):
                 raise arguments.invalid("ordertype")
+            oflags = arguments.parse_oflags(params.get("oflags"))
+            self._check_status(rules, ordertype, oflags)
             volume = float(arguments.parse_volume(params["volume"], rules))
             if volume < rules.ordermin:
                 raise KrakenError("EOrder:Order minimum not met")
@@ -183,7 +232,6 @@ class Exchange:
             reference = price if price is not None else last
             if volume * reference < rules.costmin:
                 raise KrakenError("EOrder:Cost minimum not met")
-            oflags = arguments.parse_oflags(params.get("oflags"))
             marketable = ordertype == "market" or (side == "buy" and price >= last) or \
                 (side == "sell" and price <= last)
             if "post" in oflags.split(",") and marketable:
@@ -200,24 +248,37 @@ class Exchange:
             if str(params.get("validate", "")).lower() in ("true", "1"):
                 return {"descr": {"order": description}}
             order = Order(next(self._order_ids), rules.pair_id, side, ordertype, volume, price,
-                          userref, cl_ord_id, oflags, epoch(now))
+                          userref, cl_ord_id, oflags, acted, now)
             self.orders[key][order.txid] = order
             order.reference = last if marketable else price
             if marketable and self.fills == "path":
                 order.working_since = now
                 self._hold(order, taker)
             elif marketable:
-                self._fill(key, order, volume, last, "taker", now)
+                self._fill(key, order, volume, last, "taker", acted)
             else:
                 self._hold(order, taker)
             return {"descr": {"order": description}, "txid": [order.txid]}
 
-    def _fill(self, key: str, order: Order, volume: float, price: float, liquidity: str, now: datetime) -> None:
+    @staticmethod
+    def _check_status(rules: PairRules, ordertype: str, oflags: str) -> None:
+        """Kraken's market status: what a pair in each state accepts (see the module docstring)."""
+        status = rules.status
+        if status in ("cancel_only", "delisted"):
+            raise KrakenError("EService:Market in cancel_only mode")
+        if status == "post_only" and (ordertype != "limit" or "post" not in oflags.split(",")):
+            raise KrakenError("EService:Market in post_only mode")
+        if status == "limit_only" and ordertype != "limit":
+            raise KrakenError("EService:Market in limit_only mode")
+
+    def _fill(self, key: str, order: Order, volume: float, price: float, liquidity: str,
+              when: float | None = None) -> None:
         rules = self.market.rules[order.pair_id]
         maker, taker = self.fee_rates(key)
         rate = maker if liquidity == "maker" else taker
         cost = volume * price
         fee = cost * rate
+        when = self.kraken_now() if when is None else when
         balances = self.accounts[key].balances
         if order.side == "buy":
             balances[rules.quote] = balances.get(rules.quote, 0.0) - cost - fee
@@ -226,19 +287,15 @@ class Exchange:
             balances[rules.base] = balances.get(rules.base, 0.0) - volume
             balances[rules.quote] = balances.get(rules.quote, 0.0) + cost - fee
         trade_id = next(self._trade_ids)
-        self.trades[key][trade_id] = {
-            "ordertxid": order.txid, "postxid": "", "pair": order.pair_id, "time": epoch(now),
-            "type": order.side, "ordertype": order.ordertype, "price": f"{price:.{rules.pair_decimals}f}",
-            "cost": f"{cost:.5f}", "fee": f"{fee:.5f}", "vol": f"{volume:.8f}", "margin": "0.00000", "misc": "",
-            "trade_id": len(self.trades[key]) + 1, "maker": liquidity == "maker",
-        }
+        self.trades[key][trade_id] = trade_record(order, rules, volume, price, fee, liquidity, when,
+                                                  len(self.trades[key]) + 1)
         self.volume[key] += cost
         order.vol_exec += volume
         order.cost += cost
         order.fee += fee
         order.trades.append(trade_id)
         if order.vol_exec >= order.volume - 1e-12:
-            self._close(order, "closed", None, now)
+            self._close(order, "closed", None, when)
         else:
             self._hold(order, taker)
 
@@ -266,13 +323,14 @@ class Exchange:
             volume = rules.round_size(volume) if volume >= lot else 0.0
             if volume <= 0:
                 continue
-            self._fill(key, order, volume, price, "taker", stretch.end)
+            self._fill(key, order, volume, price, "taker")
             if order.status != "open":
                 break
         order.working_since = now
 
-    def _close(self, order: Order, status: str, reason: str | None, now: datetime) -> None:
-        order.status, order.reason, order.closetm, order.held = status, reason, epoch(now), 0.0
+    def _close(self, order: Order, status: str, reason: str | None, when: float | None = None) -> None:
+        when = self.kraken_now() if when is None else when
+        order.status, order.reason, order.closetm, order.held = status, reason, when, 0.0
 
     def find(self, key: str, ref: str) -> list[Order]:
         """Orders matching a txid, a userref or a cl_ord_id."""
@@ -288,7 +346,7 @@ class Exchange:
             if not matches:  # Kraken: unknown, or no longer open (filled, cancelled, expired)
                 raise KrakenError("EOrder:Unknown order")
             for order in matches:
-                self._close(order, "canceled", "User requested", self.clock.now())
+                self._close(order, "canceled", "User requested")
             return {"count": len(matches), "pending": False}
 
     def cancel_all(self, key: str) -> dict[str, Any]:
@@ -296,7 +354,7 @@ class Exchange:
             self.sync()
             open_orders = [o for o in self.orders[key].values() if o.status == "open"]
             for order in open_orders:
-                self._close(order, "canceled", "User requested", self.clock.now())
+                self._close(order, "canceled", "User requested")
             return {"count": len(open_orders)}
 
     def cancel_all_after(self, key: str, timeout: int) -> dict[str, Any]:
@@ -304,32 +362,25 @@ class Exchange:
             if not 0 <= timeout < 86400:
                 raise KrakenError("EGeneral:Invalid arguments:timeout")
             self.sync()
-            self._dead_man[key] = self.wall() + timeout if timeout else None
-            now = datetime.now(UTC)
-            trigger = now + timedelta(seconds=timeout)
-            return {"currentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "triggerTime": trigger.strftime("%Y-%m-%dT%H:%M:%SZ") if timeout else "0"}
+            now = self.kraken_now()
+            self._dead_man[key] = now + timeout if timeout else None
+            return {"currentTime": rfc3339(now), "triggerTime": rfc3339(now + timeout) if timeout else "0"}
 
-    def describe(self, order: Order, with_trades: bool = False) -> dict[str, Any]:
-        rules = self.market.rules[order.pair_id]
-        decimals = rules.pair_decimals
-        price_text = f"{order.price:.{decimals}f}" if order.price is not None else "0"
-        out = {
-            "refid": None, "userref": order.userref, "cl_ord_id": order.cl_ord_id, "status": order.status,
-            "opentm": order.opentm, "starttm": 0, "expiretm": 0,
-            "descr": {"pair": rules.altname, "type": order.side, "ordertype": order.ordertype, "price": price_text,
-                      "price2": "0", "leverage": "none",
-                      "order": f"{order.side} {order.volume:.8f} {rules.altname} @ {order.ordertype} {price_text}",
-                      "close": ""},
-            "vol": f"{order.volume:.8f}", "vol_exec": f"{order.vol_exec:.8f}", "cost": f"{order.cost:.5f}",
-            "fee": f"{order.fee:.5f}",
-            "price": f"{(order.cost / order.vol_exec) if order.vol_exec else 0:.{decimals}f}",
-            "stopprice": "0.00000", "limitprice": "0.00000", "misc": "", "oflags": order.oflags or "fciq",
-        }
-        if with_trades or order.trades:
-            out["trades"] = list(order.trades)
-        if order.status in ("closed", "canceled", "expired"):
-            out["closetm"] = order.closetm
-            if order.reason is not None:  # a string in Kraken's spec: filled orders carry none
-                out["reason"] = order.reason
-        return out
+    def describe(self, order: Order, with_trades: bool = False, with_reason: bool = True) -> dict[str, Any]:
+        return order_reply(order, self.market.rules[order.pair_id], with_trades, with_reason)
+
+    def trade_volume(self, key: str, pairs: list[str]) -> dict[str, Any]:
+        """TradeVolume: the account's 30-day volume and, per pair asked for, its taker and maker tier."""
+        volume = self.volume[key]
+        tiers = self.fees.tiers
+        current = max(i for i, t in enumerate(tiers) if volume >= t.min_volume)
+        following = tiers[current + 1] if current + 1 < len(tiers) else None
+
+        def table(side: str) -> dict[str, Any]:
+            rates = [getattr(t, side) for t in tiers]
+            return fee_tier_reply(rates[current], getattr(following, side) if following else None,
+                                  tiers[current].min_volume, following.min_volume if following else None,
+                                  min(rates), max(rates))
+
+        return {"currency": "ZUSD", "volume": f"{volume:.4f}",
+                "fees": {p: table("taker") for p in pairs}, "fees_maker": {p: table("maker") for p in pairs}}

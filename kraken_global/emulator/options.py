@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from kraken_global.emulator.market import Market
 
 FILL_MODELS = ("close", "path")
+MAX_SKEW = 3600.0
 
 
 def add_emulator_options(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +41,10 @@ def add_emulator_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fills", default="close", metavar="MODEL",
                         help="close: market orders fill at once at the last close; path: in partial fills "
                              "along each bar's path and volume")
+    parser.add_argument("--clock-skew", type=float, default=0.0, metavar="SECONDS",
+                        help="Kraken's clock (Time, order times, deadlines, the dead man's switch) runs this many "
+                             "seconds ahead of this machine's (negative: behind), as a client with a wrong clock "
+                             f"sees it (default 0; at most {MAX_SKEW:g} either way)")
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class EmulatorOptions:
     fees: FeeSchedule
     fills: str
     asset_pairs: Path | None
+    clock_skew: float = 0.0
 
 
 def _check(value: Any, name: str, **limits: Any) -> float:
@@ -82,8 +88,9 @@ def emulator_options(args: argparse.Namespace, market: Market) -> EmulatorOption
         raise ConfigError(f"--fees must be one of {', '.join(PRESETS)}, got {args.fees!r}")
     if args.fills not in FILL_MODELS:
         raise ConfigError(f"--fills must be one of {', '.join(FILL_MODELS)}, got {args.fills!r}")
+    skew = _check(args.clock_skew, "clock-skew", minimum=-MAX_SKEW, maximum=MAX_SKEW)
     return EmulatorOptions(args.port, speed, start, usd, permissions, PRESETS[args.fees], args.fills,
-                           args.asset_pairs)
+                           args.asset_pairs, skew)
 
 
 def load_or_create_credentials(path: Path, new: Any) -> tuple[str, str]:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import secrets
 import threading
-import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 from aiohttp import web
 
+from kraken_global.clocks import SYSTEM, Clock, SkewedClock
 from kraken_global.emulator.app import EmulatorApp
 from kraken_global.emulator.clock import ReplayClock
 from kraken_global.emulator.exchange import Account, Exchange
@@ -29,6 +29,7 @@ from kraken_global.fees import KRAKEN_LEGACY, FeeSchedule
 from kraken_global.universe import catalog
 
 DEFAULT_START = datetime(2019, 6, 1)
+TICK_SECONDS = 0.1  # how often (real time) the exchange acts on what is due without a request (late acceptances)
 
 
 def bundled_market() -> Market:
@@ -53,33 +54,42 @@ class EmulatorServer:
     ``permissions``: what the key may do (:mod:`~kraken_global.emulator.permissions`; default all).
     ``asset_pairs``: a file of pair rules that differ from the bundled ones (:mod:`~.pair_rules`).
     ``fees``: the fee schedule charged (default Kraken's legacy one; ``KRAKEN_PRO`` is today's).
-    ``wall``: the real-time clock of the dead man's switch (tests may pass their own).
+    ``exchange_clock``: Kraken's own clock (``Time``, order and trade times, deadlines, late acceptance, query lag,
+    the dead man's switch): the machine's by default; tests pass a :class:`~kraken_global.clocks.SteppedClock`.
+    ``clock_skew``: seconds Kraken's clock runs ahead of ``exchange_clock`` (negative: behind), as a client whose
+    own clock is off sees it.
+    ``fault_delay``: real seconds a reply the client must miss is held; 0 drops the connection at once.
     ``fills``: ``close`` (taker orders fill at once at the last close) or ``path`` (in parts along the bars'
     paths, at most ``participation`` of their volume: :mod:`~kraken_global.emulator.fills`).
+    :attr:`clock` is the market's replay clock (which candle is current).
     """
 
     def __init__(self, key: str | None = None, secret: str | None = None, start: datetime = DEFAULT_START,
                  speed: float = 0.0, balances: dict[str, float] | None = None, port: int = 0,
                  fault_delay: float = 10.0, market: Market | None = None,
                  permissions: frozenset[str] | None = None, asset_pairs: Path | None = None,
-                 fees: FeeSchedule = KRAKEN_LEGACY, wall: Callable[[], float] = time.monotonic,
+                 fees: FeeSchedule = KRAKEN_LEGACY, exchange_clock: Clock = SYSTEM, clock_skew: float = 0.0,
                  fills: str = "close", participation: float = DEFAULT_PARTICIPATION) -> None:
         generated_key, generated_secret = new_credentials()
         self.key = key or generated_key
         self.secret = secret or generated_secret
-        self.clock = ReplayClock(start, speed)
+        self.exchange_clock: Clock = SkewedClock(exchange_clock, clock_skew) if clock_skew else exchange_clock
+        self.clock = ReplayClock(start, speed, self.exchange_clock)
         self.market = market or bundled_market()
         if asset_pairs is not None:
             self.market.rules = apply_asset_pairs_file(self.market.rules, asset_pairs)
-        account = Account(self.secret, dict(balances or {"ZUSD": 10_000.0}),
+        self.balances = dict(balances or {"ZUSD": 10_000.0})
+        account = Account(self.secret, dict(self.balances),
                           parse_permissions(None) if permissions is None else frozenset(permissions))
-        self.exchange = Exchange(self.market, self.clock, {self.key: account}, fees, wall, fills, participation)
+        self.exchange = Exchange(self.market, self.clock, {self.key: account}, fees, self.exchange_clock, fills,
+                                 participation)
         self.faults = FaultPlan()
         self.app = EmulatorApp(self.exchange, self.faults, fault_delay)
         self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
+        self._ticker: asyncio.Task | None = None
         self._ready = threading.Event()
 
     @property
@@ -87,9 +97,27 @@ class EmulatorServer:
         return f"http://127.0.0.1:{self.port}"
 
     def advance(self, seconds: float) -> datetime:
+        """Move the market (not Kraken's clock) forward by ``seconds``."""
         now = self.clock.advance(pd.Timedelta(seconds=seconds).to_pytimedelta())
         self.exchange.sync()
         return now
+
+    def reset(self, balances: dict[str, float] | None = None) -> None:
+        """The same server with a fresh account book (orders, trades, faults, timers): tests reuse one emulator
+        for many cases instead of starting one per case."""
+        if balances is not None:
+            self.balances = dict(balances)
+        self.exchange.reset({self.key: self.balances})
+        self.app.reset()
+
+    async def _tick(self) -> None:
+        """Act on what is due on Kraken's clock even when no request comes (a late acceptance)."""
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            try:
+                self.exchange.sync()
+            except Exception:  # never let the ticker die: the next request syncs anyway
+                continue
 
     async def _start(self) -> None:
         self._runner = web.AppRunner(self.app.build(), access_log=None)
@@ -97,6 +125,7 @@ class EmulatorServer:
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
+        self._ticker = asyncio.get_running_loop().create_task(self._tick())
 
     def start(self) -> EmulatorServer:
         failure: list[OSError] = []
@@ -127,11 +156,17 @@ class EmulatorServer:
     def stop(self) -> None:
         if self._loop is None:
             return
+        asyncio.run_coroutine_threadsafe(self._stop_ticker(), self._loop).result(30)
         asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(30)
         self._loop.close()
         self._loop = None
+
+    async def _stop_ticker(self) -> None:
+        self._ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._ticker
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

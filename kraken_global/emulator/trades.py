@@ -18,7 +18,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from kraken_global.emulator.exchange import KrakenError
+from kraken_global.emulator.errors import KrakenError
 from kraken_global.emulator.market import Market
 
 TRADES_LIMIT = 1000

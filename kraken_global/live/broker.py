@@ -6,44 +6,55 @@ What the community ccxt brokers get wrong, and what this one does instead:
   with what backtrader was told; the difference is one execution bit at the volume-weighted price of the new
   part, with its fee as commission. Strategies and analyzers see Partial and Completed exactly as in a backtest.
 - **Never doubled, never lost.** The intent is written to SQLite *before* sending (with a client order id and,
-  before each send, the AddOrder's deadline), the store resolves an unknown outcome by looking that id up until the
-  deadline has passed, an order still unknown after that is Rejected as never placed, and every exchange trade of
-  our orders is recorded once. A cancel that meets an order which closed meanwhile finishes it from its fills.
-  On start the state is reconciled with the exchange before anything else; orders an earlier run left open are
-  cancelled (no strategy owns them any more) and their fills are kept.
-- **Cash and positions are the exchange's**: balances are re-read after fills and every ``sync_seconds``; a pair's
-  position is the account's balance of its base asset.
-- **Rules before sending**: the downtime schedule (as in the paper broker), Kraken's lot precision, ``ordermin``
-  and ``costmin``, and the risk limits (order and position notional, the daily-loss kill switch that cancels
-  everything and sells every position). A refused order is Rejected with ``order.info["reject_reason"]``.
-- **Dead man's switch**: ``CancelAllOrdersAfter`` is refreshed every ``dms_refresh_seconds`` while the broker
-  runs, so resting orders do not outlive a crashed process.
+  before each send, the AddOrder's deadline on Kraken's clock). An order whose placement is unknown stays alive
+  (Submitted) and its pair takes no new order until Kraken's records settle it (:meth:`KrakenStore.lookup` each
+  sync): found, it goes on as placed; proven absent, it is Rejected "not placed" and the strategy decides again on
+  its next bar from the reconciled position. A copy that Kraken shows only later is adopted (its fills recorded and
+  handed to the strategy that placed it; a resting one cancelled), never doubled. Every exchange trade of our
+  orders is recorded once. On start the state is reconciled with the exchange before anything else.
+- **Only what is its own** (:mod:`~kraken_global.live.ownership`): it cancels only orders it placed (at start, on
+  stop, in the kill switch), sells only the units its own fills built, and spends at most its capital budget. A
+  start on an account with other open orders while the dead man's switch is on is refused unless
+  ``dedicated_account``: Kraken's switch cancels every order of the account.
+- **Rules before sending** (:mod:`~kraken_global.live.order_checks`): a refused order is Rejected with
+  ``order.info["reject_reason"]``. The daily-loss kill switch: :mod:`~kraken_global.live.kill_switch`; orders no
+  strategy owns any more (an earlier run's, late copies): :mod:`~kraken_global.live.leftovers`.
+- **Dead man's switch** on its own thread (:class:`~kraken_global.live.dead_mans_switch.DeadMansSwitch`), so a
+  blocked placement cannot starve it.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections import deque
-from datetime import datetime
 
 import backtrader as bt
 
-from kraken_global.alerts import event_extra
-from kraken_global.exposure import allowed_buy_size, is_limited
-from kraken_global.live.errors import LiveError, OrderRejected, UnknownOrderError
+from kraken_global.events import emit
+from kraken_global.live.dead_mans_switch import DeadMansSwitch
+from kraken_global.live.errors import (
+    LiveError,
+    OrderNotPlaced,
+    OrderRejected,
+    PlacementUnknown,
+    TradingRefused,
+)
+from kraken_global.live.kill_switch import KillSwitch
+from kraken_global.live.leftovers import Leftovers
+from kraken_global.live.order_checks import OrderChecks
+from kraken_global.live.ownership import bot_cash, foreign_orders_refusal, own_units, split_open_orders
 from kraken_global.live.risk import RiskGuard, RiskLimits
 from kraken_global.live.state import TradingState
 from kraken_global.live.store import KrakenStore, new_client_order_id
-from kraken_global.order_reasons import KILL_SWITCH, NO_REGIME, PORTFOLIO, describe, order_labels
+from kraken_global.order_reasons import describe, order_labels
 from kraken_global.paper_broker import Fill, Rejection
 from kraken_global.registry.crash import kill_point
 from kraken_global.schedule import DowntimeSchedule
-from kraken_global.schedule import TradingState as Session
 from kraken_global.universe import PairRules, Universe, catalog
 
 log = logging.getLogger(__name__)
 _EPS = 1e-12
+DEFAULT_FEES = (0.0016, 0.0026)  # (maker, taker) until the account's own are read
 
 
 class _Tracked:
@@ -59,7 +70,7 @@ class _Tracked:
         self.fee = 0.0
 
 
-class KrakenLiveBroker(bt.broker.BrokerBase):
+class KrakenLiveBroker(OrderChecks, Leftovers, KillSwitch, bt.broker.BrokerBase):
     params = (
         ("store", None),
         ("state", None),
@@ -68,9 +79,12 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         ("schedule", DowntimeSchedule()),
         ("quote", "USD"),
         ("sync_seconds", 2.0),
-        ("dead_mans_switch_seconds", 60),
+        ("dead_mans_switch_seconds", 60),  # None: no dead man's switch
         ("dms_refresh_seconds", 20.0),
         ("max_pair_share", None),  # the config passes broker.max_pair_share
+        ("dedicated_account", False),  # the account holds nothing but the bot's orders: its switch may cancel all
+        ("capital_budget", None),  # USD the bot may spend beyond what its fills brought back (None: no cap)
+        ("fees", DEFAULT_FEES),  # (maker, taker) the account pays (TradeVolume)
     )
 
     def __init__(self) -> None:
@@ -81,6 +95,7 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         self.risk = RiskGuard(self.p.risk)
         self.notifs: deque = deque()
         self.tracked: dict[str, _Tracked] = {}
+        self._init_leftovers()
         self.balances: dict[str, dict[str, float]] = {}
         self.positions: dict = {}
         self.datas: list = []
@@ -88,9 +103,15 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         self.rejections: list[Rejection] = []
         self.reconciliation: list[str] = []
         self.flatten_epoch = 0
+        self.dms: DeadMansSwitch | None = None
+        self.clock_problem: str | None = None
+        self.foreign_orders = 0
+        self._built: dict[str, float] = {}
+        self._cash_flow = 0.0
         self._order_ids: dict[int, int] = {}
         self._next_sync = 0.0
-        self._next_dms = 0.0
+        self._unreachable = False
+        self._fills_behind = False
         self.startingcash = 0.0
 
     def __repr__(self) -> str:
@@ -101,47 +122,57 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
     def start(self) -> None:
         super().start()
         self.reconciliation = self.state.reconcile(self.store)
-        for order in self.store.fetch_open_orders():
-            name = order.get("clientOrderId") or order["id"]
-            try:
-                self.store.cancel_order(order["id"])
-            except UnknownOrderError:  # it filled or was cancelled meanwhile: its fills are read below
-                self.reconciliation.append(f"{name}: left open by an earlier run, closed before it was cancelled")
-                continue
-            self.reconciliation.append(f"{name}: left open by an earlier run, cancelled")
-        if self.reconciliation:
-            self.state.reconcile(self.store)
+        ours, foreign = split_open_orders(self.store.fetch_open_orders(), self.state.client_ids())
+        self.foreign_orders = len(foreign)
+        refusal = foreign_orders_refusal(len(foreign), self.p.dead_mans_switch_seconds, self.p.dedicated_account)
+        if refusal is not None:
+            raise TradingRefused(refusal)
+        if foreign:
+            log.info("%d open order(s) on the account are not this bot's: left alone", len(foreign))
+        self._take_over_leftovers(ours)
         for line in self.reconciliation:
             log.info("reconciliation: %s", line)
+        self._take_new_fills()
         self._refresh_balances()
         self.startingcash = self.getcash()
-        self._refresh_dead_mans_switch(force=True)
+        if self.p.dead_mans_switch_seconds:
+            self.dms = DeadMansSwitch(self.store, self.p.dead_mans_switch_seconds, self.p.dms_refresh_seconds).start()
 
     def stop(self) -> None:
         """A last sync, so that a fill of the last bar's order reaches the results as it reached the state."""
         try:
-            for tracked in list(self.tracked.values()):
-                self._sync_order(tracked)
+            self._sync()
         except LiveError as exc:
             log.warning("final sync with the exchange failed: %s; the next start reconciles", exc)
+        if self.dms is not None:
+            self.dms.stop(disarm=False)  # the session switches it off once it has dealt with its open orders
         super().stop()
 
     def on_session_stop(self, policy: str) -> None:
-        """A stop signal ended the session: ``cancel`` our open orders (the default), or ``leave`` them resting and
-        switch the dead man's switch off (timeout 0), which would otherwise cancel them within a minute."""
+        """The session ended: ``cancel`` the bot's open orders (the default), or ``leave`` them resting; either way
+        the dead man's switch is switched off, so it cannot later cancel what is left on the account."""
         try:
             if policy == "cancel":
                 for tracked in list(self.tracked.values()):
                     if tracked.txid:
-                        self.store.cancel_order(tracked.txid)
+                        self.store.cancel_if_open(tracked.txid)  # one that closed meanwhile finishes from its fills
                     self._sync_order(tracked)
                     log.info("stop: order %s cancelled", tracked.client_id)
             else:
-                self.store.refresh_dead_mans_switch(0)
-                log.info("stop: %d open order(s) left on the exchange; dead man's switch off", len(self.tracked))
+                log.info("stop: %d open order(s) left on the exchange", len(self.tracked))
         except LiveError as exc:
-            log.error("stop: the exchange did not answer (%s); the dead man's switch cancels our orders within "
-                      "%d s", exc, self.p.dead_mans_switch_seconds)
+            log.error("stop: the exchange did not answer (%s); the dead man's switch cancels every order of the "
+                      "account within %s s", exc, self.p.dead_mans_switch_seconds)
+            if self.dms is not None:
+                self.dms.stop(disarm=False)
+            return
+        if self.dms is not None:
+            self.dms.stop(disarm=True)
+            log.info("stop: dead man's switch off")
+
+    def unsettled(self) -> list[str]:
+        """Client ids of orders whose outcome Kraken's records have not settled (for the summary and status)."""
+        return sorted({t.client_id for t in self.tracked.values() if t.txid is None} | set(self.orphans))
 
     # -- what backtrader asks ----------------------------------------------------------------------------------
 
@@ -151,14 +182,25 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
     def _balance(self, currency: str, kind: str = "total") -> float:
         return float(self.balances.get(currency, {}).get(kind) or 0.0)
 
+    def _units(self, data, kind: str = "total") -> float:
+        """The bot's own units of ``data``'s pair (see :mod:`~kraken_global.live.ownership`)."""
+        return own_units(self._built.get(data._name, 0.0), self._balance(self.rules_for(data).base_currency, kind))
+
+    def _committed(self) -> float:
+        """Quote currency held for the bot's open buys (with the taker fee)."""
+        return sum(t.order.executed.remsize * (t.order.created.price or t.reference_price) * (1 + self.p.fees[1])
+                   for t in self.tracked.values() if t.order.isbuy() and t.order.alive())
+
     def getcash(self) -> float:
-        return self._balance(self.p.quote, "free")
+        budget = self.p.capital_budget
+        return bot_cash(self._balance(self.p.quote, "free"), budget, self._cash_flow,
+                        self._committed() if budget is not None else 0.0)
 
     def getvalue(self, datas=None) -> float:
-        value = self._balance(self.p.quote)
+        value = bot_cash(self._balance(self.p.quote), self.p.capital_budget, self._cash_flow)
         for data in datas or self.datas:
             if len(data):
-                value += self._balance(self.rules_for(data).base_currency) * data.close[0]
+                value += self._units(data) * data.close[0]
         return value
 
     def getposition(self, data, clone: bool = True) -> bt.Position:
@@ -178,7 +220,7 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
     def _know(self, data) -> None:
         if data not in self.positions:
             self.datas.append(data)
-            self.positions[data] = bt.Position(self._balance(self.rules_for(data).base_currency), 0.0)
+            self.positions[data] = bt.Position(self._units(data), 0.0)
 
     # -- order entry -------------------------------------------------------------------------------------------
 
@@ -198,23 +240,12 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
                              pricelimit=plimit, exectype=exectype, valid=valid, tradeid=tradeid)
         return self._submit(order, kwargs)
 
-    def _pair_room(self, data, size: float, price: float) -> float:
-        if self.p.max_pair_share is None or not is_limited(self.rules_for(data).base_currency):
-            return size
-        self._know(data)
-        pending = sum(abs(t.order.executed.remsize) for t in self.tracked.values()
-                      if t.order.data is data and t.order.isbuy() and t.order.alive())
-        return allowed_buy_size(size, price, self._balance(self.rules_for(data).base_currency), pending,
-                                self.getvalue(), self.p.max_pair_share)
-
     def cancel(self, order) -> None:
         """Cancel on the exchange; an order that closed meanwhile (Kraken: ``EOrder:Unknown order``) is finished
         from its fills instead: Completed, or Canceled with what executed."""
         for tracked in list(self.tracked.values()):
             if tracked.order is order and tracked.txid:
-                try:
-                    self.store.cancel_order(tracked.txid)
-                except UnknownOrderError:
+                if not self.store.cancel_if_open(tracked.txid):
                     log.info("cancel %s: the order is no longer open; finishing it from its fills", tracked.client_id)
                 self._sync_order(tracked)
 
@@ -223,41 +254,13 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         order.addinfo(reject_reason=reason)
         order.reject(self)
         when = data.datetime.datetime(0) if len(data) else None
-        self.rejections.append(Rejection(when, data._name, "buy" if order.isbuy() else "sell", abs(order.size),
-                                         reason, self.order_id(order)))
-        log.info("order refused: %s %s %g: %s", "buy" if order.isbuy() else "sell", data._name, abs(order.size),
-                 reason)
+        side = "buy" if order.isbuy() else "sell"
+        self.rejections.append(Rejection(when, data._name, side, abs(order.size), reason, self.order_id(order)))
+        emit(log, logging.INFO, "order_refused", "order refused: %s %s %g: %s", side, data._name, abs(order.size),
+             reason, pair=data._name, side=side, size=abs(order.size), reason=reason,
+             cl_ord_id=order.info.get("client_order_id"))
         self.notify(order)
         return order
-
-    def _check(self, order) -> str | None:
-        data = order.data
-        self._know(data)
-        if not len(data):
-            return "no market data yet for this pair"
-        if order.exectype not in (None, bt.Order.Market, bt.Order.Limit):
-            return "live trading supports market and limit orders only"
-        rules = self.rules_for(data)
-        size, side = abs(order.size), "buy" if order.isbuy() else "sell"
-        position = self._balance(rules.base_currency)
-        session = self.p.schedule.state_at(data.datetime.datetime(0))
-        reduces = side == "sell" and size <= position + _EPS
-        if session is Session.DOWNTIME:
-            return "downtime"
-        if session is Session.TRANSITION and not reduces:
-            return "transition: only orders that reduce exposure are accepted before downtime"
-        if size <= 0:
-            return f"size rounds to 0 at {rules.lot_decimals} lot decimals"
-        if size < rules.ordermin:
-            return f"ordermin: {size:g} {rules.base_currency} is below the minimum {rules.ordermin:g}"
-        price = order.created.price or data.close[0]
-        if size * price < rules.costmin:
-            return f"costmin: {size * price:.4f} USD is below the minimum cost {rules.costmin:g}"
-        if side == "sell" and size > self._balance(rules.base_currency, "free") + 0.5 * 10.0 ** -rules.lot_decimals:
-            return f"insufficient holdings: sell {size:g} {rules.base_currency} (spot: no shorting)"
-        if side == "buy" and self._pair_room(data, size, price) < size - 0.5 * 10.0 ** -rules.lot_decimals:
-            return f"pair exposure limit: {data._name} would exceed max_pair_share {self.p.max_pair_share:g}"
-        return self.risk.check_order(side, size, price, position)
 
     def _submit(self, order, info: dict):
         order.addinfo(**info)
@@ -274,22 +277,26 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         side = "buy" if order.isbuy() else "sell"
         kind = "limit" if order.exectype == bt.Order.Limit else "market"
         price = order.created.price if kind == "limit" else None
+        labels = order_labels(order)
         owner = type(order.owner).__name__ if order.owner is not None else None
-        self.state.record_intent(client_id, data._name, side, kind, abs(order.size), price, owner)
+        self.state.record_intent(client_id, data._name, side, kind, abs(order.size), price, owner, *labels[1:])
         log.info("order %s: %s %s %g %s%s (intent recorded; %s)", client_id, side, data._name, abs(order.size),
-                 kind, f" at {price:g}" if price else "", describe(*order_labels(order)))
+                 kind, f" at {price:g}" if price else "", describe(*labels))
         tracked = _Tracked(order, client_id, data.close[0])
         kill_point("live:after-intent")
         try:
             placed = self.store.submit_order(data._name, side, kind, abs(order.size), price, client_order_id=client_id,
+                                             post_only=bool(order.info.get("postonly")),
                                              on_send=self.state.set_deadline)
             kill_point("live:after-send")
-        except OrderRejected as exc:
-            self.state.mark(client_id, "rejected")
-            return self._reject(order, exc.reason)
-        except LiveError as exc:
-            # the outcome is unknown: the intent stays unsettled and each sync looks the client id up
-            log.error("placing %s: %s; will look it up on the exchange", client_id, exc)
+        except OrderNotPlaced as exc:
+            self.state.mark(client_id, "rejected" if isinstance(exc, OrderRejected) else "not_placed")
+            return self._reject(order, exc.reason if isinstance(exc, OrderRejected) else f"not placed: {exc.reason}")
+        except LiveError as exc:  # PlacementUnknown, or a failure no lookup could follow: the order may exist
+            self.state.mark(client_id, "unknown")
+            emit(log, logging.ERROR, "order_unknown", "placing %s: %s; no new order for %s until Kraken's records "
+                 "settle it", client_id, exc, data._name, pair=data._name, cl_ord_id=client_id, side=side,
+                 reason=str(exc) if isinstance(exc, PlacementUnknown) else f"{type(exc).__name__}: {exc}")
             self.tracked[client_id] = tracked
             return order
         self.tracked[client_id] = tracked
@@ -313,8 +320,8 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
             fee = float((exchange_order.get("fee") or {}).get("cost") or 0.0)
             self._execute(tracked, filled - tracked.filled, cost - tracked.cost, fee - tracked.fee)
             tracked.filled, tracked.cost, tracked.fee = filled, cost, fee
-            self.state.sync_fills(self.store)
-            self._refresh_balances()
+            self._fills_behind = True
+            self._catch_up_fills()
         status = exchange_order.get("status")
         if status == "closed":
             order.completed()
@@ -339,48 +346,53 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         reference = tracked.reference_price
         slippage = (price - reference) * size if order.isbuy() else (reference - price) * size
         liquidity = "taker" if order.exectype in (None, bt.Order.Market) else "maker"
-        labels = order_labels(order)
-        self.fills.append(Fill(data.datetime.datetime(0), data._name, "buy" if order.isbuy() else "sell", size, price,
-                               cost, fee, fee / cost if cost else 0.0, liquidity, reference, slippage,
-                               self.order_id(order), *labels))
-        log.info("fill %s: %s %s %g at %g, fee %.4f USD (%s)", tracked.client_id, "buy" if order.isbuy() else "sell",
-                 data._name, size, price, fee, describe(*labels))
+        self._record_fill(data, tracked.client_id, "buy" if order.isbuy() else "sell", size, price, fee, liquidity,
+                          reference, self.order_id(order), order_labels(order), slippage)
+
+    def _record_fill(self, data, client_id: str, side: str, size: float, price: float, fee: float, liquidity: str,
+                     reference: float, number: int, labels: tuple[str, str, str], slippage: float | None = None,
+                     why: str = "") -> None:
+        """One fill into the results and the log, with who placed its order and why (``labels``:
+        strategy, regime, reason; see :mod:`kraken_global.order_reasons`)."""
+        cost = size * price
+        if slippage is None:
+            slippage = (price - reference) * size if side == "buy" else (reference - price) * size
+        self.fills.append(Fill(data.datetime.datetime(0) if len(data) else None, data._name, side, size, price, cost,
+                               fee, fee / cost if cost else 0.0, liquidity, reference, slippage, number, *labels))
+        log.info("fill %s: %s %s %g at %g, fee %.4f USD (%s)%s", client_id, side, data._name, size, price, fee,
+                 describe(*labels), why)
 
     def _sync_order(self, tracked: _Tracked) -> None:
-        if tracked.txid is None:
-            found = self.store.find_by_client_id(tracked.client_id)
-            if found is None:
-                self._settle_if_never_placed(tracked)
-                return
-            self._apply(tracked, found)
+        if tracked.txid is not None:
+            self._apply(tracked, self.store.fetch_order(tracked.txid))
             return
-        self._apply(tracked, self.store.fetch_order(tracked.txid))
-
-    def _settle_if_never_placed(self, tracked: _Tracked) -> None:
-        """An order whose placement is unknown and that the exchange does not show is proven never placed once
-        its deadline has passed by the store's margin (Kraken refuses it after the deadline); until then it may
-        still enter the book, and the next sync looks again."""
         row = self.state.order(tracked.client_id) or {}
-        deadline = row.get("deadline")
-        if deadline is not None and time.time() <= deadline + self.store.settings.deadline_margin_seconds:
+        outcome = self.store.lookup(tracked.client_id, row.get("symbol"), row.get("side"), row.get("deadline"))
+        if outcome.status == "found":
+            log.warning("order %s: found on the exchange after an unknown outcome", tracked.client_id)
+            self._apply(tracked, outcome.order)
+        elif outcome.status == "absent":
+            self.state.settle(tracked.client_id, outcome)
+            self.tracked.pop(tracked.client_id, None)
+            self._reject(tracked.order, f"not placed: {outcome.why}")
+
+    def _catch_up_fills(self) -> None:
+        """Record the trades of new executions in the state; when TradesHistory cannot be read now, every later
+        sync tries again until it can (the order's notification does not wait for it)."""
+        try:
+            self.state.sync_fills(self.store)
+            self._take_new_fills()
+            self._refresh_balances()
+        except LiveError as exc:
+            log.warning("the trades of a new fill could not be read yet (%s); trying again at the next sync", exc)
             return
-        self.state.mark(tracked.client_id, "not_placed")
-        self.tracked.pop(tracked.client_id, None)
-        order = tracked.order
-        order.addinfo(reject_reason="not placed: the exchange never received it")
-        order.reject(self)
-        self.notify(order)
+        self._fills_behind = False
 
     def _refresh_balances(self) -> None:
+        self._built, self._cash_flow = self.state.executed()
         self.balances = self.store.fetch_balance()
         for data, position in self.positions.items():
-            position.set(self._balance(self.rules_for(data).base_currency), position.price)
-
-    def _refresh_dead_mans_switch(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if force or now >= self._next_dms:
-            self._next_dms = now + self.p.dms_refresh_seconds
-            self.store.refresh_dead_mans_switch(self.p.dead_mans_switch_seconds)
+            position.set(self._units(data), position.price)
 
     def strategy_books(self, strategy: str) -> dict[str, dict[str, float]]:
         return self.state.strategy_books(strategy)
@@ -391,69 +403,36 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
 
     # -- each cerebro loop -------------------------------------------------------------------------------------
 
-    def next(self) -> None:
-        now = time.monotonic()
-        try:
-            self._refresh_dead_mans_switch()
-            if now < self._next_sync and not self.tracked:
-                return
-            self._next_sync = now + self.p.sync_seconds
-            for tracked in list(self.tracked.values()):
-                self._sync_order(tracked)
-            self._refresh_balances()
-        except LiveError as exc:  # the exchange is unreachable for now: try again next loop
-            log.warning("syncing with the exchange failed: %s", exc)
-            return
-        self._watch_daily_loss()
-
-    def _watch_daily_loss(self) -> None:
-        stamped = [d for d in self.datas if len(d)]
-        if not stamped:
-            return
-        when: datetime = max(d.datetime.datetime(0) for d in stamped)
-        if self.risk.observe_equity(when, self.getvalue()):
-            log.error("kill switch: equity %.2f fell more than %s%% below the day's start %.2f; cancelling and "
-                      "selling everything", self.getvalue(), self.p.risk.max_daily_loss_pct,
-                      self.risk.day_start_equity,
-                      extra=event_extra("kill_switch", equity=round(self.getvalue(), 2), mode="live",
-                                        limit_pct=self.p.risk.max_daily_loss_pct, bar=when.isoformat(),
-                                        day_start_equity=round(self.risk.day_start_equity, 2)))
-            self.flatten()
-
-    def _record_flatten_fill(self, data, client_id: str, placed: dict) -> None:
-        """The kill switch sells outside backtrader's orders; its fills still belong in the results."""
-        filled = float(placed.get("filled") or 0.0)
-        if filled <= _EPS:
-            return
-        cost = float(placed.get("cost") or filled * float(placed.get("average") or 0.0))
-        fee = float((placed.get("fee") or {}).get("cost") or 0.0)
-        price, reference = cost / filled, data.close[0]
-        number = self._order_ids.setdefault(client_id, len(self._order_ids) + 1)
-        self.fills.append(Fill(data.datetime.datetime(0), data._name, "sell", filled, price, cost, fee,
-                               fee / cost if cost else 0.0, "taker", reference, (reference - price) * filled, number,
-                               PORTFOLIO, NO_REGIME, KILL_SWITCH))
-        log.info("fill %s: sell %s %g at %g, fee %.4f USD (%s)", client_id, data._name, filled, price, fee,
-                 describe(PORTFOLIO, NO_REGIME, KILL_SWITCH))
-
-    def flatten(self) -> None:
-        """Cancel every open order and sell every position at market (the kill switch)."""
-        self.store.read(self.store.client.cancel_all_orders)
+    def _sync(self) -> None:
+        if self._fills_behind:
+            self._catch_up_fills()
         for tracked in list(self.tracked.values()):
             self._sync_order(tracked)
+        if self.orphans:
+            self._sync_orphans()
+        self._scan_late_copies()
+        self._take_new_fills()
         self._refresh_balances()
-        for data in self.datas:
-            rules = self.rules_for(data)
-            size = rules.round_size(self._balance(rules.base_currency, "free"))
-            if size < rules.ordermin or not len(data) or size * data.close[0] < rules.costmin:
-                continue
-            client_id = new_client_order_id()
-            self.state.record_intent(client_id, data._name, "sell", "market", size, None, "kill-switch")
-            placed = self.store.submit_order(data._name, "sell", "market", size, client_order_id=client_id,
-                                             on_send=self.state.set_deadline)
-            self.state.update_from_exchange(client_id, placed)
-            self._record_flatten_fill(data, client_id, placed)
-        self.state.sync_fills(self.store)
-        # fills are stamped by the exchange's clock: the books restart after the last one, the kill switch's own
-        self.state.mark_flattened(max((f["time"] for f in self.state.fills()), default=0.0))
-        self._refresh_balances()
-        self.flatten_epoch += 1
+
+    def next(self) -> None:
+        now = self.store.clock.time()
+        try:
+            problem = self.store.check_clock()
+            if problem != self.clock_problem and problem is not None:
+                log.error("%s", problem)
+            self.clock_problem = problem
+            if now < self._next_sync and not self.tracked and not self.orphans:
+                return
+            self._next_sync = now + self.p.sync_seconds
+            self._sync()
+        except LiveError as exc:  # the exchange is unreachable for now: try again next loop
+            if not self._unreachable:
+                emit(log, logging.WARNING, "exchange_unreachable", "syncing with the exchange failed: %s", exc,
+                     reason=str(exc))
+            self._unreachable = True
+            return
+        if self._unreachable:
+            log.info("the exchange answers again")
+        self._unreachable = False
+        self._watch_daily_loss()
+

@@ -24,6 +24,22 @@ FIELDS = (("ordermin", float), ("costmin", float), ("lot_decimals", int), ("pair
 _reported: set[tuple[str, str]] = set()  # (symbol, differences) already logged by this process
 
 
+def status_refusal(rules: PairRules, kind: str, post_only: bool, reduces: bool) -> str | None:
+    """What the pair's market status (AssetPairs ``status``) refuses of an order of ``kind`` (market or limit), or
+    None: ``cancel_only`` (and ``delisted``) takes no new order, ``post_only`` only post-only limit orders,
+    ``limit_only`` no market order, ``reduce_only`` only orders that reduce a position."""
+    status = rules.status
+    if status in ("cancel_only", "delisted"):
+        return f"market in {status} mode: Kraken takes no new order on {rules.symbol}"
+    if status == "post_only" and not (kind == "limit" and post_only):
+        return f"market in post_only mode: only post-only limit orders on {rules.symbol}"
+    if status == "limit_only" and kind != "limit":
+        return f"market in limit_only mode: no market orders on {rules.symbol}"
+    if status == "reduce_only" and not reduces:
+        return f"market in reduce_only mode: only orders that reduce a position on {rules.symbol}"
+    return None
+
+
 def rules_from_exchange(bundled: PairRules, entry: dict[str, Any]) -> PairRules:
     """``bundled`` with the values of Kraken's ``AssetPairs`` ``entry`` (fields Kraken leaves out keep theirs)."""
     changes = {name: cast(entry[name]) for name, cast in FIELDS if entry.get(name) is not None}

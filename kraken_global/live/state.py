@@ -5,12 +5,16 @@ row per exchange trade id: recording a fill twice is a no-op) and ``meta``. The 
 ``synchronous=FULL`` and every change is one transaction.
 
 :meth:`TradingState.reconcile` is run on every start, before trading: each order the state does not know to be
-final is looked up on the exchange by its client order id. An intent whose AddOrder was sent (its ``deadline`` is
-stored before each send) is looked up until that deadline has passed by the store's margin, since Kraken may still
-accept it until then; an intent the exchange never received is then marked ``not_placed``; an order that was
-placed (the process died after sending) gets its exchange id, status and fills; fills the exchange has for our
-orders and the state lacks are added, read page by page from a cursor (``meta``). Positions are the sum of
-recorded fills.
+final is looked up on the exchange by its client order id (:meth:`KrakenStore.resolve`). An order that was placed
+(the process died after sending) gets its exchange id, status and fills. An intent is marked ``not_placed`` only
+when lookups that succeeded prove it absent after its deadline (stored before each send) has passed on Kraken's
+clock; while the lookups fail, or Kraken's records cannot settle it yet, it stays ``unknown`` (unsettled), never
+``not_placed``. Fills the exchange has for our orders and the state lacks are added, read page by page from a cursor
+(``meta``), and a trade of an order the state has no exchange id for is identified by its ``cl_ord_id``: a copy of
+an intent that appears late (after it was proven absent: Kraken documents no bound on its query lag) is adopted,
+its fills recorded. For that the cursor stays at most at the deadline of every intent proven absent in the last
+:data:`LATE_WATCH_SECONDS` (a late copy's trades are stamped before its deadline). Positions are the sum of
+recorded fills: only our orders' trades are recorded, so they are what the bot's own fills built.
 """
 
 from __future__ import annotations
@@ -39,9 +43,11 @@ CREATE TABLE IF NOT EXISTS fills (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # columns added after the first release: (table, column, declaration), added to older databases on open
-ADDED_COLUMNS = (("orders", "deadline", "REAL"),)
+ADDED_COLUMNS = (("orders", "deadline", "REAL"), ("orders", "regime", "TEXT"), ("orders", "reason", "TEXT"))
 FILLS_CURSOR = "fills_synced_until"  # meta: exchange time (s) up to which every trade of ours is recorded
 CURSOR_OVERLAP_SECONDS = 2  # read a little before the cursor: trades stamped in the same second
+LATE_WATCH_SECONDS = 3600  # an intent proven absent is watched this long (Kraken's clock) for a late copy
+DEADLINE_WINDOW_SECONDS = 60  # Kraken takes a deadline up to now + 60 s: a copy entered at most that long before it
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -82,6 +88,8 @@ class TradingState:
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"the trading state {self.path} cannot be opened as the session's SQLite file "
                               f"({exc}): live.state or --state must name that file, or a path for a new one") from None
+        self._new_fills: list[tuple[str, dict[str, Any]]] = []
+        self.adopted: set[str] = set()  # client ids whose order was settled before Kraken showed (all of) it
 
     def close(self) -> None:
         self.db.close()
@@ -99,13 +107,15 @@ class TradingState:
     # -- orders ------------------------------------------------------------------------------------------
 
     def record_intent(self, client_id: str, symbol: str, side: str, order_type: str, amount: float,
-                      price: float | None = None, strategy: str | None = None) -> None:
-        """Write the order before it is sent: after a crash, reconciliation knows to look for it."""
+                      price: float | None = None, strategy: str | None = None, regime: str | None = None,
+                      reason: str | None = None) -> None:
+        """Write the order before it is sent: after a crash, reconciliation knows to look for it, and a copy
+        Kraken shows late is adopted with who placed it and why."""
         now = time.time()
         with self._transaction() as db:
-            db.execute("INSERT INTO orders (client_id, symbol, side, type, amount, price, status, strategy, created, "
-                       "updated) VALUES (?, ?, ?, ?, ?, ?, 'pending_submit', ?, ?, ?)",
-                       (client_id, symbol, side, order_type, amount, price, strategy, now, now))
+            db.execute("INSERT INTO orders (client_id, symbol, side, type, amount, price, status, strategy, regime, "
+                       "reason, created, updated) VALUES (?, ?, ?, ?, ?, ?, 'pending_submit', ?, ?, ?, ?, ?)",
+                       (client_id, symbol, side, order_type, amount, price, strategy, regime, reason, now, now))
 
     def update_from_exchange(self, client_id: str, order: dict[str, Any]) -> None:
         """Take the exchange's view of the order (ccxt shape): id, status, filled, average, fee."""
@@ -136,25 +146,58 @@ class TradingState:
         rows = self.db.execute(f"SELECT * FROM orders WHERE status NOT IN ({marks}) ORDER BY created", FINAL)
         return [dict(r) for r in rows]
 
+    def client_ids(self) -> set[str]:
+        return {r["client_id"] for r in self.db.execute("SELECT client_id FROM orders")}
+
+    def watched_intents(self, kraken_now: float) -> list[dict[str, Any]]:
+        """Intents that were sent and proven absent less than :data:`LATE_WATCH_SECONDS` ago: a late copy of one
+        may still show up."""
+        rows = self.db.execute("SELECT * FROM orders WHERE status = 'not_placed' AND txid IS NULL AND deadline IS NOT "
+                               "NULL AND deadline >= ?", (kraken_now - LATE_WATCH_SECONDS,))
+        return [dict(r) for r in rows]
+
     # -- fills and positions ----------------------------------------------------------------------------------
 
     def record_fill(self, client_id: str, trade: dict[str, Any]) -> bool:
         """Add one exchange trade (ccxt shape); False when it was already recorded."""
-        fee = (trade.get("fee") or {}).get("cost") or 0
+        fee = float((trade.get("fee") or {}).get("cost") or 0)
         with self._transaction() as db:
             cursor = db.execute("INSERT OR IGNORE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                 (str(trade["id"]), client_id, trade.get("order"), trade["symbol"], trade["side"],
-                                 float(trade["amount"]), float(trade["price"]), float(fee),
+                                 float(trade["amount"]), float(trade["price"]), fee,
                                  float(trade["timestamp"]) / 1000))
-            return cursor.rowcount == 1
+        if cursor.rowcount != 1:
+            return False
+        self._new_fills.append((client_id, {"symbol": trade["symbol"], "side": trade["side"],
+                                            "amount": float(trade["amount"]), "price": float(trade["price"]),
+                                            "fee": fee}))
+        return True
+
+    def take_new_fills(self) -> list[tuple[str, dict[str, Any]]]:
+        """(client id, fill) recorded since the last call."""
+        taken, self._new_fills = self._new_fills, []
+        return taken
 
     def fills(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.db.execute("SELECT * FROM fills ORDER BY time, trade_id")]
 
     def positions(self) -> dict[str, float]:
+        """Units per symbol that the bot's own fills built (only our orders' trades are recorded)."""
         rows = self.db.execute("SELECT symbol, SUM(CASE side WHEN 'buy' THEN amount ELSE -amount END) AS size "
                                "FROM fills GROUP BY symbol")
         return {r["symbol"]: r["size"] for r in rows if abs(r["size"]) > 1e-12}
+
+    def executed(self) -> tuple[dict[str, float], float]:
+        """What the bot's orders executed as the exchange reports each order (ahead of the trades when Kraken's
+        trade history lags): units per symbol, and the quote currency sells brought in minus what buys spent, net
+        of fees."""
+        units: dict[str, float] = {}
+        flow = 0.0
+        for row in self.db.execute("SELECT symbol, side, filled, average, fee FROM orders WHERE filled > 0"):
+            sign = 1.0 if row["side"] == "buy" else -1.0
+            units[row["symbol"]] = units.get(row["symbol"], 0.0) + sign * row["filled"]
+            flow += -sign * row["filled"] * (row["average"] or 0.0) - row["fee"]
+        return units, flow
 
     # -- reconciliation -----------------------------------------------------------------------------------------
 
@@ -162,46 +205,87 @@ class TradingState:
         """Bring every unsettled order and all our fills in line with the exchange; returns what changed."""
         actions: list[str] = []
         for row in self.unsettled_orders():
+            cid = row["client_id"]
             if row["txid"]:
                 try:
                     found = store.fetch_order(row["txid"])
                 except LiveError as exc:  # accepted, but not readable yet (query lag): the next sync reads it
-                    actions.append(f"{row['client_id']}: placed ({row['txid']}) but not readable yet: {exc}")
+                    actions.append(f"{cid}: placed ({row['txid']}) but not readable yet: {exc}")
                     continue
-            else:  # an intent whose AddOrder may still enter the book: wait for its deadline before deciding
-                found = store.await_outcome(row["client_id"], row.get("deadline"))
-            if found is None:
-                self.mark(row["client_id"], "not_placed")
-                actions.append(f"{row['client_id']}: never reached the exchange, marked not_placed")
+                self.update_from_exchange(cid, found)
+                actions.append(f"{cid}: {found['status']} on the exchange ({found['id']})")
                 continue
-            self.update_from_exchange(row["client_id"], found)
-            actions.append(f"{row['client_id']}: {found['status']} on the exchange ({found['id']})")
+            actions.append(self.settle(cid, store.resolve(cid, row["symbol"], row["side"], row.get("deadline"))))
         actions.extend(self.sync_fills(store))
         return actions
+
+    def settle(self, client_id: str, outcome) -> str:
+        """Record what :meth:`KrakenStore.lookup` or :meth:`~KrakenStore.resolve` found out about an order whose
+        placement was unknown; returns the line for the reconciliation report."""
+        if outcome.status == "found":
+            self.update_from_exchange(client_id, outcome.order)
+            return f"{client_id}: {outcome.order['status']} on the exchange ({outcome.order['id']})"
+        if outcome.status == "absent":
+            self.mark(client_id, "not_placed")
+            return f"{client_id}: never reached the exchange ({outcome.why}), marked not_placed"
+        self.mark(client_id, "unknown")
+        return f"{client_id}: outcome unknown ({outcome.why}): kept unsettled, no new order for its pair until known"
 
     def sync_fills(self, store) -> list[str]:
         """Record the exchange's trades of our orders that the state lacks (idempotent).
 
         Reads every page of TradesHistory after a cursor (exchange time), so no fill is lost however many trades
-        happened since the last sync. The cursor moves up to the newest trade read only while every order of ours
-        has its exchange id: a trade of an order whose id is not known yet is read again by the next sync."""
+        happened since the last sync. A trade of an order we have no exchange id for, stamped when one of our
+        unsettled or watched intents could have entered the book, is identified by its ``cl_ord_id``: ours is
+        adopted (exchange id, status, fills), another party's is left alone. The cursor moves up to the newest trade
+        read only while every unsettled order has its exchange id and no trade awaits identification; it never
+        passes the deadline of a watched intent (see the module docstring)."""
         by_txid = {r["txid"]: r["client_id"] for r in self.db.execute("SELECT txid, client_id FROM orders")
                    if r["txid"]}
         marks = ",".join("?" * len(FINAL))
-        waiting = self.db.execute(f"SELECT COUNT(*) FROM orders WHERE txid IS NULL AND status NOT IN ({marks})",
-                                  FINAL).fetchone()[0]
+        pending = [dict(r) for r in self.db.execute(
+            f"SELECT * FROM orders WHERE txid IS NULL AND status NOT IN ({marks})", FINAL)]
+        candidates = [r for r in pending + self.watched_intents(store.kraken_time()) if r.get("deadline")]
+        earliest = min((r["deadline"] - DEADLINE_WINDOW_SECONDS - store.settings.deadline_margin_seconds
+                        for r in candidates), default=None)
         cursor = self.meta(FILLS_CURSOR)
         start = int(float(cursor)) - CURSOR_OVERLAP_SECONDS if cursor is not None else None
-        actions = []
+        if start is not None and earliest is not None:
+            start = min(start, int(earliest))
+        ours = self.client_ids()
+        actions: list[str] = []
+        held = bool(pending)
         newest = float(cursor) if cursor is not None else None
         for trade in store.fetch_my_trades_since(start):
-            newest = max(newest or 0.0, float(trade["timestamp"]) / 1000)
-            client_id = by_txid.get(trade.get("order"))
+            stamp = float(trade["timestamp"]) / 1000
+            newest = max(newest or 0.0, stamp)
+            txid = trade.get("order")
+            client_id = by_txid.get(txid)
+            if client_id is None and txid and earliest is not None and stamp >= earliest:
+                client_id, adopted = self._identify(store, txid, ours)
+                held = held or adopted is None
+                if adopted:
+                    by_txid[txid] = client_id
+                    actions.append(f"{client_id}: adopted the order {txid} that Kraken showed late")
             if client_id is not None and self.record_fill(client_id, trade):
                 actions.append(f"{client_id}: recorded fill {trade['id']}")
-        if not waiting and newest is not None:
-            self.set_meta(FILLS_CURSOR, repr(newest))
+        if newest is not None and not held:
+            floor = min((r["deadline"] for r in self.watched_intents(store.kraken_time())), default=None)
+            self.set_meta(FILLS_CURSOR, repr(newest if floor is None else min(newest, floor)))
         return actions
+
+    def _identify(self, store, txid: str, ours: set[str]) -> tuple[str | None, bool | None]:
+        """(our client id, True) when order ``txid`` is ours (its state is updated), (None, False) when it is
+        another party's, (None, None) when Kraken cannot say yet."""
+        try:
+            client_id = store.client_id_of(txid)
+            if client_id not in ours:
+                return None, False
+            self.update_from_exchange(client_id, store.fetch_order(txid))
+        except LiveError:
+            return None, None
+        self.adopted.add(client_id)
+        return client_id, True
 
     # -- strategy books ----------------------------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from kraken_global.alerts import event_extra
+from kraken_global.events import event_extra
 from kraken_global.gating.policy import POLICY_WORD, GatePolicy, looser_than_defaults, parse_policy, policy_hash
 from kraken_global.registry.approvals import (
     STATE_CHANGES,

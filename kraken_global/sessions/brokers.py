@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from kraken_global.alerts import event_extra
+from kraken_global.events import event_extra
 from kraken_global.live.broker import KrakenLiveBroker
 from kraken_global.live.errors import LiveError
 from kraken_global.live.risk import RiskGuard

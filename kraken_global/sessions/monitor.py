@@ -26,7 +26,7 @@ from typing import Any
 
 import backtrader as bt
 
-from kraken_global.alerts import event_extra
+from kraken_global.events import event_extra
 from kraken_global.ledger import build_ledger, group_trips, pnl_summary
 from kraken_global.sessions.journal import SessionJournal
 from kraken_global.sessions.status import StatusBoard
@@ -225,6 +225,7 @@ class SessionMonitor(OnePortfolio, bt.Strategy):
             values.update(
                 last_bar=str(when), value=value, cash=broker.getcash(), regime=self.regime,
                 positions=self._positions(), open_orders=open_orders(broker),
+                unsettled_orders=broker.unsettled() if hasattr(broker, "unsettled") else [],
                 fills=len(getattr(broker, "fills", [])), rejections=len(getattr(broker, "rejections", [])),
                 day_pnl=None if self.day_start_value is None else value - self.day_start_value,
                 session_pnl=None if self.session_start_value is None else value - self.session_start_value,

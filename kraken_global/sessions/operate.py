@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kraken_global.alerts import event_extra
 from kraken_global.errors import ConfigError
+from kraken_global.events import event_extra
 from kraken_global.sessions.status import StatusBoard, format_status, latest_session, read_status
 
 log = logging.getLogger("kraken_global.session")
@@ -94,7 +94,8 @@ def run_session(args: argparse.Namespace, config) -> int:
             except TemporaryError as exc:
                 board.update(state="failed", ended=f"exchange unreachable: {exc}", link="down")
                 log.error("cannot reach the exchange at %s: %s", exchange, exc,
-                          extra=event_extra("exchange_unreachable", exchange=exchange, when="start"))
+                          extra=event_extra("exchange_unreachable", exchange=exchange, when="start",
+                                            reason=str(exc)))
                 raise ConfigError(f"cannot reach the exchange at {exchange}: {exc}. Is it running and reachable? "
                                   f"(the emulator: .venv/bin/kraken-global emulator; else check live.api_url and the "
                                   f"network)") from None
@@ -109,13 +110,16 @@ def run_session(args: argparse.Namespace, config) -> int:
                 board.update(state="failed", ended=f"{type(exc).__name__}: {exc}")
                 raise
             ending = "stopped" if result.stopped else "finished"
-            board.update(state=ending, ended=_stop_reason(stop) if result.stopped else "session bounds reached")
+            board.update(state=ending, ended=_stop_reason(stop) if result.stopped else "session bounds reached",
+                         unsettled_orders=result.unsettled)
     finally:
         for server in servers:
             if server is not None:
                 server.shutdown()
-        log.info("%s session %s", args.mode, ending,
-                 extra=event_extra("session_stop", mode=args.mode, session=out.name, state=ending))
+        unsettled = board.snapshot().get("unsettled_orders") or []
+        log.log(logging.WARNING if unsettled else logging.INFO, "%s session %s", args.mode, ending,
+                extra=event_extra("session_stop", mode=args.mode, session=out.name, state=ending,
+                                  unsettled=len(unsettled)))
         remove_alerts(alerts)
     print_session_summary(args.mode, result, out, log_file, runner.model_line())
     if getattr(args, "shadow", None):
@@ -150,6 +154,9 @@ def session_summary(mode: str, result, out: Path, log_file: Path, model: str) ->
 
         lines.append(f"  model {result.metrics['model']['id']}: {approval_line(registry)}")
     lines.append(f"  {reconciliation_line(trading)}")
+    if result.unsettled:
+        lines.append(f"  {len(result.unsettled)} order(s) with an outcome Kraken's records have not settled: "
+                     f"{', '.join(result.unsettled)}; the next start settles them before trading")
     lines += [f"  results in {out}/, log in {log_file}", f"next: .venv/bin/kraken-global status {out}"]
     return "\n".join(lines)
 

@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kraken_global.alerts import event_extra
 from kraken_global.errors import ConfigError
+from kraken_global.events import event_extra
 from kraken_global.sessions.audit_trail import AuditTrail
 from kraken_global.sessions.status import write_atomically
 
@@ -197,11 +197,12 @@ class CapitalRamp:
                 "last": record.history[-1] if record.history else None}
 
 
-def capital_cap(capital, ramp: CapitalRamp | None):
-    """The broker's cap, a function of the portfolio's value now: the ramp's share of the budget, else the budget
-    itself, else None (no cap)."""
+def capital_cap(capital, ramp: CapitalRamp | None, mode: str = "paper"):
+    """The session broker's cap on the bot's exposure, a function of the portfolio's value now: the ramp's share of
+    the budget; else, in paper, the budget itself; else None (no cap). A live broker keeps the budget itself, as
+    the cash its own fills may spend (:mod:`kraken_global.live.ownership`), so it is not capped twice."""
     if ramp is not None:
         return ramp.cap_usd
-    if capital.budget_usd is not None:
+    if capital.budget_usd is not None and mode != "live":
         return lambda value: capital.budget_usd
     return None

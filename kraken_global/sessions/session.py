@@ -22,13 +22,22 @@ verifies. Both:
   results folder.
 - record what ``kraken-global parity`` needs to replay the session through the backtest: ``orders.csv`` (every
   order with the bar it was decided on), ``config.yaml`` and session.json's ``replay`` block (exchange time at
-  start, seed, model, candle record, per pair the replayed candles' fingerprint and the first live bar).
+  start, seed, model, candle record, per pair the replayed candles' fingerprint and the first live bar);
+- read the fees the account pays from Kraken's ``TradeVolume`` at start (live, and paper with credentials) and
+  trade with them (:mod:`~kraken_global.live.account_fees`; in ``metrics.json`` under ``fees``);
+- say in the summary, ``session.json`` and ``status.json`` which orders ended with an outcome Kraken's records
+  had not settled (``unsettled_orders``): the next start settles them before trading.
+
+The exchange's "now" for the history is the market's: the start of the candle Kraken's ``OHLC`` is still forming
+(the same as Kraken's ``Time`` rounded down to the candle, and the replayed market's time on the emulator, whose
+``Time`` is Kraken's own clock).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -41,11 +50,14 @@ from kraken_global.assembly.cerebro import add_standard_analyzers, check_model_a
 from kraken_global.assembly.regime_system import add_regime_strategies, plan_lines
 from kraken_global.assembly.results import collect_metrics, fills_frame, honest_periods
 from kraken_global.assembly.warmup import warmup_needs
+from kraken_global.clocks import SYSTEM, Clock
 from kraken_global.config import BacktestConfig, dump_config
 from kraken_global.errors import ConfigError, DataError
 from kraken_global.feeds import parse_timeframe
 from kraken_global.feeds.sources import load_record
-from kraken_global.live.credentials import Credentials, load_credentials
+from kraken_global.live.account_fees import AccountFees, read_account_fees
+from kraken_global.live.credentials import ENV_KEY, ENV_SECRET, Credentials, load_credentials
+from kraken_global.live.errors import LiveError
 from kraken_global.live.exchange_rules import exchange_universe
 from kraken_global.live.feed import KrakenLiveFeed
 from kraken_global.live.keyguard import KeyGuard
@@ -92,15 +104,46 @@ class SessionResult:
     stopped: bool = False
     journal: pd.DataFrame | None = None  # per live bar: value, drawdown_pct, benchmark_value, regime
     blocked_entries: list[dict[str, Any]] = field(default_factory=list)
+    unsettled: list[str] = field(default_factory=list)
 
 
-def open_store(config: BacktestConfig, credentials: Credentials | None) -> KrakenStore:
+def store_settings(config: BacktestConfig) -> StoreSettings:
     live = config.live
-    settings = StoreSettings(api_url=live.api_url, timeout_ms=live.timeout_ms, max_attempts=live.max_attempts,
-                             enable_rate_limit=live.rate_limit, deadline_seconds=live.order_deadline_seconds,
-                             deadline_margin_seconds=live.deadline_margin_seconds)
-    guard = KeyGuard(credentials.key, live.key_lock_dir) if credentials is not None else None
-    return KrakenStore(credentials, settings, guard=guard).start()
+    return StoreSettings(api_url=live.api_url, timeout_ms=live.timeout_ms, max_attempts=live.max_attempts,
+                         enable_rate_limit=live.rate_limit, rate_tier=live.rate_tier if live.rate_limit else None,
+                         deadline_seconds=live.order_deadline_seconds,
+                         deadline_margin_seconds=live.deadline_margin_seconds,
+                         unknown_wait_seconds=live.unknown_wait_seconds,
+                         max_clock_skew_seconds=live.max_clock_skew_seconds,
+                         clock_check_seconds=live.clock_check_seconds)
+
+
+def open_store(config: BacktestConfig, credentials: Credentials | None, clock: Clock = SYSTEM) -> KrakenStore:
+    guard = KeyGuard(credentials.key, config.live.key_lock_dir) if credentials is not None else None
+    return KrakenStore(credentials, store_settings(config), clock, guard).start()
+
+
+def optional_credentials(config: BacktestConfig) -> Credentials | None:
+    """A paper session's credentials, when the config or the environment has some (only to read TradeVolume)."""
+    if config.live.credentials is not None or (os.environ.get(ENV_KEY) and os.environ.get(ENV_SECRET)):
+        return load_credentials(config.live.credentials)
+    return None
+
+
+def paper_fees(config: BacktestConfig, credentials: Credentials | None, symbol: str) -> AccountFees:
+    """The account's fees for a paper session, read with the key's lock held for that one call (the key may be a
+    live session's: then the configured preset is used)."""
+    if credentials is None:
+        return read_account_fees(None, symbol, config.broker.fees.schedule())
+    try:
+        store = open_store(config, credentials)
+    except LiveError as exc:
+        log.warning("paper: cannot read the account's fees (%s)", exc)
+        return read_account_fees(None, symbol, config.broker.fees.schedule())
+    try:
+        return read_account_fees(store, symbol, config.broker.fees.schedule())
+    finally:
+        store.stop()
 
 
 def history_bars(config: BacktestConfig) -> int:
@@ -146,8 +189,9 @@ def local_history(config: BacktestConfig, before: pd.Timestamp) -> dict[str, pd.
     return history
 
 
-def _exchange_now(store: KrakenStore) -> pd.Timestamp:
-    return pd.Timestamp(store.read(store.client.fetch_time), unit="ms")
+def _exchange_now(store: KrakenStore, symbol: str, timeframe: str) -> pd.Timestamp:
+    """The market's now: the start of the candle Kraken is still forming (see the module docstring)."""
+    return pd.Timestamp(store.fetch_ohlcv(symbol, timeframe)[-1][0], unit="ms")
 
 
 class SessionRunner:
@@ -156,9 +200,10 @@ class SessionRunner:
     def __init__(self, config: BacktestConfig, mode: Mode, credentials: Credentials | None = None,
                  registry: ModelRegistry | None = None, stop: StopRequest | None = None,
                  board: StatusBoard | None = None, controls: SessionControls | None = None,
-                 trail: AuditTrail | None = None) -> None:
+                 trail: AuditTrail | None = None, clock: Clock = SYSTEM) -> None:
         """``stop``: ends the session cleanly when requested; ``board``: the status file to keep current;
-        ``controls``: the operator's (dashboard's) pause and flatten; ``trail``: the session's audit trail."""
+        ``controls``: the operator's (dashboard's) pause and flatten; ``trail``: the session's audit trail;
+        ``clock``: the local clock (tests pass a stepped one)."""
         self.config = config
         self.stop = stop or StopRequest()
         self.board = board
@@ -178,7 +223,11 @@ class SessionRunner:
             self.config = bind_operating_point(config, manifest)  # trade at the point the model was gated at
         if mode == "live" and credentials is None:
             credentials = load_credentials(config.live.credentials)
+        elif credentials is None:
+            credentials = optional_credentials(config)
         self.credentials = credentials
+        self.clock = clock
+        self.fees: AccountFees | None = None
         self.state: TradingState | None = None
         self.retrain_job: RetrainJob | None = None
         self.started_at: pd.Timestamp | None = None
@@ -192,27 +241,32 @@ class SessionRunner:
         config = self.config
         cerebro = bt.Cerebro(stdstats=False, quicknotify=True)
         universe = exchange_universe(store, config.universe.build())  # today's rules, not the bundled snapshot
-        if self.mode == "live":
-            config.live.state.parent.mkdir(parents=True, exist_ok=True)
-            self.state = TradingState(config.live.state)
-            cerebro.broker = SessionLiveBroker(
-                store=store, state=self.state, universe=universe, risk=config.live.risk.limits(),
-                schedule=config.schedule.schedule(), sync_seconds=config.live.sync_seconds,
-                dead_mans_switch_seconds=config.live.dead_mans_switch_seconds,
-                dms_refresh_seconds=config.live.dms_refresh_seconds, max_pair_share=config.broker.max_pair_share)
-        else:
-            cerebro.broker = paper_broker(config, universe, SessionPaperBroker, risk=config.live.risk.limits())
-        self.broker = cerebro.broker
-        cerebro.broker.controls = self.controls
-        cerebro.broker.capital_cap = capital_cap(config.live.capital, self.ramp)
-        now = self.started_at = _exchange_now(store)
-        history = local_history(config, now)
         listed = set(store.client.markets or {})
         symbols = [s for s in config.universe.build().symbols if s in listed]
         for missing in sorted(set(config.universe.build().symbols) - listed):
             log.warning("%s is not listed by the exchange: not traded in this session", missing)
         if not symbols:
             raise ConfigError("none of the configured pairs is listed by the exchange")
+        if self.mode == "live":
+            self.fees = read_account_fees(store, symbols[0], config.broker.fees.schedule())
+            config.live.state.parent.mkdir(parents=True, exist_ok=True)
+            self.state = TradingState(config.live.state)
+            live = config.live
+            cerebro.broker = SessionLiveBroker(
+                store=store, state=self.state, universe=universe, risk=live.risk.limits(),
+                schedule=config.schedule.schedule(), sync_seconds=live.sync_seconds,
+                dead_mans_switch_seconds=live.dead_mans_switch_seconds, dms_refresh_seconds=live.dms_refresh_seconds,
+                max_pair_share=config.broker.max_pair_share, dedicated_account=live.dedicated_account,
+                capital_budget=live.capital.budget_usd, fees=(self.fees.maker, self.fees.taker))
+        else:
+            self.fees = paper_fees(config, self.credentials, symbols[0])
+            cerebro.broker = paper_broker(config, universe, SessionPaperBroker, self.fees.schedule(),
+                                          risk=config.live.risk.limits())
+        self.broker = cerebro.broker
+        cerebro.broker.controls = self.controls
+        cerebro.broker.capital_cap = capital_cap(config.live.capital, self.ramp, self.mode)
+        now = self.started_at = _exchange_now(store, symbols[0], config.data.timeframe)
+        history = local_history(config, now)
         if config.strategy.name == "regime" and config.regimes.reference not in symbols:
             raise ConfigError(f"regimes.reference {config.regimes.reference} is not traded in this session")
         recorder = None
@@ -251,15 +305,16 @@ class SessionRunner:
         return cerebro
 
     def run(self) -> SessionResult:
-        store = open_store(self.config, self.credentials)
+        store = open_store(self.config, self.credentials if self.mode == "live" else None, self.clock)
+        exchange = self.config.live.api_url or "Kraken"
         self.recorder = audit_session(self.registry, self.mode, self.config.live.api_url,
                                       self.board.path.parent.name if self.board is not None else None)
         try:
             cerebro = self.build(store)
-            log.info("%s session starting against %s; %s%s", self.mode, self.config.live.api_url or "Kraken",
-                     self.model_line(), f"; {approval_line(self.approval)}" if self.approval else "")
+            log.info("%s session starting against %s; %s%s", self.mode, exchange, self.model_line(),
+                     f"; {approval_line(self.approval)}" if self.approval else "")
             strategies = cerebro.run()
-            if self.stop.stopped and self.mode == "live":
+            if self.mode == "live":
                 cerebro.broker.on_session_stop(self.config.live.on_stop)
         finally:
             if self.state is not None:
@@ -294,16 +349,23 @@ class SessionRunner:
         metrics["model"] = {"id": self.approved.get("id"), "sha256": self.approved.get("sha256"),
                             "operating_point": {k: getattr(self.config.ml, k) for k in OPERATING_KEYS},
                             "registry": self.approval} if self.model is not None else None
+        metrics["fees"] = self.fees.as_metrics() if self.fees is not None else None
+        unsettled = broker.unsettled() if hasattr(broker, "unsettled") else []
         plan = pd.DataFrame(keeper.rows).set_index("datetime") if keeper is not None and keeper.rows \
             else pd.DataFrame()
         statuses = {d._name: list(d.statuses) for d in cerebro.datas}
         reconciliation = list(getattr(broker, "reconciliation", []))
         retraining = list(self.retrain_job.results) if self.retrain_job is not None else []
         equity = pd.Series(monitor.values, dtype="float64") if monitor is not None and monitor.values else None
+        log.log(logging.WARNING if unsettled else logging.INFO, "%s session %s%s", self.mode,
+                "stopped" if self.stop.stopped else "ended",
+                f"; {len(unsettled)} order(s) with an outcome not settled yet: {', '.join(unsettled)}" if unsettled
+                else "")
         return SessionResult(self.mode, metrics, fills_frame(broker), plan, reconciliation, statuses, retraining,
                              orders=orders_frame(trading), config=self.config, replay=self._replay(cerebro),
                              equity=equity, stopped=self.stop.stopped, journal=_journal_frame(monitor, equity),
-                             blocked_entries=[e for s in trading for e in getattr(s, "blocked_entries", ())])
+                             blocked_entries=[e for s in trading for e in getattr(s, "blocked_entries", ())],
+                             unsettled=unsettled)
 
     def _replay(self, cerebro: bt.Cerebro) -> dict[str, Any]:
         """What the parity report needs to replay this session through the backtest."""
@@ -343,7 +405,7 @@ def write_session(result: SessionResult, out: Path, plot: bool = True) -> Path:
     (out / "session.json").write_text(json.dumps(
         {"mode": result.mode, "reconciliation": result.reconciliation, "feed_statuses": result.statuses,
          "retraining": result.retraining, "replay": result.replay, "stopped_by_signal": result.stopped,
-         "entries_blocked_by_model": result.blocked_entries},
+         "entries_blocked_by_model": result.blocked_entries, "unsettled_orders": result.unsettled},
         indent=2, default=str) + "\n")
     if plot and result.equity is not None and len(result.equity) > 1:
         from kraken_global.reports.plots import plot_session

@@ -189,6 +189,10 @@ def format_status(status: dict[str, Any], session: Path) -> str:
                      if ramp.get("next_share") is not None else "at its top")
         lines.append(f"  ramp         {ramp['share'] * 100:g}% of {number_of(ramp.get('base_usd'))} USD = cap "
                      f"{number_of(ramp.get('cap_usd'))} USD (step {ramp['step']} of {ramp['steps']}); {following}")
+    unsettled = status.get("unsettled_orders") or []
+    if unsettled:
+        lines.append(f"  UNSETTLED    {len(unsettled)} order(s) whose outcome Kraken's records have not settled: "
+                     f"{', '.join(unsettled)} (no new order on their pairs; the next start settles them)")
     for key, label in (("results", "results"), ("dashboard", "dashboard"), ("log", "log")):
         if status.get(key):
             lines.append(f"  {label:<12} {status[key]}")

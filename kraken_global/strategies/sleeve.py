@@ -133,6 +133,19 @@ class SleeveStrategy(KrakenStrategy):
                 self.cash_flow += units * data.close[0]
                 self.units[data] = 0.0
 
+    def _follow_late_fills(self) -> None:
+        """Fills of this sleeve's orders that the live broker learnt of only after settling the order without them
+        (Kraken showed the order late): the sleeve's books take them, so the next decision starts from them."""
+        take = getattr(self.broker, "take_late_fills", None)
+        for symbol, size, price, fee in take(type(self).__name__) if take is not None else ():
+            data = self.getdatabyname(symbol) if symbol in self.env.datasbyname else None
+            if data is None:
+                continue
+            units = self.units[data] + size
+            self.units[data] = 0.0 if abs(units) < DUST else round(units, 12)
+            self.cash_flow -= size * price + fee
+            self.fees += fee
+
     def notify_order(self, order) -> None:
         for bit in order.executed.iterpending() if order.status in (order.Partial, order.Completed) else ():
             units = self.units[order.data] + bit.size
@@ -145,6 +158,7 @@ class SleeveStrategy(KrakenStrategy):
 
     def next(self) -> None:
         self._follow_flattening()
+        self._follow_late_fills()
         allocation = self.allocation()
         if allocation <= 0 and not any(units > 0 for units in self.units.values()):
             return  # no slot and nothing to wind down: most sleeves on most bars
