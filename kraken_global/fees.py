@@ -71,3 +71,6 @@ KRAKEN_PRO = FeeSchedule("kraken-pro", _tiers(
 ))
 
 PRESETS: dict[str, FeeSchedule] = {s.name: s for s in (KRAKEN_LEGACY, KRAKEN_PRO)}
+
+# The schedule a new Kraken Pro account pays today: cost stress runs every result under it.
+CURRENT_KRAKEN_PRESET = "kraken-pro"
