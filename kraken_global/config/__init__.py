@@ -4,7 +4,8 @@ Defaults live here and only here; ``configs/default.yaml`` spells them out (a te
 :func:`load_config` turns every validation problem into one line ``key.path: message`` inside a single
 :class:`~kraken_global.errors.ConfigError`, so a user sees all mistakes at once. One module per family of
 sections: :mod:`.market` (universe, data, broker, schedule), :mod:`.strategy` (strategy and regimes),
-:mod:`.model` (ML and gates), :mod:`.live` (sessions and risk), :mod:`.run`; :mod:`.loading` holds the whole.
+:mod:`.model` (ML and gates), :mod:`.live` (sessions and risk), :mod:`.research` (walk-forward, PBO, Monte
+Carlo), :mod:`.run`; :mod:`.loading` holds the whole.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from kraken_global.config.market import (
     UniverseConfig,
 )
 from kraken_global.config.model import GatesConfig, MLConfig
+from kraken_global.config.research import ResearchConfig
 from kraken_global.config.run import RunConfig
 from kraken_global.config.strategy import RegimesConfig, StrategyConfig, ThresholdsConfig
 
 __all__ = ["MAX_CONFIG_BYTES", "BacktestConfig", "BrokerConfig", "CustomPair", "DataConfig", "FeeTierConfig",
-           "FeesConfig", "GapsConfig", "GatesConfig", "LiveConfig", "MLConfig", "RegimesConfig", "RiskConfig",
-           "RunConfig", "ScheduleConfig", "StrategyConfig", "ThresholdsConfig", "UniverseConfig", "dump_config",
-           "load_config", "parse_config"]
+           "FeesConfig", "GapsConfig", "GatesConfig", "LiveConfig", "MLConfig", "RegimesConfig", "ResearchConfig",
+           "RiskConfig", "RunConfig", "ScheduleConfig", "StrategyConfig", "ThresholdsConfig", "UniverseConfig",
+           "dump_config", "load_config", "parse_config"]

@@ -31,7 +31,7 @@ def trading_system(config: BacktestConfig) -> dict[str, Any]:
     tree = config.model_dump(mode="json")
     tree["ml"] = {k: v for k, v in tree["ml"].items()
                   if k not in ("artifacts", "namespace", "use_model", "model_id", "model_sha256")}
-    for key in ("live", "run"):
+    for key in ("live", "run", "research"):
         tree.pop(key, None)
     return tree
 

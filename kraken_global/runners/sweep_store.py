@@ -1,0 +1,161 @@
+"""A sweep's folder on disk: what it is (``sweep.json``) and every point as it finished (``points.jsonl``).
+
+Points are appended one JSON line each the moment they finish, so a sweep holds no results in memory and a crash,
+a Ctrl-C or a killed machine loses at most the points that were running. Running the same sweep into the same
+folder again resumes it: the points already there are skipped. A folder that holds another sweep (another config
+or grid) is refused rather than mixed, and so is a second sweep writing to a folder at the same time. A torn last
+line (the process died in the middle of writing it) is ignored and its point run again.
+
+A line: ``{"point": 7, "overrides": {...}, "figures": {...}, "first_day": "2019-01-01", "daily_returns": [...]}``
+(``"days": [...]`` as well when the days are not consecutive), or ``{"point": 7, "overrides": {...}, "error":
+"..."}`` for a combination the config refuses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from filelock import FileLock, Timeout
+
+from kraken_global.errors import ConfigError
+
+MANIFEST, POINTS, LOCK = "sweep.json", "points.jsonl", "sweep.lock"
+
+
+class SweepStore:
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.manifest_file = self.folder / MANIFEST
+        self.points_file = self.folder / POINTS
+
+    def manifest(self) -> dict[str, Any] | None:
+        if not self.manifest_file.is_file():
+            return None
+        try:
+            return json.loads(self.manifest_file.read_text())
+        except (ValueError, UnicodeDecodeError):
+            raise ConfigError(f"{self.manifest_file} is not a sweep manifest (damaged?): move the folder aside or "
+                              "choose another --out") from None
+
+    @contextmanager
+    def writing(self, manifest: dict[str, Any]) -> Iterator[PointWriter]:
+        """Open the folder for ``manifest``'s sweep (creating it, or resuming the same sweep) for one writer."""
+        if self.folder.exists() and not self.folder.is_dir():
+            raise ConfigError(f"{self.folder} is an existing file: name a folder")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.folder / LOCK), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise ConfigError(f"another sweep is writing to {self.folder}: wait for it or choose another --out") \
+                from None
+        try:
+            existing = self.manifest()
+            if existing is None:
+                _atomic_write(self.manifest_file, json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+            elif existing.get("identity") != manifest["identity"]:
+                raise ConfigError(f"{self.folder} holds another sweep (a different config or grid): choose another "
+                                  "--out, or delete the folder to start over")
+            with PointWriter(self.points_file) as writer:
+                yield writer
+        finally:
+            lock.release()
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every finished point once (the first line of each), skipping a torn line."""
+        if not self.points_file.is_file():
+            return
+        seen: set[int] = set()
+        with open(self.points_file, "rb") as handle:
+            for line in handle:
+                try:
+                    record = json.loads(line)
+                except (ValueError, UnicodeDecodeError):
+                    continue
+                if isinstance(record, dict) and isinstance(record.get("point"), int) \
+                        and record["point"] not in seen:
+                    seen.add(record["point"])
+                    yield record
+
+    def done_points(self) -> set[int]:
+        return {record["point"] for record in self.records()}
+
+    def table(self) -> pd.DataFrame:
+        """One row per finished point, in grid order: its values, figures, and the error of a refused one."""
+        rows = [{"point": r["point"], **r["overrides"], **(r.get("figures") or {}), "error": r.get("error")}
+                for r in self.records()]
+        if not rows:
+            return pd.DataFrame()
+        table = pd.DataFrame(rows).sort_values("point", kind="stable").reset_index(drop=True)
+        return table if table["error"].notna().any() else table.drop(columns="error")
+
+    def returns_matrix(self) -> tuple[pd.DatetimeIndex, list[int], np.ndarray]:
+        """(days, points, days x points daily returns) over the days every point ran, points in grid order."""
+        series = {}
+        for record in self.records():
+            if record.get("error") is None:
+                series[record["point"]] = pd.Series(record["daily_returns"], index=record_days(record))
+        points = sorted(series)
+        if not points:
+            return pd.DatetimeIndex([]), [], np.zeros((0, 0))
+        frame = pd.concat([series[p] for p in points], axis=1, join="inner")
+        return pd.DatetimeIndex(frame.index), points, frame.to_numpy()
+
+
+def record_days(record: dict[str, Any]) -> pd.DatetimeIndex:
+    if "days" in record:
+        return pd.DatetimeIndex(record["days"])
+    return pd.date_range(record["first_day"], periods=len(record["daily_returns"]), freq="D")
+
+
+def daily_fields(daily: pd.Series) -> dict[str, Any]:
+    """The JSON fields of a point's daily returns: the first day, and every day only when they are not
+    consecutive."""
+    days = [day.date() for day in pd.DatetimeIndex(daily.index)]
+    fields: dict[str, Any] = {"first_day": str(days[0]) if days else None,
+                              "daily_returns": [float(x) for x in daily.to_numpy()]}
+    if days and days != [days[0] + timedelta(days=i) for i in range(len(days))]:
+        fields["days"] = [str(day) for day in days]
+    return fields
+
+
+class PointWriter:
+    """Appends one line per point, flushed at once (an fsync when closed)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> PointWriter:
+        self._handle = open(self.path, "ab")
+        if self._handle.tell() and not _ends_with_newline(self.path):
+            self._handle.write(b"\n")  # fence off a torn line so the next record stays readable
+        return self
+
+    def append(self, record: dict[str, Any]) -> None:
+        self._handle.write((json.dumps(record, sort_keys=True, default=str) + "\n").encode())
+        self._handle.flush()
+
+    def __exit__(self, *exc) -> None:
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)

@@ -1,0 +1,41 @@
+"""Research and the registry's trial ledger, in one place: every sweep point is a trial, and the best row of a
+sweep is deflated by all the trials the ledger holds.
+
+A sweep of 200 points that reports its best Sharpe has tried 200 times; the Deflated Sharpe Ratio says how much
+of that Sharpe the trying explains. Points are recorded as they finish (a resumed sweep records only the new
+ones; the ledger counts the same configuration once however often it is recorded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kraken_global.config import BacktestConfig
+
+
+def open_ledger(config: BacktestConfig):
+    """The trial ledger of ``config``'s registry namespace."""
+    from kraken_global.gating.candidates import registry_for
+    from kraken_global.registry.trials import TrialLedger
+
+    return TrialLedger(registry_for(config).root)
+
+
+def record_point(ledger, config: BacktestConfig, overrides: dict[str, Any], sharpe: float) -> None:
+    """One sweep point as a trial: no model (sweeps run without one) and the point's trading configuration."""
+    from kraken_global.gating.candidates import trading_system
+
+    ledger.record("sweep", None, trading_system(config.with_overrides(overrides)), sharpe=sharpe,
+                  ref=",".join(f"{k}={v}" for k, v in overrides.items()))
+
+
+def deflated_statistics(ledger, daily_returns: Sequence[float]) -> dict[str, Any]:
+    """PSR and DSR of ``daily_returns`` over every trial in the ledger now (not frozen: a sweep's best row is not
+    a candidate, and the next sweep's trials should deflate it further)."""
+    from kraken_global.gating.performance import trust_statistics
+    from kraken_global.registry.trials import DsrBasis
+
+    trials = ledger.trials()
+    sharpes = tuple(float(t["sharpe"]) for t in trials.values() if t.get("sharpe") is not None)
+    return trust_statistics(daily_returns, DsrBasis(max(len(trials), 1), sharpes, len(ledger.entries())))
