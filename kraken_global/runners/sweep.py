@@ -118,27 +118,30 @@ def run_sweep(config: BacktestConfig, grid: Grid, out: Path, client=None,
     return store
 
 
+def sweep_overview(store: SweepStore, grid: Grid) -> dict[str, Any]:
+    """How much of the grid ran, what the config refused, and the days the points share."""
+    days, _, _ = store.returns_matrix()
+    records = list(store.records())
+    refused = sorted({r["error"] for r in records if r.get("error") is not None})
+    return {"grid": grid.to_dict(), "points": grid.size, "finished": len(records),
+            "refused": sum(r.get("error") is not None for r in records), "refusals": refused[:5],
+            "days": len(days), "first_day": str(days[0].date()) if len(days) else None,
+            "last_day": str(days[-1].date()) if len(days) else None}
+
+
 def sweep_summary(store: SweepStore, config: BacktestConfig, grid: Grid) -> dict[str, Any]:
     """The sweep's ``metrics.json``: its best row by ``research.objective`` (with PSR and the DSR over the trial
     ledger, and a Monte Carlo of its days), and the PBO of choosing it."""
-    research = config.research
-    days, points, matrix = store.returns_matrix()
-    records = list(store.records())
-    refused = [r for r in records if r.get("error") is not None]
-    summary: dict[str, Any] = {
-        "grid": grid.to_dict(), "points": grid.size, "finished": len(records), "refused": len(refused),
-        "refusals": sorted({r["error"] for r in refused})[:5], "objective": research.objective,
-        "days": len(days), "first_day": str(days[0].date()) if len(days) else None,
-        "last_day": str(days[-1].date()) if len(days) else None,
-    }
+    _, points, matrix = store.returns_matrix()
+    summary = {**sweep_overview(store, grid), "objective": config.research.objective}
     if not points:
         return summary
-    best = best_column(matrix, research.objective)
+    best = best_column(matrix, config.research.objective)
     returns = matrix[:, best]
     summary["best"] = {"point": points[best], "overrides": grid.point(points[best]), **return_figures(returns),
                        "statistics": deflated_statistics(open_ledger(config), returns)}
     summary["monte_carlo"] = or_refusal(lambda: monte_carlo(config, returns).to_dict())
-    summary["pbo"] = or_refusal(lambda: pbo(matrix, research.pbo_splits).to_dict())
+    summary["pbo"] = or_refusal(lambda: pbo(matrix, config.research.pbo_splits).to_dict())
     return summary
 
 
