@@ -1,8 +1,10 @@
-"""The Monte Carlo block bootstrap and the cost scenarios, against values worked out by hand."""
+"""The Monte Carlo block bootstrap, the cost scenarios, the walk-forward windows and choices, against values
+worked out by hand."""
 
 from __future__ import annotations
 
 import math
+from datetime import date
 
 import numpy as np
 import pytest
@@ -13,6 +15,8 @@ from kraken_global.errors import InsufficientEvidence
 from kraken_global.fees import CURRENT_KRAKEN_PRESET
 from kraken_global.research.costs import cost_scenarios, cost_stress, return_figures, scaled_costs
 from kraken_global.research.monte_carlo import block_bootstrap, moving_block_indices
+from kraken_global.research.objectives import best_column, score_columns
+from kraken_global.research.walk_forward import choose, stability, walk_forward_windows
 
 
 def test_blocks_are_runs_of_consecutive_days_cut_to_the_length():
@@ -101,3 +105,43 @@ def test_return_figures_are_those_of_the_daily_values():
     assert figures["max_drawdown_pct"] == pytest.approx(50.0)
     assert figures["sharpe"] == pytest.approx(metrics.sharpe_ratio([0.1, -0.5, 0.2]))
     assert figures["days"] == 3 and not math.isnan(figures["sharpe"])
+
+
+def test_rolling_windows_tile_the_period_after_the_first_in_sample_window():
+    windows = walk_forward_windows(date(2019, 1, 1), date(2019, 1, 31), in_sample_days=10, out_of_sample_days=7)
+    spans = [(w.in_sample_start.day, w.in_sample_end.day, w.out_of_sample_end.day) for w in windows]
+    # in sample 10 days, out of sample the next 7; the last leg (Jan 25..31) is 7 days; none left after it
+    assert spans == [(1, 11, 18), (8, 18, 25), (15, 25, 1)]
+    assert windows[-1].out_of_sample_end == date(2019, 2, 1) and windows[-1].out_of_sample_last_day.day == 31
+    assert windows[0].to_dict() == {"in_sample_period": "2019-01-01 .. 2019-01-10",
+                                    "out_of_sample_period": "2019-01-11 .. 2019-01-17"}
+
+
+def test_anchored_windows_start_at_the_first_day_and_a_short_last_leg_is_dropped():
+    windows = walk_forward_windows(date(2019, 1, 1), date(2019, 1, 28), 10, 7, anchored=True)
+    # legs Jan 11..17, 18..24; Jan 25..28 is 4 days, not under half of 7: kept; a 3-day leg would be dropped
+    assert [(w.in_sample_start.day, w.in_sample_end.day, w.out_of_sample_last_day.day) for w in windows] == \
+        [(1, 11, 17), (1, 18, 24), (1, 25, 28)]
+    assert len(walk_forward_windows(date(2019, 1, 1), date(2019, 1, 27), 10, 7, anchored=True)) == 2
+
+
+def test_a_period_too_short_for_one_window_is_refused_in_one_line():
+    with pytest.raises(InsufficientEvidence, match="needs at least 14 days, the period .* has 12"):
+        walk_forward_windows(date(2019, 1, 1), date(2019, 1, 12), 10, 7)
+
+
+def test_stability_counts_kept_choices_distinct_points_and_changes_per_key():
+    choices = [{"fast": 20, "slow": 200}, {"fast": 20, "slow": 200}, {"fast": 40, "slow": 200},
+               {"fast": 20, "slow": 300}]
+    assert stability(choices) == {"windows": 4, "kept_share": pytest.approx(1 / 3), "distinct_points": 3,
+                                  "changes_per_key": {"fast": 2, "slow": 1}}
+    assert stability(choices[:1])["kept_share"] is None
+    assert choose([0.5, 2.0, 2.0, -1.0]) == 1  # the first of equal scores
+
+
+def test_objectives_score_columns_by_sharpe_or_compounded_return():
+    matrix = np.array([[0.1, 0.01], [-0.05, 0.01], [0.1, 0.02]])
+    assert score_columns(matrix, "total_return") == pytest.approx([(1.1 * 0.95 * 1.1 - 1) * 100,
+                                                                    (1.01 * 1.01 * 1.02 - 1) * 100])
+    assert score_columns(matrix, "sharpe")[1] == pytest.approx(metrics.sharpe_ratio([0.01, 0.01, 0.02]))
+    assert best_column(matrix, "total_return") == 0 and best_column(matrix, "sharpe") == 1

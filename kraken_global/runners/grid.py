@@ -4,7 +4,7 @@
 a fixed order (the last key varies fastest), so point 5 is the same combination in every run of the same grid: a
 resumed sweep skips exactly the points it has, and a table sorted by point is the same wherever they ran. The grid
 is never built as a list: a grid of a million points costs no memory until its points are run, one by one.
-Values are read as YAML (``20`` is a number, ``4h`` a string, ``[a, b]`` a list).
+Values are read as YAML (``20`` is a number, ``4h`` a string, ``[a, b]`` a list: ``k=[1, 2],[3]`` is two values).
 """
 
 from __future__ import annotations
@@ -69,7 +69,11 @@ def parse_grid(assignments: list[str]) -> Grid:
             raise ConfigError(f"--set {text!r}: expected KEY=V1,V2,... (e.g. strategy.params.fast=20,40)")
         if key in axes:
             raise ConfigError(f"--set {key} is given twice: list all its values in one --set {key}=V1,V2,...")
-        parsed = tuple(yaml.safe_load(v) for v in values.split(","))
+        try:  # one YAML flow sequence, so that a list value keeps its commas: c=[1, 2],[3, 4]
+            parsed = tuple(yaml.safe_load(f"[{values}]"))
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {text!r}: the values are not YAML separated by commas (quote a value that "
+                              "holds a comma or a colon)") from None
         repeated = [v for i, v in enumerate(parsed) if v in parsed[:i]]
         if repeated:
             raise ConfigError(f"--set {key}: the value {repeated[0]!r} is listed twice")
