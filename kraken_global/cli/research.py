@@ -102,9 +102,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     with cluster(config) as client, progress_bar(console, config.run.progress, "points") as on_done:
         store = run_sweep(config, grid, out, client, on_done)
-    summary = sweep_summary(store, config, grid)
-    write_sweep(out, store.table(), summary, config)
-    print_sweep(store.table(), summary, out, Console())
+    summary, table = sweep_summary(store, config, grid), store.table()
+    write_sweep(out, table, summary, config)
+    print_sweep(table, summary, out, Console())
     return EXIT_OK if "best" in summary else EXIT_BAD_INPUT
 
 
@@ -128,7 +128,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     with cluster(config) as client, progress_bar(console, config.run.progress, "points") as on_done:
         result = walk_forward(config, grid, out, client, on_done)
     store = SweepStore(out)
-    overview = sweep_overview(store, grid)
+    overview = sweep_overview(store, grid, store.returns_matrix()[0])
     write_walk_forward(out, result, overview, store.table(), config)
     if args.json:
         print_json(json_ready({**result.to_dict(), "sweep": overview}))

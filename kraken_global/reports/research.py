@@ -116,7 +116,7 @@ def print_walk_forward(result: WalkForwardResult, out: Path, console: Console) -
                           f"({in_sample}), each traded out of sample")
     for column in ("#", "out of sample", "chosen", "IS score", "OOS return", "OOS Sharpe"):
         windows.add_column(column, justify="left" if column in ("out of sample", "chosen") else "right",
-                           no_wrap=column == "out of sample")
+                           no_wrap=column == "out of sample", overflow="fold")
     for number, choice in enumerate(result.windows, start=1):
         oos = choice.out_of_sample
         windows.add_row(str(number), f"{choice.window.in_sample_end}..{choice.window.out_of_sample_last_day}",

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from kraken_global.assembly.inputs import RunInputs
 from kraken_global.config import BacktestConfig, dump_config
@@ -37,7 +38,7 @@ from kraken_global.runners.sweep_store import SweepStore, daily_fields
 from kraken_global.runners.trials import deflated_statistics, open_ledger, record_point
 
 REPORTED = ("total_return_pct", "sharpe", "max_drawdown_pct", "tail_loss_pct")
-MAX_PREPARED = 16  # data loads and plans prepared on the driver; workers compute the rest themselves
+MAX_PREPARED = 256  # data loads and plans prepared on the driver; workers compute the rest themselves
 MAX_PREPARED_BYTES = 256 * 1024 ** 2  # ... and no more than this much of candles, which every worker holds
 
 
@@ -118,22 +119,19 @@ def run_sweep(config: BacktestConfig, grid: Grid, out: Path, client=None,
     return store
 
 
-def sweep_overview(store: SweepStore, grid: Grid) -> dict[str, Any]:
+def sweep_overview(store: SweepStore, grid: Grid, days: pd.DatetimeIndex) -> dict[str, Any]:
     """How much of the grid ran, what the config refused, and the days the points share."""
-    days, _, _ = store.returns_matrix()
-    records = list(store.records())
-    refused = sorted({r["error"] for r in records if r.get("error") is not None})
-    return {"grid": grid.to_dict(), "points": grid.size, "finished": len(records),
-            "refused": sum(r.get("error") is not None for r in records), "refusals": refused[:5],
-            "days": len(days), "first_day": str(days[0].date()) if len(days) else None,
+    finished, refused, reasons = store.refusals()
+    return {"grid": grid.to_dict(), "points": grid.size, "finished": finished, "refused": refused,
+            "refusals": reasons[:5], "days": len(days), "first_day": str(days[0].date()) if len(days) else None,
             "last_day": str(days[-1].date()) if len(days) else None}
 
 
 def sweep_summary(store: SweepStore, config: BacktestConfig, grid: Grid) -> dict[str, Any]:
     """The sweep's ``metrics.json``: its best row by ``research.objective`` (with PSR and the DSR over the trial
     ledger, and a Monte Carlo of its days), and the PBO of choosing it."""
-    _, points, matrix = store.returns_matrix()
-    summary = {**sweep_overview(store, grid), "objective": config.research.objective}
+    days, points, matrix = store.returns_matrix()
+    summary = {**sweep_overview(store, grid, days), "objective": config.research.objective}
     if not points:
         return summary
     best = best_column(matrix, config.research.objective)

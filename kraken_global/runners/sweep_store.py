@@ -99,15 +99,36 @@ class SweepStore:
 
     def returns_matrix(self) -> tuple[pd.DatetimeIndex, list[int], np.ndarray]:
         """(days, points, days x points daily returns) over the days every point ran, points in grid order."""
-        series = {}
+        calendars: dict[tuple, pd.DatetimeIndex] = {}  # points of one sweep share one or a few calendars
+        columns: dict[int, tuple[tuple, np.ndarray]] = {}
         for record in self.records():
             if record.get("error") is None:
-                series[record["point"]] = pd.Series(record["daily_returns"], index=record_days(record))
-        points = sorted(series)
-        if not points:
+                key = tuple(record["days"]) if "days" in record else (record["first_day"],
+                                                                       len(record["daily_returns"]))
+                if key not in calendars:
+                    calendars[key] = record_days(record)
+                columns[record["point"]] = (key, np.asarray(record["daily_returns"], dtype=float))
+        if not columns:
             return pd.DatetimeIndex([]), [], np.zeros((0, 0))
-        frame = pd.concat([series[p] for p in points], axis=1, join="inner")
-        return pd.DatetimeIndex(frame.index), points, frame.to_numpy()
+        common = calendars[next(iter(calendars))]
+        for calendar in calendars.values():
+            common = common.intersection(calendar)
+        positions = {key: calendar.get_indexer(common) for key, calendar in calendars.items()}
+        points = sorted(columns)
+        matrix = np.empty((len(common), len(points)))
+        for j, point in enumerate(points):
+            key, values = columns[point]
+            matrix[:, j] = values[positions[key]]
+        return common, points, matrix
+
+    def refusals(self) -> tuple[int, int, list[str]]:
+        """(points finished, points the config refused, their distinct reasons)."""
+        finished, reasons = 0, []
+        for record in self.records():
+            finished += 1
+            if record.get("error") is not None:
+                reasons.append(record["error"])
+        return finished, len(reasons), sorted(set(reasons))
 
 
 def record_days(record: dict[str, Any]) -> pd.DatetimeIndex:
