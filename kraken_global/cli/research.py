@@ -100,7 +100,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     config, grid, out = _grid_and_config(args)
     console = Console(stderr=True)
-    with cluster(config) as client, progress_bar(console, config.run.progress, "points") as on_done:
+    with cluster(config) as client, progress_bar(console, config.run.progress, "points", "sweep") as on_done:
         store = run_sweep(config, grid, out, client, on_done)
     summary, table = sweep_summary(store, config, grid), store.table()
     write_sweep(out, table, summary, config)
@@ -125,7 +125,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
                  "research.objective": args.objective}
     config = config.with_overrides({k: v for k, v in overrides.items() if v is not None})
     console = Console(stderr=True)
-    with cluster(config) as client, progress_bar(console, config.run.progress, "points") as on_done:
+    with cluster(config) as client, progress_bar(console, config.run.progress, "tasks", "optimize") as on_done:
         result = walk_forward(config, grid, out, client, on_done)
     store = SweepStore(out)
     overview = sweep_overview(store, grid, store.returns_matrix()[0])

@@ -69,7 +69,8 @@ def run_legs(configs: list[BacktestConfig]) -> list[dict[str, Any]]:
 def walk_forward(config: BacktestConfig, grid: Grid, out: Path, client=None,
                  on_done: Callable[[int, int], None] | None = None) -> WalkForwardResult:
     """Walk-forward optimization of ``grid`` around ``config`` (``config.research`` holds the windows, the
-    objective, the PBO splits and the Monte Carlo settings); the sweep is kept in ``out``."""
+    objective, the PBO splits and the Monte Carlo settings); the sweep is kept in ``out``. ``on_done(done,
+    total)``: progress over the sweep's points, then the windows' out-of-sample tasks."""
     research = config.research
     store = run_sweep(config, grid, out, client, on_done)
     days, points, matrix = store.returns_matrix()
@@ -88,7 +89,8 @@ def walk_forward(config: BacktestConfig, grid: Grid, out: Path, client=None,
     scenarios = cost_scenarios(config)
     jobs = [[leg_config(scenario.config, grid.point(point), window.in_sample_end, window.out_of_sample_last_day)
              for scenario in scenarios] for window, point in zip(windows, chosen, strict=True)]
-    per_window = run_tasks(run_legs, jobs, client, label="walk-forward-legs")
+    legs_done = None if on_done is None else (lambda done, total: on_done(grid.size + done, grid.size + total))
+    per_window = run_tasks(run_legs, jobs, client, label="walk-forward-legs", on_done=legs_done)
     by_scenario = [[legs[i] for legs in per_window] for i in range(len(scenarios))]
     configured = by_scenario[0]
     stitched_returns = np.concatenate([leg["daily"] for leg in configured])

@@ -35,7 +35,7 @@ from kraken_global.research.pbo import pbo
 from kraken_global.runners.grid import Grid, check_grid_size
 from kraken_global.runners.stress import monte_carlo, or_refusal
 from kraken_global.runners.sweep_store import SweepStore, daily_fields
-from kraken_global.runners.trials import deflated_statistics, open_ledger, record_point
+from kraken_global.runners.trials import SweepTrials, deflated_statistics, open_ledger
 
 REPORTED = ("total_return_pct", "sharpe", "max_drawdown_pct", "tail_loss_pct")
 MAX_PREPARED = 256  # data loads and plans prepared on the driver; workers compute the rest themselves
@@ -106,12 +106,12 @@ def run_sweep(config: BacktestConfig, grid: Grid, out: Path, client=None,
             on_done(finished, grid.size)
         if finished == grid.size:
             return store
-        ledger = open_ledger(config)
+        trials = SweepTrials(config)
         shared = share(client, SweepInputs(config, prepare_inputs(config, grid)))
         todo = ((shared, point, overrides) for point, overrides in enumerate(grid) if point not in done)
         for _, record in stream_tasks(evaluate_point, todo, client, label="sweep"):
             if record.get("error") is None:
-                record_point(ledger, config, record["overrides"], record["figures"]["sharpe"])
+                trials.record(record["overrides"], record["figures"]["sharpe"])
             writer.append(record)
             finished += 1
             if on_done is not None:

@@ -14,20 +14,32 @@ from typing import Any
 from kraken_global.config import BacktestConfig
 
 
+class SweepTrials:
+    """Records a sweep's points in the trial ledger of ``config``'s registry namespace: each is the point's
+    trading configuration with the model it traded (the approved one with ``ml.use_model: approved``, else none)."""
+
+    def __init__(self, config: BacktestConfig) -> None:
+        from kraken_global.gating.candidates import registry_for
+
+        registry = registry_for(config)
+        approved = registry.state().get("approved") if config.ml.use_model == "approved" else None
+        self.model_sha = approved.get("sha256") if approved else None
+        self.ledger = open_ledger(config)
+        self.config = config
+
+    def record(self, overrides: dict[str, Any], sharpe: float) -> None:
+        from kraken_global.gating.candidates import trading_system
+
+        self.ledger.record("sweep", self.model_sha, trading_system(self.config.with_overrides(overrides)),
+                           sharpe=sharpe, ref=",".join(f"{k}={v}" for k, v in overrides.items()))
+
+
 def open_ledger(config: BacktestConfig):
     """The trial ledger of ``config``'s registry namespace."""
     from kraken_global.gating.candidates import registry_for
     from kraken_global.registry.trials import TrialLedger
 
     return TrialLedger(registry_for(config).root)
-
-
-def record_point(ledger, config: BacktestConfig, overrides: dict[str, Any], sharpe: float) -> None:
-    """One sweep point as a trial: no model (sweeps run without one) and the point's trading configuration."""
-    from kraken_global.gating.candidates import trading_system
-
-    ledger.record("sweep", None, trading_system(config.with_overrides(overrides)), sharpe=sharpe,
-                  ref=",".join(f"{k}={v}" for k, v in overrides.items()))
 
 
 def deflated_statistics(ledger, daily_returns: Sequence[float]) -> dict[str, Any]:
