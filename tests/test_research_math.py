@@ -126,7 +126,7 @@ def test_anchored_windows_start_at_the_first_day_and_a_short_last_leg_is_dropped
 
 
 def test_a_period_too_short_for_one_window_is_refused_in_one_line():
-    with pytest.raises(InsufficientEvidence, match="needs at least 14 days, the period .* has 12"):
+    with pytest.raises(InsufficientEvidence, match=r"needs at least 14 days, the period .* has 12"):
         walk_forward_windows(date(2019, 1, 1), date(2019, 1, 12), 10, 7)
 
 

@@ -127,3 +127,14 @@ def test_a_killed_sweep_resumes_where_it_stopped_without_losing_or_doubling_a_po
     again = cli(*args)  # a finished sweep run again only rewrites its summary, identically
     assert again.returncode == 0 and json.loads((out / "metrics.json").read_text()) == metrics
     assert (out / "points.jsonl").read_bytes().splitlines() == after
+
+
+def test_regime_points_share_a_plan_only_when_their_regime_settings_agree(tmp_path):
+    config = load_config(ROOT / "configs" / "regime-2019.yaml").with_overrides(
+        {"data.start": "2019-08-01", "data.end": "2019-09-30", "ml.artifacts": str(tmp_path / "artifacts")})
+    grid = parse_grid(["regimes.thresholds.trend_band=0.0,0.05", "strategy.per_strategy.TrendFollower.stop_atr=2,4"])
+    records = {r["point"]: r for r in run_sweep(config, grid, tmp_path / "sweep").records()}
+    alone = run_backtest(config.with_overrides(grid.point(3)), with_baseline=False)
+    assert records[3]["figures"]["sharpe"] == alone.metrics["performance"]["sharpe"]
+    assert records[3]["daily_returns"] == list(alone.daily_returns().to_numpy())
+    assert records[0]["daily_returns"] != records[2]["daily_returns"]  # another plan, other trades

@@ -17,7 +17,7 @@ from kraken_global.cli.common import (
     registry_config,
 )
 
-SET_HELP = "a config key and the values to try, e.g. strategy.params.fast=20,40,60 (repeatable)"
+SET_HELP = "a config key and the values to try, e.g. strategy.params.fast=20,40,60 (repeatable; one at least)"
 
 
 def add_research_commands(commands, registry_options, cluster_options) -> None:
@@ -31,8 +31,9 @@ def add_research_commands(commands, registry_options, cluster_options) -> None:
     sweep.set_defaults(handler=cmd_sweep)
 
     optimize = command(commands, "optimize", "walk-forward optimization: choose in sample, trade out of sample",
-                       f"{KG} optimize --config configs/walk-forward.yaml --set strategy.params.fast=20,40,60,80 "
-                       "--set strategy.params.slow=150,200,300,500 --out results/optimize",
+                       f"{KG} optimize --config configs/walk-forward.yaml --set "
+                       "regimes.thresholds.trend_band=0.01,0.02,0.04,0.06 --set "
+                       "strategy.per_strategy.TrendFollower.stop_atr=2,3,4,6 --out results/walk-forward",
                        (registry_options, cluster_options),
                        "Every point runs once over the period (a resumable sweep in OUT); in each window the best "
                        "point in sample\nby research.objective is traded fresh out of sample, and the legs are "
@@ -50,8 +51,7 @@ def add_research_commands(commands, registry_options, cluster_options) -> None:
     optimize.add_argument("--json", action="store_true", help="print metrics.json instead of the tables")
     optimize.set_defaults(handler=cmd_optimize)
     for parser in (sweep, optimize):
-        parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=V1,V2",
-                            help=SET_HELP)
+        parser.add_argument("--set", dest="assignments", action="append", metavar="KEY=V1,V2", help=SET_HELP)
         parser.add_argument("--from", dest="start", type=parse_date, help="first day, YYYY-MM-DD (default: data.start)")
         parser.add_argument("--to", dest="end", type=parse_date, help="last day, inclusive (default: data.end)")
 
@@ -85,7 +85,7 @@ def _grid_and_config(args: argparse.Namespace):
     config = registry_config(args)
     period = {"data.start": args.start, "data.end": args.end}
     config = config.with_overrides({k: v for k, v in period.items() if v is not None})
-    grid = parse_grid(args.assignments)
+    grid = parse_grid(args.assignments or [])
     out = args.out or config.run.out
     check_folder(out, "--out" if args.out else "run.out")
     return config, grid, out

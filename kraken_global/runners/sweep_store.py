@@ -70,9 +70,10 @@ class SweepStore:
             lock.release()
 
     def records(self) -> Iterator[dict[str, Any]]:
-        """Every finished point once (the first line of each), skipping a torn line."""
+        """Every finished point once (the first line of each), skipping a torn line and a point the grid has not."""
         if not self.points_file.is_file():
             return
+        size = (self.manifest() or {}).get("points", 0)
         seen: set[int] = set()
         with open(self.points_file, "rb") as handle:
             for line in handle:
@@ -81,7 +82,7 @@ class SweepStore:
                 except (ValueError, UnicodeDecodeError):
                     continue
                 if isinstance(record, dict) and isinstance(record.get("point"), int) \
-                        and record["point"] not in seen:
+                        and 0 <= record["point"] < size and record["point"] not in seen:
                     seen.add(record["point"])
                     yield record
 
