@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from kraken_global.distributed import dask_client, stream_tasks
+from kraken_global.registry.trials import TrialLedger
 
 ROOT = Path(__file__).resolve().parents[1]
 DASK = Path(sys.executable).with_name("dask")
@@ -79,7 +80,7 @@ def test_every_worker_runs_one_native_thread_whatever_its_environment_says(sched
         assert pool == {"env": "1", "threads": [1]}
 
 
-def test_a_sweep_on_the_cluster_gives_the_serial_table(scheduler_address, tmp_path):
+def test_a_sweep_on_the_cluster_gives_the_serial_table_and_counts_each_point_once(scheduler_address, tmp_path):
     args = ["sweep", "--config", "configs/quick.yaml", "--set", "strategy.params.fast=40,60",
             "--set", "strategy.params.slow=200,300", "--artifacts", str(tmp_path / "artifacts")]
     for name, scheduler in (("cluster", scheduler_address), ("serial", "serial")):
@@ -89,6 +90,8 @@ def test_a_sweep_on_the_cluster_gives_the_serial_table(scheduler_address, tmp_pa
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "cluster" / "sweep.csv"),
                                   pd.read_csv(tmp_path / "serial" / "sweep.csv"))
     assert json.loads((tmp_path / "cluster" / "metrics.json").read_text())["finished"] == 4
+    ledger = TrialLedger(tmp_path / "artifacts" / "kraken_global")
+    assert ledger.count() == 4  # a sweep of N points is N trials, and the same points again the same trials
 
 
 def _slow_square(x: int) -> int:

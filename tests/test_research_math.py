@@ -7,6 +7,7 @@ import math
 from datetime import date
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from kraken_global import metrics
@@ -16,7 +17,7 @@ from kraken_global.fees import CURRENT_KRAKEN_PRESET
 from kraken_global.research.costs import cost_scenarios, cost_stress, return_figures, scaled_costs
 from kraken_global.research.monte_carlo import block_bootstrap, moving_block_indices
 from kraken_global.research.objectives import best_column, score_columns
-from kraken_global.research.walk_forward import choose, stability, walk_forward_windows
+from kraken_global.research.walk_forward import choose, choose_in_sample, stability, walk_forward_windows
 
 
 def test_blocks_are_runs_of_consecutive_days_cut_to_the_length():
@@ -145,3 +146,14 @@ def test_objectives_score_columns_by_sharpe_or_compounded_return():
                                                                     (1.01 * 1.01 * 1.02 - 1) * 100])
     assert score_columns(matrix, "sharpe")[1] == pytest.approx(metrics.sharpe_ratio([0.01, 0.01, 0.02]))
     assert best_column(matrix, "total_return") == 0 and best_column(matrix, "sharpe") == 1
+
+
+def test_each_window_chooses_on_its_in_sample_days_only():
+    days = pd.date_range("2019-01-01", periods=6, freq="D")
+    # point 0 shines in the first three days, point 1 in the last three
+    matrix = np.array([[0.02, 0.0], [0.03, -0.01], [0.01, 0.0], [-0.05, 0.04], [-0.05, 0.05], [-0.05, 0.06]])
+    windows = walk_forward_windows(date(2019, 1, 1), date(2019, 1, 6), in_sample_days=3, out_of_sample_days=2)
+    columns, scores = choose_in_sample(days, matrix, windows, "total_return")
+    assert columns == [0, 1] and scores[0] == pytest.approx((1.02 * 1.03 * 1.01 - 1) * 100)
+    matrix[4:, 0] = 1.0  # a huge future for point 0 changes nothing chosen before it
+    assert choose_in_sample(days, matrix, windows[:1], "total_return")[0] == [0]

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from kraken_global.errors import InsufficientEvidence
+from kraken_global.research.objectives import score_columns
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,20 @@ def walk_forward_windows(first_day: date, last_day: date, in_sample_days: int, o
 def choose(scores: Sequence[float]) -> int:
     """The index of the best score (the first of equal ones)."""
     return int(np.argmax(np.asarray(scores, dtype=float)))
+
+
+def choose_in_sample(days: pd.DatetimeIndex, matrix: np.ndarray, windows: Sequence[Window],
+                     objective: str) -> tuple[list[int], list[float]]:
+    """For each window, the column (point) of ``matrix`` (days x points) with the best ``objective`` over the
+    window's in-sample days, and that score. Only in-sample rows are read: the choice cannot see its future."""
+    columns, scores = [], []
+    for window in windows:
+        rows = (days >= pd.Timestamp(window.in_sample_start)) & (days < pd.Timestamp(window.in_sample_end))
+        in_sample = score_columns(matrix[rows], objective)
+        best = choose(in_sample)
+        columns.append(best)
+        scores.append(float(in_sample[best]))
+    return columns, scores
 
 
 def stability(choices: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -27,12 +27,12 @@ from kraken_global.config import BacktestConfig
 from kraken_global.distributed import run_tasks
 from kraken_global.errors import InsufficientEvidence
 from kraken_global.research.costs import cost_scenarios, return_figures, stress_result
-from kraken_global.research.objectives import best_column, score_columns
+from kraken_global.research.objectives import best_column
 from kraken_global.research.pbo import pbo
 from kraken_global.research.walk_forward import (
     WalkForwardResult,
     WindowChoice,
-    choose,
+    choose_in_sample,
     stability,
     walk_forward_windows,
 )
@@ -78,13 +78,8 @@ def walk_forward(config: BacktestConfig, grid: Grid, out: Path, client=None,
         raise InsufficientEvidence("no point of the sweep produced daily returns: see the refusals in sweep.csv")
     windows = walk_forward_windows(days[0].date(), days[-1].date(), research.in_sample_days,
                                    research.out_of_sample_days, research.anchored)
-    chosen, scores = [], []
-    for window in windows:
-        rows = (days >= pd.Timestamp(window.in_sample_start)) & (days < pd.Timestamp(window.in_sample_end))
-        in_sample = score_columns(matrix[rows], research.objective)
-        best = choose(in_sample)
-        chosen.append(points[best])
-        scores.append(float(in_sample[best]))
+    columns, scores = choose_in_sample(days, matrix, windows, research.objective)
+    chosen = [points[column] for column in columns]
 
     scenarios = cost_scenarios(config)
     jobs = [[leg_config(scenario.config, grid.point(point), window.in_sample_end, window.out_of_sample_last_day)
