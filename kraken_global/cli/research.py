@@ -60,8 +60,8 @@ def add_research_commands(commands, registry_options, cluster_options) -> None:
                        "a sweep's or walk-forward's (then --point picks a point;\nby default the best row by "
                        "research.objective, or the stitched out-of-sample days of a walk-forward).")
     kinds = research.add_subparsers(dest="kind", required=True, metavar="KIND")
-    for kind, summary in (("monte-carlo", "a seeded block bootstrap of the daily returns: 5/50/95% of return, "
-                                          "Sharpe and max drawdown"),
+    for kind, summary in (("monte-carlo", "a seeded block bootstrap of the daily returns: 5th, 50th and 95th "
+                                          "percentiles of return, Sharpe and max drawdown"),
                           ("stress", "the same run at 1.5x and 2x fees and slippage and under the current Kraken "
                                      "schedule"),
                           ("pbo", "the probability of backtest overfitting of a sweep (CSCV)")):

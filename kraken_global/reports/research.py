@@ -94,8 +94,9 @@ def print_sweep(table: pd.DataFrame, summary: dict[str, Any], out: Path, console
     """The best rows, then what the best row is worth: its DSR, a Monte Carlo of its days, the PBO."""
     objective = "sharpe" if summary["objective"] == "sharpe" else "total_return_pct"
     ran = table[table["error"].isna()] if "error" in table else table
-    shown = ran.sort_values([objective, "point"], ascending=[False, True], kind="stable").head(TOP_ROWS)
-    console.print(shown.drop(columns=[c for c in ("error",) if c in shown]).to_string(index=False))
+    if objective in ran and len(ran):
+        shown = ran.sort_values([objective, "point"], ascending=[False, True], kind="stable").head(TOP_ROWS)
+        console.print(shown.drop(columns=[c for c in ("error",) if c in shown]).to_string(index=False))
     console.print(f"sweep of {summary['points']} points ({summary['finished']} finished, {summary['refused']} "
                   f"refused by the config) over {summary['days']} days; best {TOP_ROWS} by {summary['objective']} "
                   f"shown, all in {Path(out) / 'sweep.csv'}")
