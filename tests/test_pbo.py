@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import rankdata
 
 from kraken_global import metrics
@@ -124,3 +126,15 @@ def test_a_matrix_with_missing_days_is_refused():
     matrix[5, 3] = np.nan
     with pytest.raises(InsufficientEvidence, match="NaN"):
         pbo(matrix, splits=4)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2 ** 32 - 1), columns=st.integers(10, 30), splits=st.sampled_from([2, 4, 6]))
+def test_pbo_does_not_depend_on_the_order_of_the_configurations(seed, columns, splits):
+    rng = np.random.default_rng(seed)
+    matrix = rng.normal(0.0, 0.02, size=(splits * 6, columns))
+    shuffled = matrix[:, rng.permutation(columns)]
+    first, second = pbo(matrix, splits), pbo(shuffled, splits)
+    assert first.pbo == pytest.approx(second.pbo)
+    assert first.probability_of_loss == pytest.approx(second.probability_of_loss)
+    assert 0.0 <= first.pbo <= 1.0
