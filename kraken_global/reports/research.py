@@ -96,10 +96,17 @@ def print_sweep(table: pd.DataFrame, summary: dict[str, Any], out: Path, console
     ran = table[table["error"].isna()] if "error" in table else table
     if objective in ran and len(ran):
         shown = ran.sort_values([objective, "point"], ascending=[False, True], kind="stable").head(TOP_ROWS)
-        console.print(shown.drop(columns=[c for c in ("error",) if c in shown]).to_string(index=False))
+        best = Table(title=f"The best {len(shown)} points by {summary['objective']}")
+        keys = list(summary["grid"])
+        for column in ("point", *(key.rsplit(".", 1)[-1] for key in keys), "return", "Sharpe", "max drawdown",
+                       "trades"):
+            best.add_column(column, justify="right")
+        for _, row in shown.iterrows():
+            best.add_row(str(row["point"]), *(str(row[key]) for key in keys), f"{row['total_return_pct']:+.2f}%",
+                         f"{row['sharpe']:.2f}", f"{row['max_drawdown_pct']:.2f}%", f"{row['trades']:.0f}")
+        console.print(best)
     console.print(f"sweep of {summary['points']} points ({summary['finished']} finished, {summary['refused']} "
-                  f"refused by the config) over {summary['days']} days; best {TOP_ROWS} by {summary['objective']} "
-                  f"shown, all in {Path(out) / 'sweep.csv'}")
+                  f"refused by the config) over {summary['days']} days; every point in {Path(out) / 'sweep.csv'}")
     for reason in summary["refusals"]:
         console.print(f"  refused: {reason}")
     best = summary.get("best")
