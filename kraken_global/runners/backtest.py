@@ -48,7 +48,7 @@ class BacktestResult:
     def daily_returns(self) -> pd.Series:
         """Daily returns of the evaluated period (the first day against the starting value), by UTC day."""
         return metric_functions.daily_returns(self.equity.index, self.equity["value"],
-                                     self.metrics["performance"]["start_value"])
+                                              self.metrics["performance"]["start_value"])
 
 
 def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None] | None = None,
