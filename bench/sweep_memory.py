@@ -21,7 +21,7 @@ import time
 GOAL_GB = 2.0
 
 CHILD = """
-import json, resource, tempfile, time
+import json, os, resource, tempfile, time
 from pathlib import Path
 import psutil
 from kraken_global.config import BacktestConfig
@@ -35,6 +35,7 @@ def peak_mb():
 def main():
     side = {side}
     folder = Path(tempfile.mkdtemp())
+    os.environ["KRAKEN_GLOBAL_KEY_DIR"] = str(folder / "keys")  # the trial ledger's key: not the user's
     config = BacktestConfig().with_overrides({{
         "universe.pairs": ["BTC/USD"], "data.timeframe": "1d", "data.start": "2019-07-01", "data.end": "2019-12-15",
         "strategy.name": "baseline", "strategy.params": {{"fast": 5, "slow": 30}}, "run.max_grid_points": side * side,

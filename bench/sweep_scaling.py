@@ -13,6 +13,7 @@ imports excluded); the tables must be identical. The figure is 2-worker points/m
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -59,6 +60,7 @@ def main() -> int:
     tables = []
     with tempfile.TemporaryDirectory() as tmp, dask_client("local", workers=1) as one, \
             dask_client("local", workers=2) as two:
+        os.environ["KRAKEN_GLOBAL_KEY_DIR"] = str(Path(tmp) / "keys")  # the trial ledger's key: not the user's
         clusters = {1: one, 2: two}
         for workers, client in clusters.items():
             client.wait_for_workers(workers)

@@ -13,6 +13,7 @@ separate seconds per point / sweep seconds per point (goal: >= 2). Exits 1 when 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,7 @@ def main() -> int:
     args = parser.parse_args()
     grid = parse_grid(GRID)
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ["KRAKEN_GLOBAL_KEY_DIR"] = str(Path(tmp) / "keys")  # the trial ledger's key: not the user's
         config = load_config(QUICK).with_overrides({"ml.artifacts": str(Path(tmp) / "artifacts")})
         started = time.perf_counter()
         run_sweep(config, grid, Path(tmp) / "sweep")

@@ -16,6 +16,22 @@ def tiny_model(seed: int = 0) -> HistGradientBoostingClassifier:
     return HistGradientBoostingClassifier(max_iter=5, random_state=seed).fit(x, y)
 
 
+def crafted(attribute: str) -> HistGradientBoostingClassifier:
+    """A model whose trees pass the structural checks but whose ``attribute`` would break prediction."""
+    model = tiny_model()
+    if attribute == "n_features_in_":
+        model.n_features_in_ = 5
+    elif attribute == "n_trees_per_iteration_":
+        model.n_trees_per_iteration_ = 2
+        model._baseline_prediction = np.zeros((1, 2))
+        model._predictors = [[trees[0], trees[0]] for trees in model._predictors]
+    else:
+        from sklearn._loss.loss import HalfPoissonLoss
+
+        model._loss = HalfPoissonLoss()
+    return model
+
+
 def manifest(**overrides) -> dict:
     base = {
         "feature_schema": FEATURE_SCHEMA,

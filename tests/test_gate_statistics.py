@@ -9,6 +9,7 @@ from kraken_global.gating.challenger import block_bootstrap_mean, compare
 from kraken_global.gating.checks import MetricCheck, track_record_needed
 from kraken_global.gating.robustness import robustness
 from kraken_global.ml import stats
+from kraken_global.registry import ModelRegistry
 from kraken_global.registry.trials import MIN_TRIALS_FOR_VARIANCE, TrialLedger
 
 
@@ -91,7 +92,7 @@ def test_track_record_is_measured_against_the_threshold_and_the_days_available()
 
 
 def test_the_same_trial_counts_once_and_a_sweep_counts_each_point(tmp_path):
-    ledger = TrialLedger(tmp_path)
+    ledger = TrialLedger(ModelRegistry(tmp_path / "artifacts").root)
     ledger.record("train", "sha-a", {"strategy": "regime"})
     ledger.record("gate", "sha-a", {"strategy": "regime"}, sharpe=0.8)
     assert ledger.count() == 1
@@ -103,7 +104,7 @@ def test_the_same_trial_counts_once_and_a_sweep_counts_each_point(tmp_path):
 
 
 def test_the_dsr_basis_is_frozen_at_the_first_gating(tmp_path):
-    ledger = TrialLedger(tmp_path)
+    ledger = TrialLedger(ModelRegistry(tmp_path / "artifacts").root)
     ledger.record("train", "sha-a", {"x": 1}, sharpe=0.5)
     first = ledger.basis("sha-a", "policy-1")
     for i in range(10):
@@ -115,7 +116,7 @@ def test_the_dsr_basis_is_frozen_at_the_first_gating(tmp_path):
 
 
 def test_a_torn_last_line_is_ignored_and_fenced_off(tmp_path):
-    ledger = TrialLedger(tmp_path)
+    ledger = TrialLedger(ModelRegistry(tmp_path / "artifacts").root)
     ledger.record("train", "sha-a", {"x": 1})
     with open(ledger.file, "ab") as handle:
         handle.write(b'{"kind": "tr')

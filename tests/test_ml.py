@@ -159,6 +159,10 @@ def test_gates_fail_with_exit_1_and_promotion_is_refused(workflow):
     assert not gates["beats_no_model"]["passed"] or gates["beats_no_model"]["edge_probability"] >= 0.9
     assert "candidate vs no model" in gates["beats_no_model"]["detail"]
     assert report["operating_point"] == {"min_probability": 0.5, "horizon_bars": 6}
+    setup = report["trading_setup"]  # what the backtests traded with, and the data they read
+    assert setup["setup"]["broker"]["fees"]["schedule"] == "kraken-legacy" and setup["setup"]["broker"][
+        "slippage_bps"] == 5.0 and setup["setup"]["universe"]["pairs"] == PAIRS and len(setup["sha256"]) == 64
+    assert set(setup["data"]["pairs"]) == set(PAIRS) and len(setup["data"]["sha256"]) == 64
     assert report["statistics"]["trials"] == 1  # its training and its gating are one trial
     assert 0 <= report["statistics"]["probabilistic_sharpe"] <= 1
     assert "gates for" in done.stderr and "no model" in done.stderr  # the human summary beside the JSON
@@ -192,6 +196,8 @@ def test_train_gates_promote_backtest_rollback(workflow, tmp_path):
     saved = yaml.safe_load((tmp_path / "bt" / "config.yaml").read_text())["ml"]
     assert saved["model_id"] == second and saved["model_sha256"] == recorded["sha256"]
     assert f"model: {second}" in backtest.stdout
+    assert "model registry: namespace kraken_global, policy" in backtest.stdout  # the relaxed policy is named
+    assert "looser than the defaults" in backtest.stdout and recorded["registry"]["policy_looser_than_defaults"]
     contradicting = tmp_path / "contradicting.yaml"
     contradicting.write_text(lenient.read_text().replace("horizon_bars: 6", "horizon_bars: 12"))
     refused = cli("backtest", "--config", str(contradicting), "--model", "approved", "--no-plot", "--no-progress",
@@ -201,8 +207,9 @@ def test_train_gates_promote_backtest_rollback(workflow, tmp_path):
     history = json.loads(cli("models", "history", "--config", str(lenient)).stdout)
     assert history["approved"]["id"] == first
     assert [e["action"] for e in history["audit"]][-3:] == ["promote", "promote", "rollback"]
+    assert [change["changes"] for change in history["policy_changes"]][-1]["min_sharpe"] == "-50"
     verify = cli("audit", "verify", "--config", str(lenient))
-    assert verify.returncode == 0 and "hash chain intact" in verify.stdout
+    assert verify.returncode == 0 and "hash chain intact" in verify.stdout and "policy change at entry" in verify.stdout
 
 
 def test_gates_report_a_tampered_or_wrongly_shaped_candidate(workflow):
@@ -210,12 +217,15 @@ def test_gates_report_a_tampered_or_wrongly_shaped_candidate(workflow):
     candidate = _train(lenient)
     candidate_dir = folder / "artifacts" / "kraken_global" / "candidates" / candidate
     manifest_path = candidate_dir / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
+    entered = manifest_path.read_bytes()
+    manifest = json.loads(entered)
     manifest["feature_schema"] = manifest["feature_schema"][::-1]
     manifest_path.write_text(json.dumps(manifest))
     done = cli("gates", candidate, "--config", str(lenient))
     gates = {g["name"]: g for g in json.loads(done.stdout)["gates"]}
-    assert done.returncode == 1 and not gates["schema"]["passed"] and gates["integrity"]["passed"]
+    assert done.returncode == 1 and not gates["integrity"]["passed"] and not gates["schema"]["passed"]
+    assert "differs from the one entered at training" in gates["integrity"]["detail"]
+    manifest_path.write_bytes(entered)
     model = candidate_dir / "model.skops"
     model.write_bytes(model.read_bytes()[:-10])
     done = cli("gates", candidate, "--config", str(lenient))

@@ -175,14 +175,16 @@ def test_a_deleted_report_is_not_promoted(registry):
     refused(cli(registry, "audit", "verify"), 1, "was deleted")
 
 
-def test_a_report_made_under_another_policy_is_not_promoted_nor_loaded(registry):
+def test_a_report_made_under_another_policy_is_not_promoted_and_the_approval_is_flagged(registry):
     approved, waiting = passed_candidate(registry, 1), passed_candidate(registry, 2)
     registry.promote(approved, "yes-promote")
     relax_policy(registry)
     with pytest.raises(RegistryError, match="made under another policy"):
         registry.promote(waiting, "yes-promote")
-    with pytest.raises(RegistryError, match="ran under another policy than the current one"):
-        registry.approved_model()
+    loaded = registry.approved()  # the approval stands until replaced, flagged
+    assert loaded.manifest["id"] == approved
+    assert any("approved under an earlier policy" in flag for flag in loaded.record["flags"])
+    assert any("looser than the defaults" in flag for flag in loaded.record["flags"])
 
 
 # -- the approved pointer and the audit log ------------------------------------------------------------------

@@ -128,6 +128,9 @@ def test_sigterm_ends_a_live_session_cleanly_and_the_state_matches_the_exchange(
     assert code == 0, stderr
     assert "live session stopped" in stdout
     assert {p.name for p in out.iterdir()} >= {"metrics.json", "fills.csv", "plan.csv", "session.json"}
+    named = "namespace kraken_global, policy "  # every trading output names the namespace and the policy
+    assert named in stdout and named in status_of(out)["model_registry"] and named in log_text(out)
+    assert json.loads((out / "metrics.json").read_text())["model"]["registry"]["namespace"] == "kraken_global"
     state = tmp_path / "state.sqlite"
     db = sqlite3.connect(state)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -147,3 +147,7 @@ def test_a_paper_session_retrains_in_the_downtime_and_never_promotes(tmp_path):
     assert first["data_until"] < first["started_for"]
     assert registry.state()["approved"]["id"] == approved
     assert result.metrics["session"]["model"] == approved
+    named = result.metrics["model"]["registry"]  # the namespace, the policy and how it is looser than the defaults
+    assert named["namespace"] == "kraken_global" and len(named["policy_sha256"]) == 64
+    assert "min_sharpe 0.0 (default 0.5)" in named["policy_looser_than_defaults"]
+    assert any("looser than the defaults" in flag for flag in named["flags"])

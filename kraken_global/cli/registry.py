@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from kraken_global.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     KG,
+    check_folder,
     cluster,
     command,
     config_hint,
@@ -19,6 +21,7 @@ from kraken_global.cli.common import (
     registry_config,
 )
 from kraken_global.errors import ConfigError
+from kraken_global.registry.errors import RegistryError
 
 
 def add_registry_commands(commands, registry_options, cluster_options) -> None:
@@ -87,6 +90,7 @@ def cmd_gates(args: argparse.Namespace) -> int:
     if args.output is not None:  # a report left from an earlier run must not pass for this one's
         if args.output.is_dir():
             raise ConfigError(f"--output {args.output} is a folder; name a file for the JSON report")
+        check_folder(args.output.absolute().parent, "--output's folder")  # not found out after the gates ran
         args.output.unlink(missing_ok=True)
     config = registry_config(args)
     registry = open_registry(args)
@@ -105,25 +109,41 @@ def cmd_gates(args: argparse.Namespace) -> int:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    state = open_registry(args).promote(args.candidate, args.confirm)
+    with _alerting(args):
+        state = open_registry(args).promote(args.candidate, args.confirm)
     print(f"approved {state['approved']['id']} (sha256 {state['approved']['sha256']})")
     return EXIT_OK
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    state = open_registry(args).rollback(args.confirm)
+    with _alerting(args):
+        state = open_registry(args).rollback(args.confirm)
     print(f"rolled back: approved is now {state['approved']['id']} (sha256 {state['approved']['sha256']})")
     return EXIT_OK
 
 
+@contextmanager
+def _alerting(args: argparse.Namespace):
+    """The config's alerts for the block (``model_approved``, ``model_rolled_back``), sent before the command ends."""
+    from kraken_global.alerts.setup import install_alerts, remove_alerts
+
+    alerts = install_alerts(registry_config(args).alerts)
+    try:
+        yield
+    finally:
+        remove_alerts(alerts)
+
+
 def cmd_models(args: argparse.Namespace) -> int:
-    from kraken_global.registry.verification import last_entry, replay_approvals
+    from kraken_global.registry.verification import last_entry, registry_history, replay_approvals
 
     registry = open_registry(args)
+    entries = registry.recovered_entries()  # an interrupted change is finished first, never shown as tampering
     state = registry.state()
-    entries = registry.audit.verify_entries()
     approvals = replay_approvals(entries)  # what the keyed chain approved and gated, not state.json or the reports
     approved = approvals[-1]["id"] if approvals else None
+    history = registry_history(registry)
+    flags = history["approvals"][-1]["flags"] if history["approvals"] else []
     if approvals != state["approvals"]:
         print(f"warning: {registry.state_file} does not match the audit log; showing the audit log's approvals "
               "(nothing loads until state.json is restored)", file=sys.stderr)
@@ -131,28 +151,52 @@ def cmd_models(args: argparse.Namespace) -> int:
         for candidate in registry.candidates():
             audited = last_entry(entries, "validation", candidate)
             gates = "not gated" if audited is None else ("passed" if audited["details"].get("passed") else "failed")
-            print(f"{candidate}  gates: {gates}{'  APPROVED' if candidate == approved else ''}")
+            mark = ("  APPROVED" + (" (flagged: see models history)" if flags else "")) if candidate == approved else ""
+            print(f"{candidate}  gates: {gates}{mark}")
         return EXIT_OK
     if args.action == "show":
         if not args.candidate:
             _refuse("models show needs a candidate id")
-        print_json({"manifest": registry.manifest(args.candidate), "validation": registry.validation(args.candidate),
-                     "approved": args.candidate == approved})
+        manifest = registry.manifest(args.candidate)
+        try:
+            registry.audited_manifest(args.candidate, entries)
+            problem = None
+        except RegistryError as exc:
+            problem = str(exc)
+        print_json({"manifest": manifest, "manifest_problem": problem,
+                    "validation": registry.validation(args.candidate), "approved": args.candidate == approved})
         return EXIT_OK
     print_json({"approved": state["approved"], "approvals": state["approvals"],
-                 "audit": [e for e in registry.audit.entries() if e["action"] in ("promote", "rollback")]})
+                "audit": history["decisions"], "approval_flags": flags, "approvals_audited": history["approvals"],
+                "policy_changes": history["policy_changes"], "namespace": history["namespace"],
+                "identity": history["identity"]})
     return EXIT_OK
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    from kraken_global.registry.verification import registry_history
+
     registry = open_registry(args)
     count, problems = registry.verify()
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     if problems:
         return EXIT_FAILED
+    history = registry_history(registry)
     print(f"audit log {registry.audit.path}: {count} entries, keyed hash chain intact and anchored "
-          f"(key folder {registry.keys.folder}); reports, approvals and policy match it")
+          f"(key folder {registry.keys.folder}); reports, manifests, approvals, the approved model and policy "
+          "match it")
+    identity = history["identity"]
+    if identity["copy_of"]:
+        print(f"namespace {history['namespace']} is a copy of {identity['copy_of']} (made at audit entry "
+              f"{identity['copied_at_entry']}); the two are anchored apart")
+    for change in history["policy_changes"]:
+        was = f"was {change['previous_sha256'][:12]}" if change["previous_sha256"] else "the first"
+        print(f"policy change at entry {change['entry']} ({change['time']}): {change['policy_sha256'][:12]} "
+              f"({was}): {change['changes']}")
+    for approval in history["approvals"][-1:]:
+        for flag in approval["flags"]:
+            print(f"approved model {approval['id']}: {flag}")
     return EXIT_OK
 
 

@@ -7,15 +7,15 @@ from typing import Literal
 
 from pydantic import Field
 
-from kraken_global.config.base import Strict
+from kraken_global.config.base import Flag, Strict, WholeNumber
 
 
 class ResearchConfig(Strict):
     # what a walk-forward window and a sweep's best row maximize, from daily returns
     objective: Literal["sharpe", "total_return"] = "sharpe"
-    in_sample_days: int = Field(default=180, ge=7, le=3650)
-    out_of_sample_days: int = Field(default=60, ge=7, le=3650)
-    anchored: bool = False  # in-sample windows all start at the first day (else they roll)
-    pbo_splits: int = Field(default=16, ge=2, le=20, multiple_of=2)
-    monte_carlo_samples: int = Field(default=2000, ge=100, le=100_000)
-    monte_carlo_block_days: int | None = Field(default=None, ge=1, le=365)  # null: round(days ** (1/3))
+    in_sample_days: WholeNumber = Field(default=180, ge=7, le=3650)
+    out_of_sample_days: WholeNumber = Field(default=60, ge=7, le=3650)
+    anchored: Flag = False  # in-sample windows all start at the first day (else they roll)
+    pbo_splits: WholeNumber = Field(default=16, ge=2, le=20, multiple_of=2)
+    monte_carlo_samples: WholeNumber = Field(default=2000, ge=100, le=100_000)
+    monte_carlo_block_days: WholeNumber | None = Field(default=None, ge=1, le=365)  # null: round(days ** (1/3))

@@ -12,6 +12,7 @@ import pandas as pd
 
 from kraken_global.assembly.cerebro import load_data
 from kraken_global.config import BacktestConfig
+from kraken_global.config.fingerprint import trading_fingerprint
 from kraken_global.feeds import parse_timeframe
 from kraken_global.feeds.sources import bar_clock
 from kraken_global.ml.operating_point import operating_point
@@ -27,13 +28,13 @@ def registry_for(config: BacktestConfig) -> ModelRegistry:
 
 
 def trading_system(config: BacktestConfig) -> dict[str, Any]:
-    """The parts of a config that change what is traded (not where files live): a trial's identity."""
-    tree = config.model_dump(mode="json")
-    tree["ml"] = {k: v for k, v in tree["ml"].items()
-                  if k not in ("artifacts", "namespace", "use_model", "model_id", "model_sha256")}
-    for key in ("live", "run", "research"):
-        tree.pop(key, None)
-    return tree
+    """A trial's identity besides its model: the trading configuration's fingerprint (the one canonical definition,
+    :func:`~kraken_global.config.fingerprint.trading_fingerprint`) and the data it ran on."""
+    data = config.data
+    return {"trading_sha256": trading_fingerprint(config),
+            "data": {"directory": str(data.directory) if data.directory else None, "format": data.format,
+                     "start": str(data.start) if data.start else None, "end": str(data.end) if data.end else None,
+                     "recorded": str(data.recorded) if data.recorded else None}}
 
 
 def train_end_of(config: BacktestConfig, candles: dict[str, pd.DataFrame]) -> pd.Timestamp:
@@ -62,6 +63,6 @@ def train_candidate(config: BacktestConfig, registry: ModelRegistry | None = Non
     manifest["training_window"]["timeframe"] = config.data.timeframe
     manifest["operating_point"] = point
     candidate_id = registry.add_candidate(model, manifest)
-    TrialLedger(registry.root).record("train", registry.manifest(candidate_id)["sha256"], trading_system(config),
+    TrialLedger(registry).record("train", registry.manifest(candidate_id)["sha256"], trading_system(config),
                                       ref=candidate_id)
     return candidate_id

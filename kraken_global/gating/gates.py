@@ -5,6 +5,8 @@ config's ``gates`` section asks for; definitions in the README):
 
 1. integrity: the model file is a regular file whose SHA256 equals its manifest's, and it loads with only the
    trusted types and structurally sound trees;
+   (a candidate never entered in the audit chain by ``train``, or whose manifest differs from the one entered,
+   fails here);
 2. schema: the manifest has every required field, its feature schema is exactly the code's, and it fixes the
    operating point the model trades at;
 3. out-of-sample, each metric its own gate (:mod:`~kraken_global.gating.performance`): Sharpe, max drawdown, tail
@@ -13,7 +15,9 @@ config's ``gates`` section asks for; definitions in the README):
    system without a model and the approved model on the same windows; the Deflated Sharpe Ratio over the
    registry's trials.
 
-The report records the policy and its hash; the registry audits the report's own SHA256 with the verdict.
+The report records the policy and its hash, and the trading setup the backtests used (costs, caps, pairs, the
+data's fingerprint; :mod:`~kraken_global.gating.trading_setup`), refused before any backtest when it is looser
+than the policy's floor; the registry audits the report's own SHA256 with the verdict.
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ from kraken_global.config import BacktestConfig
 from kraken_global.gating.candidates import registry_for
 from kraken_global.gating.performance import performance_gates
 from kraken_global.gating.policy import effective_thresholds
+from kraken_global.gating.trading_setup import check_setup
 from kraken_global.ml.features import FEATURE_SCHEMA
 from kraken_global.ml.operating_point import OPERATING_KEYS
 from kraken_global.registry import ModelRegistry, RegistryError
 from kraken_global.registry.errors import IntegrityError, UntrustedModelError
 from kraken_global.registry.paths import read_regular
-from kraken_global.registry.serialization import sha256
+from kraken_global.registry.serialization import MAX_MODEL_BYTES, sha256
 
 
 def _gate(name: str, passed: bool, detail: str, **values) -> dict[str, Any]:
@@ -45,15 +50,18 @@ def run_gates(config: BacktestConfig, candidate_id: str, registry: ModelRegistry
     registry = registry or registry_for(config)
     policy = registry.policy()
     thresholds = effective_thresholds(policy, config.gates.model_dump())  # looser than the policy: refused
+    check_setup(policy, config)  # costs and caps below the policy's floor: refused (the data once it is read)
     gates: list[dict[str, Any]] = []
     sha = None
     model = manifest = None
     if not registry.paths.candidate_dir(candidate_id).is_dir():
         registry.manifest(candidate_id)  # raises UnknownCandidateError
     try:
-        sha = sha256(read_regular(registry.paths.candidate_file(candidate_id, "model.skops"), "model file"))
+        sha = sha256(read_regular(registry.paths.candidate_file(candidate_id, "model.skops"), "model file",
+                                  max_bytes=MAX_MODEL_BYTES))
         model, manifest = registry.load_candidate(candidate_id)
-        gates.append(_gate("integrity", True, "SHA256 matches the manifest; only trusted types", sha256=sha))
+        gates.append(_gate("integrity", True, "SHA256 and manifest match the audit log's entry; only trusted types; "
+                                              "it predicts", sha256=sha))
     except (IntegrityError, UntrustedModelError, FileNotFoundError) as exc:
         gates.append(_gate("integrity", False, str(exc), sha256=sha))
     if manifest is not None:

@@ -30,6 +30,7 @@ from kraken_global.gating.checks import MetricCheck, track_record_needed
 from kraken_global.gating.oos import oos_windows, run_oos_backtest
 from kraken_global.gating.policy import GatePolicy, PolicyViolation
 from kraken_global.gating.robustness import robustness
+from kraken_global.gating.trading_setup import check_setup, setup_record
 from kraken_global.ml import stats
 from kraken_global.ml.operating_point import at_operating_point, bind_operating_point
 from kraken_global.registry import ModelRegistry
@@ -85,7 +86,10 @@ def performance_gates(config: BacktestConfig, registry: ModelRegistry, model, ma
                       thresholds: dict[str, Any], policy: GatePolicy, client=None) -> tuple[list, dict[str, Any]]:
     """(gates, report sections) of the out-of-sample evaluation."""
     timeframe = parse_timeframe(config.data.timeframe)
-    clock = bar_clock(load_data(config).candles)
+    data = load_data(config)
+    setup = setup_record(config, data)
+    check_setup(policy, config, setup["data"]["sha256"])
+    clock = bar_clock(data.candles)
     train_end = pd.Timestamp(manifest["training_window"]["train_end"])
     embargo = manifest["training_window"]["embargo_bars"] * timeframe
     windows = oos_windows(train_end, clock[-1] + timeframe, thresholds["oos_windows"], embargo)
@@ -126,7 +130,7 @@ def performance_gates(config: BacktestConfig, registry: ModelRegistry, model, ma
                               "threshold": policy.champion_confidence,
                               "shortfall": max(0.0, policy.champion_confidence - comparison.edge_probability)})
 
-    ledger = TrialLedger(registry.root)
+    ledger = TrialLedger(registry)
     ledger.record("gate", sha, trading_system(systems[0].config), sharpe=own["sharpe"], ref=manifest.get("id"))
     statistics = trust_statistics(daily[CANDIDATE], ledger.basis(sha, policy.sha256()))
     if thresholds["dsr_gate"]:
@@ -138,6 +142,7 @@ def performance_gates(config: BacktestConfig, registry: ModelRegistry, model, ma
                       "shortfall": max(0.0, thresholds["min_dsr"] - dsr)})
     sections = {
         "operating_point": manifest.get("operating_point"),
+        "trading_setup": setup,
         "oos": {"windows": own["windows"], "days": own["days"]},
         "systems": {name: {**_summary(rs), "model": _model_of(systems, name)} for name, rs in by_system.items()},
         "comparisons": comparisons,

@@ -6,18 +6,24 @@ chain), is created with safe defaults on first use, and changes only through ``k
 --confirm yes-change-policy``. A config may ask for stricter gates, never looser ones; the report records the
 policy's hash and ``promote`` refuses a report made under another policy.
 
-Extending (issue #13, champion/challenger): add a field with a default that keeps today's behaviour, say in
-:data:`STRICTER` which direction is stricter, and read it in the gate that uses it.
+Every value is finite (``nan`` or ``1e309`` would make every comparison pass or fail silently). The policy also
+sets the floor of the gates' trading setup (:mod:`kraken_global.gating.trading_setup`): fees no lower than an
+exchange schedule, slippage no lower than ``min_slippage_bps``, fills capped at ``max_volume_share`` of a bar's
+volume, and optionally the one data set the gates may use (``data_sha256``). :func:`looser_than_defaults` says
+how a policy is looser than the safe defaults, for every output that names the policy.
+
+Extending: add a field with a default that keeps today's behaviour (existing namespaces record it as a change at
+their next use), say in :data:`POLICY_STRICTER` which direction is stricter, and read it where it applies.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from typing import Any
+import math
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from kraken_global.canonical import canonical_sha256
 from kraken_global.errors import ConfigError
 
 POLICY_WORD = "yes-change-policy"
@@ -44,12 +50,12 @@ def required_oos_days(min_sharpe: float, oos_windows: int) -> int:
 class GatePolicy(BaseModel):
     """Thresholds and rules every gates run in the namespace is held to (defaults: the safe ones)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    min_sharpe: float = 0.5
+    min_sharpe: float = Field(default=0.5, ge=-100, le=100)
     max_drawdown_pct: float = Field(default=15.0, gt=0, le=100)
     max_tail_loss_pct: float = Field(default=5.0, gt=0, le=100)
-    max_turnover: float = Field(default=2.0, gt=0)
+    max_turnover: float = Field(default=2.0, gt=0, le=1e6)
     oos_windows: int = Field(default=2, ge=1, le=12)
     min_oos_days: int = Field(default=180, ge=1)
     dsr_gate: bool = True
@@ -61,6 +67,13 @@ class GatePolicy(BaseModel):
     champion_confidence: float = Field(default=0.9, ge=0.5, lt=1)
     require_survive_without_best_day: bool = True
     min_shadow_days: int = Field(default=0, ge=0, le=3650)
+    # the gates' trading setup: fees at least this exchange schedule at every volume (None: no floor), slippage at
+    # least min_slippage_bps, fills at most max_volume_share of a bar's volume (None: no cap required), and when
+    # set, exactly the data set with this fingerprint (the report's trading_setup.data.sha256)
+    fee_floor: Literal["kraken-legacy", "kraken-pro"] | None = "kraken-legacy"
+    min_slippage_bps: float = Field(default=5.0, ge=0, le=1000)
+    max_volume_share: float | None = Field(default=0.1, gt=0, le=1)
+    data_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
     @model_validator(mode="after")
     def _long_enough(self) -> GatePolicy:
@@ -70,11 +83,8 @@ class GatePolicy(BaseModel):
                              f"of {self.min_sharpe} over {self.oos_windows} window(s) needs")
         return self
 
-    def canonical(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-
     def sha256(self) -> str:
-        return hashlib.sha256(self.canonical().encode()).hexdigest()
+        return policy_hash(self.model_dump(mode="json"))
 
     def changed(self, assignments: dict[str, str]) -> GatePolicy:
         """A copy with ``KEY=VALUE`` changes (values as typed on the command line), validated again."""
@@ -86,6 +96,11 @@ class GatePolicy(BaseModel):
         for key, text in assignments.items():
             values[key] = None if text.lower() in ("none", "null") else text
         return parse_policy(values, "the policy change")
+
+
+def policy_hash(values: dict[str, Any]) -> str:
+    """SHA256 of a policy's canonical JSON: how the audit chain names a policy."""
+    return canonical_sha256(values)
 
 
 def parse_policy(values: dict[str, Any], where: str) -> GatePolicy:
@@ -101,6 +116,36 @@ STRICTER: dict[str, str] = {"min_sharpe": "higher", "max_drawdown_pct": "lower",
                             "max_turnover": "lower", "min_dsr": "higher"}
 
 
+# how each policy value is stricter; None (a rule off, a cap lifted) is the loosest value of its key
+POLICY_STRICTER: dict[str, str] = {**STRICTER, "min_oos_days": "higher", "champion_margin": "higher",
+                                   "champion_confidence": "higher", "min_shadow_days": "higher",
+                                   "min_slippage_bps": "higher", "max_volume_share": "lower",
+                                   "dsr_gate": "true", "require_survive_without_best_day": "true",
+                                   "fee_floor": "kraken-legacy < kraken-pro"}
+FEE_FLOOR_ORDER = (None, "kraken-legacy", "kraken-pro")
+
+
+def looser_than_defaults(policy: GatePolicy) -> list[str]:
+    """Each value of ``policy`` looser than the safe default's, as ``key value (default D)``; empty when none."""
+    defaults = GatePolicy()
+    out = []
+    for key, direction in POLICY_STRICTER.items():
+        value, default = getattr(policy, key), getattr(defaults, key)
+        if value == default:
+            continue
+        if direction == "true":
+            looser = not value
+        elif key == "fee_floor":
+            looser = FEE_FLOOR_ORDER.index(value) < FEE_FLOOR_ORDER.index(default)
+        elif value is None or default is None:
+            looser = value is None
+        else:
+            looser = value < default if direction == "higher" else value > default
+        if looser:
+            out.append(f"{key} {'none' if value is None else value} (default {default})")
+    return out
+
+
 def effective_thresholds(policy: GatePolicy, requested: dict[str, Any]) -> dict[str, Any]:
     """The thresholds a gates run uses: the config's ``gates`` values, each checked to be at least as strict as
     the policy's; ``oos_windows`` must equal the policy's. Raises :class:`PolicyViolation` naming every
@@ -109,6 +154,9 @@ def effective_thresholds(policy: GatePolicy, requested: dict[str, Any]) -> dict[
     out = dict(requested)
     for key, direction in STRICTER.items():
         asked, allowed = requested[key], getattr(policy, key)
+        if not math.isfinite(asked):
+            problems.append(f"gates.{key} {asked} is not a finite number")
+            continue
         looser = asked < allowed if direction == "higher" else asked > allowed
         if looser:
             problems.append(f"gates.{key} {asked} is looser than the policy's {allowed}")

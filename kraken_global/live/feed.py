@@ -17,7 +17,6 @@ the first bar emitted after LIVE: the first bar on which strategies may act) and
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections import deque
@@ -25,6 +24,7 @@ from collections import deque
 import backtrader as bt
 import pandas as pd
 
+from kraken_global.feeds.fingerprint import candles_fingerprint
 from kraken_global.feeds.timeframes import parse_timeframe
 from kraken_global.live.errors import LiveError
 from kraken_global.live.poller import CandlePoller
@@ -163,8 +163,4 @@ class KrakenLiveFeed(bt.feed.DataBase):
 def replay_fingerprint(candles: pd.DataFrame) -> dict:
     """First and last candle start, count and SHA256 of the OHLCV values (float64 bytes) of ``candles``: enough to
     tell later whether rebuilt candles are exactly the ones a session replayed."""
-    if candles.empty:
-        return {"first": None, "last": None, "bars": 0, "sha256": None}
-    values = candles[list(_COLUMNS)].to_numpy(dtype="float64")
-    return {"first": str(candles.index[0]), "last": str(candles.index[-1]), "bars": len(candles),
-            "sha256": hashlib.sha256(values.tobytes()).hexdigest()}
+    return candles_fingerprint(candles)

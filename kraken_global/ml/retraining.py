@@ -22,6 +22,7 @@ from typing import Any
 from kraken_global.config import BacktestConfig
 from kraken_global.errors import KrakenGlobalError
 from kraken_global.registry import ModelRegistry, RegistryError
+from kraken_global.registry.store import Approved
 from kraken_global.schedule import TradingState
 from kraken_global.strategies.base import KrakenStrategy
 
@@ -35,8 +36,15 @@ class ModelRefused(KrakenGlobalError):
 def load_trading_model(registry: ModelRegistry) -> tuple[Any, dict[str, Any]]:
     """The approved model and manifest, checked as :meth:`ModelRegistry.approved_model` does; raises
     :class:`ModelRefused` otherwise."""
+    approved = load_trading_approval(registry)
+    return approved.model, approved.manifest
+
+
+def load_trading_approval(registry: ModelRegistry) -> Approved:
+    """The approved model, its manifest and what outputs must say about it (:meth:`ModelRegistry.approved`);
+    raises :class:`ModelRefused` when it may not trade."""
     try:
-        return registry.approved_model()
+        return registry.approved()
     except RegistryError as exc:
         raise ModelRefused(f"refusing to start trading: {exc}") from None
 

@@ -2,7 +2,8 @@
 
 Layout under ``<base>/<namespace>/``: ``candidates/<id>/model.skops`` and ``manifest.json``,
 ``validations/<id>.json``, ``state.json`` (approved pointer and history), ``policy.json`` (the gate policy),
-``trials.jsonl`` (the trial ledger), ``shadow/<candidate>/<session>/``, ``audit.jsonl``, ``registry.lock``.
+``shadow/<candidate>/<session>/``, ``sessions/<id>.json`` (sessions' signed progress), ``audit.jsonl`` (the keyed
+chain, trial ledger included), ``registry.lock``.
 The audit key and anchors live elsewhere (:mod:`kraken_global.registry.keys`).
 """
 
@@ -13,7 +14,7 @@ import re
 import stat
 from pathlib import Path
 
-from kraken_global.registry.errors import PathEscapeError
+from kraken_global.registry.errors import IntegrityError, PathEscapeError
 
 NAMESPACE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -73,9 +74,10 @@ def check_id(candidate_id: str) -> str:
     return candidate_id
 
 
-def read_regular(path: Path, what: str = "file") -> bytes:
+def read_regular(path: Path, what: str = "file", max_bytes: int | None = None) -> bytes:
     """The bytes of ``path`` if it is a regular file, refusing a symlink (``O_NOFOLLOW``, no window between the
-    check and the read) or anything else (a folder, a FIFO that would block)."""
+    check and the read) or anything else (a folder, a FIFO that would block), and one over ``max_bytes`` (checked
+    before reading, and the read stops there)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
@@ -84,10 +86,16 @@ def read_regular(path: Path, what: str = "file") -> bytes:
                                   "inside it") from None
         raise exc
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise PathEscapeError(f"{what} {path} is not a regular file")
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise IntegrityError(f"{what} {path} is {info.st_size:,} bytes, over the {max_bytes:,} it may have")
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read()
+            data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+        if max_bytes is not None and len(data) > max_bytes:
+            raise IntegrityError(f"{what} {path} grew over the {max_bytes:,} bytes it may have while it was read")
+        return data
     finally:
         os.close(fd)
 

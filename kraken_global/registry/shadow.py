@@ -3,11 +3,13 @@
 A shadow run is a candidate replayed on the bars a paper or live session traded live (see
 :mod:`kraken_global.replay.shadow`); its decisions and would-be fills are stored under
 ``shadow/<candidate>/<session>/`` and never sent. Each record is audited (the summary's SHA256, the candidate's
-model SHA256 and the live period), so the shadow days that ``promote`` counts against the policy's
-``min_shadow_days`` come from the keyed chain, not from files anyone could write.
+model SHA256, the session's id and the live period counted), so the shadow days that ``promote`` counts against
+the policy's ``min_shadow_days`` come from the keyed chain, not from files anyone could write.
 
-Only live bars after the candidate was created count: bars it could have been fitted on are not a forward test.
-Overlapping sessions count their common days once.
+Days count only inside the live period the session itself signed as it ran, and only for a session against
+Kraken (:mod:`kraken_global.registry.sessions`); only live bars after the candidate's training window count
+(bars it could have been fitted on are not a forward test). Overlapping sessions, and a session shadowed twice
+(a copied folder), count their common days once.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from kraken_global.registry.errors import RegistryError
 from kraken_global.registry.paths import atomic_write, check_id
+from kraken_global.registry.sessions import SessionLedger
 from kraken_global.registry.verification import file_json
 
 if TYPE_CHECKING:
@@ -43,10 +46,10 @@ class ShadowArea:
                 atomic_write(folder / name, data)
             data = file_json(summary)
             atomic_write(folder / "summary.json", data)
-            return self.registry.audit.append("shadow", {
+            return self.registry.record("shadow", {
                 "id": candidate_id, "sha256": summary["candidate"]["sha256"], "session": session,
-                "counted_from": summary.get("counted_from"), "counted_until": summary.get("counted_until"),
-                "summary_sha256": hashlib.sha256(data).hexdigest()})
+                "session_id": summary.get("session_id"), "counted_from": summary.get("counted_from"),
+                "counted_until": summary.get("counted_until"), "summary_sha256": hashlib.sha256(data).hexdigest()})
 
     def records(self, entries: list[dict[str, Any]], candidate_id: str | None = None) -> list[dict[str, Any]]:
         """The audited shadow runs (the last per candidate and session), each with its summary when the file still
@@ -73,11 +76,20 @@ class ShadowArea:
         return out
 
     def days(self, entries: list[dict[str, Any]], candidate_id: str, model_sha256: str) -> float:
-        """Days of live bars the candidate (exactly this model) ran in shadow, from intact audited records; the
-        union of their periods, so overlapping sessions count once."""
-        spans = sorted((datetime.fromisoformat(r["counted_from"]), datetime.fromisoformat(r["counted_until"]))
-                       for r in self.records(entries, candidate_id)
-                       if r["sha256"] == model_sha256 and r["summary"] is not None and r["counted_from"])
+        """Days of live bars the candidate (exactly this model) ran in shadow, from intact audited records, each
+        clipped to the live period its session signed on Kraken; the union of them, so overlaps count once."""
+        sessions = SessionLedger(self.registry)
+        spans = []
+        for r in self.records(entries, candidate_id):
+            audited = sessions.audited(entries, r.get("session_id"))
+            if r["sha256"] != model_sha256 or r["summary"] is None or not r["counted_from"] or audited is None \
+                    or not audited.on_kraken or audited.first_live_bar is None:
+                continue
+            start = max(_time(r["counted_from"]), _time(audited.first_live_bar))
+            end = min(_time(r["counted_until"]), _time(audited.last_live_bar))
+            if end > start:
+                spans.append((start, end))
+        spans.sort()
         total = timedelta(0)
         current: list[datetime] | None = None
         for start, end in spans:
@@ -100,3 +112,7 @@ class ShadowArea:
             raise RegistryError(f"candidate {candidate_id} has {days:.1f} days in shadow; the policy requires "
                                 f"{min_days}: run it beside the approved model (`kraken-global paper --shadow "
                                 f"{candidate_id}` or `live --shadow`), then promote")
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(str(text))

@@ -6,51 +6,65 @@ State changes (promote, rollback) are transactions under a file lock (two promot
 2. append the audit entry, which names the state sequence number it creates;
 3. rename ``state.json.next`` over ``state.json``.
 
-A crash can stop this anywhere. :meth:`ModelRegistry.recover`, run under the lock before every command, finishes
-or undoes it: a leftover ``state.json.next`` whose sequence number the last audit entry names is renamed into
-place (the decision was recorded), any other is deleted (it was not), and a torn last audit line is dropped and
-the repair itself audited. So the registry is always the old state or the new one, never a mix.
+A crash can stop this anywhere. :meth:`ModelRegistry.recover`, run under the lock before every command (the
+read-only ones too) and every audited append, finishes or undoes it: when the last audit entry records a change
+whose state ``state.json`` does not hold yet, ``state.json`` is rewritten from the chain (the decision was
+recorded; the leftover ``state.json.next`` only marks the interruption and its content is never trusted); any
+other leftover is deleted (it was not recorded), and a torn last audit line is dropped and the repair itself
+audited. So the registry is always the old state or the new one, never a mix.
 
 What the audit chain (keyed and anchored, see :mod:`kraken_global.registry.audit`) vouches for, and the other
 files only mirror:
 
+- each candidate: its ``candidate`` entry (written by ``train``) holds the model's SHA256 and the manifest's, so a
+  planted candidate (never entered) or an edited manifest (training window, embargo, features, operating point,
+  data fingerprint) is refused by the gates, ``promote`` and every load;
+- the trial ledger (:mod:`kraken_global.registry.trials`) and the sessions shadow days are counted from
+  (:mod:`kraken_global.registry.sessions`);
 - the gate policy (``policy.json`` is a readable copy; the chain's last ``policy`` entry is the policy);
 - each gates report: its ``validation`` entry holds the report file's SHA256, the model's SHA256, the policy's
   hash and the verdict, so an edited, replaced, swapped or deleted report is refused by ``promote`` and reported
   by ``audit verify``;
 - the approved model: ``state.json`` must equal the state replayed from the chain's promotions and rollbacks, and
-  loading needs a passing validation of exactly the approved hash under the current policy.
+  loading needs the promotion's backing, a passing gates run of exactly the approved hash under the policy in
+  force when it was promoted (see :mod:`kraken_global.registry.approvals` for what a later policy change means).
 """
 
 from __future__ import annotations
 
 import getpass
-import json
+import logging
 import os
 import socket
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 
-from kraken_global.gating.policy import POLICY_WORD, GatePolicy, parse_policy
+from kraken_global.alerts import event_extra
+from kraken_global.gating.policy import POLICY_WORD, GatePolicy, looser_than_defaults, parse_policy, policy_hash
+from kraken_global.registry.approvals import (
+    STATE_CHANGES,
+    approval_entries,
+    approval_status,
+    backing_validation,
+    replay_approvals,
+)
 from kraken_global.registry.audit import AuditLog
 from kraken_global.registry.crash import crash_point
-from kraken_global.registry.errors import ConfirmationRequired, IntegrityError, RegistryError, UnknownCandidateError
+from kraken_global.registry.errors import ConfirmationRequired, IntegrityError, RegistryError
 from kraken_global.registry.keys import AuditKeys
-from kraken_global.registry.paths import ArtifactRoot, atomic_write, check_id, fsync_dir, read_regular
-from kraken_global.registry.serialization import load_model, save_model, sha256
+from kraken_global.registry.paths import ArtifactRoot, atomic_write, fsync_dir
 from kraken_global.registry.shadow import ShadowArea
+from kraken_global.registry.shelf import CandidateShelf, read_registry_json
 from kraken_global.registry.verification import file_json as _json
 from kraken_global.registry.verification import last_entry as _last
-from kraken_global.registry.verification import replay_approvals
 
+log = logging.getLogger(__name__)
 PROMOTE_WORD = "yes-promote"
 __all__ = ["POLICY_WORD", "PROMOTE_WORD", "ROLLBACK_WORD", "ModelRegistry", "replay_approvals"]
 ROLLBACK_WORD = "yes-rollback"
-MANIFEST_FIELDS = ("id", "sha256", "created", "feature_schema", "library_versions", "training_window",
-                   "data_hash", "config_hash", "metrics")
 
 
 def _actor() -> str:
@@ -61,7 +75,9 @@ def _actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-class ModelRegistry:
+class ModelRegistry(CandidateShelf):
+    """One namespace of the registry: candidates (:class:`CandidateShelf`), the policy, the approved state."""
+
     def __init__(self, base: Path, namespace: str = "kraken_global", lock_timeout: float = 60.0,
                  key_dir: Path | None = None) -> None:
         """``key_dir``: the audit key and anchors folder (default ``$KRAKEN_GLOBAL_KEY_DIR``, else
@@ -94,15 +110,9 @@ class ModelRegistry:
         torn = self.audit.repair_torn_tail()
         for stray in self.root.glob(".*.tmp-*"):
             stray.unlink()
-        if self.next_file.exists():
-            pending = json.loads(self.next_file.read_text())
-            last = self.audit.last()
-            if last and last["details"].get("state_seq") == pending["seq"]:
-                os.replace(self.next_file, self.state_file)
-                done.append(f"completed the interrupted {last['action']} (state {pending['seq']})")
-            else:
-                self.next_file.unlink()
-                done.append("discarded an interrupted change that was never recorded")
+        if self.next_file.exists() or self.next_file.is_symlink():
+            done.append(self._finish_from_chain())
+            self.next_file.unlink()
             fsync_dir(self.root)
         if torn:
             done.append("dropped a torn last audit line")
@@ -112,112 +122,58 @@ class ModelRegistry:
             self.audit.sync_anchor()  # verifies the chain; moves an anchor a crash left one entry behind
         return done
 
-    # -- candidates ---------------------------------------------------------------------------------------
-
-    def add_candidate(self, model: Any, manifest: dict[str, Any]) -> str:
-        """Store a trained model and its manifest as a new candidate; returns its id."""
-        created = datetime.now(UTC)
-        staging = self.paths.path("candidates", f".staging-{os.getpid()}-{created.strftime('%H%M%S%f')}")
-        staging.mkdir(parents=True)
-        digest = save_model(model, staging / "model.skops")
-        candidate_id = f"{created.strftime('%Y%m%dT%H%M%S%fZ')}-{digest[:8]}"
-        manifest = {**manifest, "id": candidate_id, "sha256": digest, "created": created.isoformat()}
-        missing = [f for f in MANIFEST_FIELDS if f not in manifest]
-        if missing:
-            raise RegistryError(f"manifest lacks {', '.join(missing)}")
-        atomic_write(staging / "manifest.json", _json(manifest))
-        os.replace(staging, self.paths.candidate_dir(candidate_id))
-        fsync_dir(self.paths.path("candidates"))
-        with self.locked():
-            self.audit.append("candidate", {"id": candidate_id, "sha256": digest, "actor": _actor()})
-        return candidate_id
-
-    def candidates(self) -> list[str]:
-        folder = self.paths.path("candidates")
-        return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-    def manifest(self, candidate_id: str) -> dict[str, Any]:
-        path = self.paths.candidate_dir(candidate_id) / "manifest.json"
-        if not path.exists() and not path.is_symlink():
-            raise UnknownCandidateError(f"no candidate {candidate_id!r}; known: "
-                                        f"{', '.join(self.candidates()) or 'none'}")
-        path = self.paths.candidate_file(candidate_id, "manifest.json")
+    def _finish_from_chain(self) -> str:
+        """After a crash between writing ``state.json.next`` and renaming it: ``state.json`` as the chain's last
+        recorded change made it, if that change is the one pending; the leftover itself is never trusted."""
+        entries = self.audit.verify_entries()
+        change = next((e for e in reversed(entries) if e["action"] in STATE_CHANGES), None)
         try:
-            manifest = json.loads(read_regular(path, "manifest"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise IntegrityError(f"manifest {path} is not valid JSON: {exc}") from None
-        missing = [f for f in MANIFEST_FIELDS if f not in manifest]
-        if missing:
-            raise IntegrityError(f"manifest {path} lacks required field(s): {', '.join(missing)}")
-        if manifest["id"] != candidate_id:
-            raise IntegrityError(f"manifest {path} names candidate {manifest['id']!r}, not {candidate_id!r}")
-        return manifest
+            current = self.state()["seq"]
+        except RegistryError:
+            current = None
+        pending = change["details"].get("state_seq") if change is not None else None
+        if pending is None or current is None or pending != current + 1:
+            return "discarded an interrupted change that was never recorded"
+        approvals = replay_approvals(entries)
+        atomic_write(self.state_file, _json({"seq": pending, "approved": approvals[-1] if approvals else None,
+                                             "approvals": approvals}))
+        return f"completed the interrupted {change['action']} (state {pending}) from the audit log"
 
-    def file_sha256(self, candidate_id: str) -> str:
-        self.manifest(candidate_id)  # an unknown id is a usage error, not a failed check
-        return sha256(read_regular(self.paths.candidate_file(candidate_id, "model.skops"), "model file"))
-
-    def load_candidate(self, candidate_id: str, expected_sha256: str | None = None) -> tuple[Any, dict[str, Any]]:
-        """The model (hash-verified against its manifest, and ``expected_sha256`` when given) and manifest."""
-        manifest = self.manifest(candidate_id)
-        if expected_sha256 is not None and manifest["sha256"] != expected_sha256:
-            raise IntegrityError(f"candidate {candidate_id} manifest records SHA256 {manifest['sha256']}, "
-                                 f"but {expected_sha256} was approved")
-        model = load_model(self.paths.candidate_file(candidate_id, "model.skops"), manifest["sha256"])
-        return model, manifest
-
-    # -- validations ---------------------------------------------------------------------------------------
-
-    def record_validation(self, candidate_id: str, report: dict[str, Any]) -> None:
-        """Store a gates report and audit it: the entry holds the report file's SHA256, the model's SHA256 the
-        gates ran on (``report["sha256"]``), the policy's hash (``report["policy_sha256"]``) and the verdict."""
-        check_id(candidate_id)
-        data = _json(report)
+    def recovered_entries(self) -> list[dict[str, Any]]:
+        """The verified chain, after finishing any interrupted change (what read-only commands start with)."""
         with self.locked():
-            atomic_write(self.paths.validation_file(candidate_id), data)
-            self.audit.append("validation", {"id": candidate_id, "sha256": report.get("sha256"),
-                                             "passed": bool(report.get("passed")),
-                                             "policy_sha256": report.get("policy_sha256"),
-                                             "report_sha256": sha256(data), "actor": _actor()})
+            self.recover()
+            return self.audit.verify_entries()
 
-    def validation(self, candidate_id: str) -> dict[str, Any] | None:
-        path = self.paths.validation_file(candidate_id)
-        if not path.exists() and not path.is_symlink():
-            return None
-        return _read_json(self.paths.path("validations", f"{candidate_id}.json"), "gates report", ("passed",))
-
-    def audited_report(self, candidate_id: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
-        """The candidate's gates report, checked against its last audited validation; raises on any mismatch."""
-        recorded = _last(entries, "validation", candidate_id)
-        path = self.paths.validation_file(candidate_id)
-        if recorded is None:
-            raise RegistryError(f"candidate {candidate_id} has no audited gates run: run `kraken-global gates "
-                                f"{candidate_id}` first")
-        if not path.exists() and not path.is_symlink():
-            raise IntegrityError(f"the gates report {path} of {candidate_id} was deleted: run the gates again")
-        data = read_regular(self.paths.path("validations", f"{candidate_id}.json"), "gates report")
-        if sha256(data) != recorded["details"].get("report_sha256"):
-            raise IntegrityError(f"the gates report {path} does not match the one recorded in the audit log "
-                                 f"(line {recorded['seq']}): it was edited, replaced or swapped; run the gates again")
-        return json.loads(data)
+    def record(self, action: str, details: dict[str, Any]) -> dict[str, Any]:
+        """Append an audit entry under the lock, after finishing any interrupted change (a torn line first)."""
+        with self.locked():
+            self.recover()
+            return self.audit.append(action, {**details, "actor": _actor()})
 
     # -- policy ----------------------------------------------------------------------------------------------
 
     def policy(self) -> GatePolicy:
         """The namespace's gate policy, from the audit chain; created with the safe defaults on first use.
-        ``policy.json`` is only a readable copy: rewritten when missing or different, so editing it changes nothing."""
+        ``policy.json`` is only a readable copy: rewritten when missing or different, so editing it changes nothing.
+        A policy recorded before a key was added to the policy gets that key's safe default, recorded as a change."""
         with self.locked():
             recorded = _last(self.audit.verify_entries(), "policy")
             if recorded is None:
                 policy = GatePolicy()
-                self.audit.append("policy", {"policy": policy.model_dump(mode="json"),
-                                             "policy_sha256": policy.sha256(), "previous_sha256": None,
-                                             "reason": "created with the safe defaults on first use",
-                                             "actor": _actor()})
+                self.record("policy", {"policy": policy.model_dump(mode="json"), "policy_sha256": policy.sha256(),
+                                       "previous_sha256": None,
+                                       "reason": "created with the safe defaults on first use"})
             else:
-                policy = parse_policy(recorded["details"]["policy"], f"audit entry {recorded['seq']}")
-                if policy.sha256() != recorded["details"]["policy_sha256"]:
+                stored, stored_sha = recorded["details"]["policy"], recorded["details"]["policy_sha256"]
+                if policy_hash(stored) != stored_sha:
                     raise IntegrityError(f"audit entry {recorded['seq']}: the policy does not match its hash")
+                policy = parse_policy(stored, f"audit entry {recorded['seq']}")
+                added = sorted(set(policy.model_dump()) - set(stored))
+                if added:
+                    self.record("policy", {"policy": policy.model_dump(mode="json"), "policy_sha256": policy.sha256(),
+                                           "previous_sha256": stored_sha,
+                                           "reason": f"new policy keys at their safe defaults: {', '.join(added)}"})
             copy = _json(policy.model_dump(mode="json"))
             if self.policy_file.is_symlink() or not self.policy_file.exists() or \
                     self.policy_file.read_bytes() != copy:
@@ -228,7 +184,8 @@ class ModelRegistry:
 
     def set_policy(self, assignments: dict[str, str], confirm: str | None) -> GatePolicy:
         """Change the policy (``{"min_sharpe": "0"}``), recorded in the audit chain; reports made under the old
-        policy can no longer be promoted and the approved model no longer loads until its gates run again."""
+        policy can no longer be promoted; the approved model keeps trading, flagged as approved under an earlier
+        policy, until it is replaced (see :mod:`kraken_global.registry.approvals`)."""
         if confirm != POLICY_WORD:
             raise ConfirmationRequired(f"the policy was not changed: pass --confirm {POLICY_WORD}")
         if not assignments:
@@ -239,9 +196,8 @@ class ModelRegistry:
             new = current.changed(assignments)
             if new == current:  # asking again for what is in force: nothing to record (a re-run is harmless)
                 return current
-            self.audit.append("policy", {"policy": new.model_dump(mode="json"), "policy_sha256": new.sha256(),
-                                         "previous_sha256": current.sha256(), "changes": assignments,
-                                         "actor": _actor()})
+            self.record("policy", {"policy": new.model_dump(mode="json"), "policy_sha256": new.sha256(),
+                                   "previous_sha256": current.sha256(), "changes": assignments})
             atomic_write(self.policy_file, _json(new.model_dump(mode="json")))
             return new
 
@@ -250,7 +206,7 @@ class ModelRegistry:
     def state(self) -> dict[str, Any]:
         if not self.state_file.exists() and not self.state_file.is_symlink():
             return {"seq": 0, "approved": None, "approvals": []}
-        return _read_json(self.state_file, "registry state", ("seq", "approved", "approvals"))
+        return read_registry_json(self.state_file, "registry state", ("seq", "approved", "approvals"))
 
     def checked_state(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         """``state.json``, refused unless it equals the state replayed from the audit chain."""
@@ -289,7 +245,7 @@ class ModelRegistry:
             self.recover()
             entries = self.audit.verify_entries()
             policy = self.policy()
-            manifest = self.manifest(candidate_id)
+            manifest = self.audited_manifest(candidate_id, entries)
             actual = self.file_sha256(candidate_id)
             if actual != manifest["sha256"]:
                 raise IntegrityError(f"candidate {candidate_id}: model file SHA256 {actual} does not match its "
@@ -308,18 +264,23 @@ class ModelRegistry:
             if not report.get("passed"):
                 failed = [g["name"] for g in report.get("gates", []) if not g.get("passed")]
                 raise RegistryError(f"candidate {candidate_id} failed its gates ({', '.join(failed)}); not promoted")
-            self.passing_validation(entries, candidate_id, actual, policy)
+            backing = self.passing_validation(entries, candidate_id, actual, policy)
             ShadowArea(self).check_for_promotion(entries, candidate_id, actual, policy.min_shadow_days)
             state = self.checked_state(entries)
             if state["approved"] and state["approved"]["id"] == candidate_id:
                 raise RegistryError(f"candidate {candidate_id} is already the approved model")
             entry = {"id": candidate_id, "sha256": actual}
             new_state = {"seq": state["seq"] + 1, "approved": entry, "approvals": [*state["approvals"], entry]}
-            self._commit("promote", {**entry, "previous": state["approved"]}, new_state)
-            return new_state
+            self._commit("promote", {**entry, "previous": state["approved"], "policy_sha256": policy.sha256(),
+                                     "validation_entry": backing["seq"]}, new_state)
+        log.info("model %s approved (sha256 %s) in %s", candidate_id, actual, self.paths.namespace,
+                 extra=event_extra("model_approved", id=candidate_id, sha256=actual, namespace=self.paths.namespace,
+                                   previous=(state["approved"] or {}).get("id")))
+        return new_state
 
     def rollback(self, confirm: str | None) -> dict[str, Any]:
-        """Return to the model approved before the current one."""
+        """Return to the model approved before the current one: it was approved, so it stands on the gates run
+        its own promotion rested on (flagged when that was under an earlier policy), whatever the policy now."""
         if confirm != ROLLBACK_WORD:
             raise ConfirmationRequired(f"nothing was rolled back: pass --confirm {ROLLBACK_WORD}")
         with self.locked():
@@ -329,15 +290,19 @@ class ModelRegistry:
             if len(state["approvals"]) < 2:
                 raise RegistryError("there is no previous approved model to roll back to")
             previous = state["approvals"][-2]
-            manifest = self.manifest(previous["id"])
+            manifest = self.audited_manifest(previous["id"], entries)
             actual = self.file_sha256(previous["id"])
             if actual != previous["sha256"] or manifest["sha256"] != previous["sha256"]:
                 raise IntegrityError(f"the previous model {previous['id']} no longer matches its approved SHA256; "
                                      "nothing was rolled back")
-            self.passing_validation(entries, previous["id"], previous["sha256"], self.policy())
+            backing_validation(entries, approval_entries(entries)[-2])
             new_state = {"seq": state["seq"] + 1, "approved": previous, "approvals": state["approvals"][:-1]}
             self._commit("rollback", {**previous, "from": state["approved"]}, new_state)
-            return new_state
+        log.warning("model rolled back from %s to %s in %s", state["approved"]["id"], previous["id"],
+                    self.paths.namespace,
+                    extra=event_extra("model_rolled_back", id=previous["id"], sha256=previous["sha256"],
+                                      namespace=self.paths.namespace, rolled_back=state["approved"]["id"]))
+        return new_state
 
     def _commit(self, action: str, details: dict[str, Any], new_state: dict[str, Any]) -> None:
         crash_point(f"{action}:before_next")
@@ -350,22 +315,61 @@ class ModelRegistry:
         crash_point(f"{action}:after_replace")
 
     def approved_model(self) -> tuple[Any, dict[str, Any]]:
-        """The approved model, only if the audit chain holds its promotion, backed by a passing validation of
-        exactly that hash under the current policy, and its bytes still have that hash; raises otherwise."""
+        """The approved model and its manifest (see :meth:`approved`)."""
+        approved = self.approved()
+        return approved.model, approved.manifest
+
+    def approved(self) -> Approved:
+        """The approved model, its audited manifest and what outputs must say about it (:meth:`approval_record`),
+        only if the chain holds its promotion, backed by a passing gates run of exactly that hash under the policy
+        then in force, and its manifest and bytes are the audited ones; raises otherwise."""
         with self.locked():
             self.recover()
             entries = self.audit.verify_entries()
-            approved = self.checked_state(entries)["approved"]
-            if approved is None:
+            self.checked_state(entries)
+            stack = approval_entries(entries)
+            if not stack:
                 raise RegistryError("no model is approved: train, run the gates, then promote one")
-            self.passing_validation(entries, approved["id"], approved["sha256"], self.policy())
-        return self.load_candidate(approved["id"], expected_sha256=approved["sha256"])
+            backing_validation(entries, stack[-1])
+            record = self.approval_record(entries)
+        approved = stack[-1]["details"]
+        model, manifest = self.load_candidate(approved["id"], approved["sha256"], entries)
+        return Approved(model, manifest, record)
+
+    def approval_record(self, entries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """What every trading output says about the approval it trades: the namespace (and what it is a copy of),
+        the policy's hash and how it is looser than the defaults, and the approval's own flags."""
+        entries = self.audit.verify_entries() if entries is None else entries
+        policy = self.policy()
+        stack = approval_entries(entries)
+        status = approval_status(entries, stack[-1], policy.sha256()) if stack else None
+        looser = looser_than_defaults(policy)
+        identity = self.audit.identity()
+        flags = list(status["flags"]) if status else []
+        if looser:
+            flags.append(f"the policy of namespace {self.paths.namespace} is looser than the defaults: "
+                         f"{'; '.join(looser)}")
+        if identity["copy_of"]:
+            flags.append(f"namespace {self.paths.namespace} at {self.root} is a copy of {identity['copy_of']} "
+                         f"(made at audit entry {identity['copied_at_entry']})")
+        return {"namespace": self.paths.namespace, "artifacts": str(self.paths.base), "policy_sha256": policy.sha256(),
+                "policy_looser_than_defaults": looser, "approval": status, "copy_of": identity["copy_of"],
+                "copied_at_entry": identity["copied_at_entry"], "flags": flags}
 
     def verify(self) -> tuple[int, list[str]]:
         """The audit chain's length (raises if it is broken), and every stored file that no longer matches it."""
         from kraken_global.registry.verification import verify_registry
 
         return verify_registry(self)
+
+
+@dataclass(frozen=True)
+class Approved:
+    """The approved model, its manifest and its :meth:`ModelRegistry.approval_record`."""
+
+    model: Any
+    manifest: dict[str, Any]
+    record: dict[str, Any]
 
 
 class _Release:
@@ -377,15 +381,3 @@ class _Release:
 
     def __exit__(self, *exc) -> None:
         self.lock.release()
-
-
-def _read_json(path: Path, what: str, required: tuple[str, ...]) -> dict[str, Any]:
-    """A registry JSON file, or an IntegrityError naming it when it is unreadable or has the wrong shape."""
-    try:
-        data = json.loads(read_regular(path, what).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IntegrityError(f"{what} {path} is damaged ({exc}): restore it from a backup") from None
-    if not isinstance(data, dict) or any(key not in data for key in required):
-        raise IntegrityError(f"{what} {path} is not a {what} (it needs {', '.join(required)}): restore it from a "
-                             "backup") from None
-    return data

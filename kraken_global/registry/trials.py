@@ -9,28 +9,24 @@ Re-gating a candidate must never change its DSR. So the first gating of a candid
 *basis* of its DSR (the number of trials and the variance of their Sharpes at that moment) in the ledger, and every
 later gating of the same model under the same policy reuses it.
 
-The ledger is one append-only JSON-lines file in the namespace (``trials.jsonl``), written under its own lock with
-an fsync per line; a torn last line (a crash mid-append) is ignored.
+The ledger lives in the namespace's keyed audit chain (``trial`` and ``dsr_basis`` entries), so a deleted,
+edited, cut or forged record is detected like any other entry, and the DSR reads only the audited count: nothing
+in the artifacts folder that the chain does not vouch for can lower it. A sweep's points are one write.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+from kraken_global.canonical import canonical_sha256
+from kraken_global.registry.store import ModelRegistry
 
 # Below this many trials with a Sharpe, their variance says little; the DSR then uses the estimator's own variance.
 MIN_TRIALS_FOR_VARIANCE = 5
-
-
-def fingerprint(data: Any) -> str:
-    """SHA256 of the canonical JSON of ``data``."""
-    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+TRIAL, BASIS = "trial", "dsr_basis"
 
 
 @dataclass(frozen=True)
@@ -39,7 +35,7 @@ class DsrBasis:
 
     trials: int
     sharpes: tuple[float, ...]  # annualized Sharpes of the trials that have one
-    frozen_at: int  # ledger length when frozen
+    frozen_at: int  # audit log length when frozen
 
     @property
     def enough_for_variance(self) -> bool:
@@ -54,22 +50,21 @@ class DsrBasis:
 
 
 class TrialLedger:
-    def __init__(self, root: Path) -> None:
-        self.file = Path(root) / "trials.jsonl"
-        self._lock = FileLock(str(Path(root) / "trials.lock"), timeout=60)
+    """The trial ledger of one registry namespace, kept in its audit chain.
+
+    ``TrialLedger(registry)``, or ``TrialLedger(root)`` with the namespace folder (``registry.root``)."""
+
+    def __init__(self, registry: ModelRegistry | Path) -> None:
+        if not isinstance(registry, ModelRegistry):
+            root = Path(registry).resolve()
+            registry = ModelRegistry(root.parent, root.name)
+        self.registry = registry
+        self.file = registry.audit.path  # where the ledger lives: the audit log
 
     def entries(self) -> list[dict[str, Any]]:
-        if not self.file.exists():
-            return []
-        out = []
-        for line in self.file.read_bytes().splitlines():
-            try:
-                entry = json.loads(line)
-            except (ValueError, UnicodeDecodeError):
-                continue  # a torn last line from a crash mid-append
-            if isinstance(entry, dict) and "kind" in entry:
-                out.append(entry)
-        return out
+        """The ledger's records (``kind`` ``train``, ``sweep``, ``gate`` or ``basis``), from the verified chain."""
+        return [{**e["details"], "entry": e["seq"]} for e in self.registry.audit.verify_entries()
+                if e["action"] in (TRIAL, BASIS)]
 
     def trials(self) -> dict[str, dict[str, Any]]:
         """Distinct trials by key: the first record of each, with the latest Sharpe seen for it."""
@@ -91,39 +86,36 @@ class TrialLedger:
                ref: str | None = None) -> str:
         """Record a trial (``train``, ``sweep`` or ``gate``); returns its key. The same model and system again is
         the same trial."""
-        key = fingerprint({"model": model_sha, "system": fingerprint(system)})
-        self._append({"kind": kind, "key": key, "model": model_sha, "ref": ref,
-                      "sharpe": None if sharpe is None else float(sharpe)})
-        return key
+        return self.record_many(kind, [(model_sha, system, sharpe, ref)])[0]
+
+    def record_many(self, kind: str, trials: list[tuple[str | None, Any, float | None, str | None]]) -> list[str]:
+        """Record several trials of one kind (``(model_sha, system, sharpe, ref)`` each) with one audited write:
+        a sweep's points."""
+        records = [_trial(kind, *trial) for trial in trials]
+        with self.registry.locked():
+            self.registry.recover()
+            self.registry.audit.append_many([(TRIAL, record) for record in records])
+        return [record["key"] for record in records]
 
     def basis(self, model_sha: str, policy_hash: str) -> DsrBasis:
         """The DSR basis of ``model_sha`` under ``policy_hash``: frozen now if this is its first gating."""
-        with self._lock:
+        with self.registry.locked():
+            self.registry.recover()
             for entry in self.entries():
                 if entry["kind"] == "basis" and entry["model"] == model_sha and entry["policy"] == policy_hash:
                     return DsrBasis(entry["trials"], tuple(entry["sharpes"]), entry["frozen_at"])
             trials = self.trials()
             sharpes = tuple(float(t["sharpe"]) for t in trials.values() if t.get("sharpe") is not None)
-            basis = DsrBasis(max(len(trials), 1), sharpes, len(self.entries()))
-            self._append_locked({"kind": "basis", "model": model_sha, "policy": policy_hash,
-                                 "trials": basis.trials, "sharpes": list(sharpes), "frozen_at": basis.frozen_at})
+            basis = DsrBasis(max(len(trials), 1), sharpes, len(self.registry.audit.verify_entries()))
+            self.registry.audit.append(BASIS, {"kind": "basis", "model": model_sha, "policy": policy_hash,
+                                               "trials": basis.trials, "sharpes": list(sharpes),
+                                               "frozen_at": basis.frozen_at})
             return basis
 
-    def _append(self, entry: dict[str, Any]) -> None:
-        with self._lock:
-            self._append_locked(entry)
 
-    def _append_locked(self, entry: dict[str, Any]) -> None:
-        self.file.parent.mkdir(parents=True, exist_ok=True)
-        line = (json.dumps(entry, sort_keys=True) + "\n").encode()
-        with open(self.file, "ab") as handle:
-            if handle.tell() and not self._ends_with_newline():
-                handle.write(b"\n")  # fence off a torn line so the new entry stays readable
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    def _ends_with_newline(self) -> bool:
-        with open(self.file, "rb") as handle:
-            handle.seek(-1, os.SEEK_END)
-            return handle.read(1) == b"\n"
+def _trial(kind: str, model_sha: str | None, system: Any, sharpe: float | None, ref: str | None) -> dict[str, Any]:
+    if sharpe is not None and not math.isfinite(sharpe):
+        sharpe = None  # a Sharpe of nan (no trades) says nothing about the spread of the trials
+    key = canonical_sha256({"model": model_sha, "system": canonical_sha256(system)})
+    return {"kind": kind, "key": key, "model": model_sha, "ref": ref,
+            "sharpe": None if sharpe is None else float(sharpe)}

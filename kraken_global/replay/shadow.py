@@ -7,9 +7,11 @@ has written its results, so it can neither slow nor disturb trading. The session
 none) is replayed the same way, so the two are compared on equal terms (same fill model), bar for bar.
 
 What counts toward the policy's ``min_shadow_days`` (see :mod:`kraken_global.registry.shadow`): live bars of
-sessions against Kraken itself (``live.api_url`` unset), after the end of the candidate's training window.
-Sessions against the emulator are recorded and reported but count for nothing: a replayed market at 3600x is not
-forward evidence.
+sessions against Kraken itself, after the end of the candidate's training window, as the session entered and
+signed them in the audit chain while it ran (:mod:`kraken_global.registry.sessions`), never as its folder says:
+an edited ``config.yaml`` or ``session.json`` changes nothing. Sessions against the emulator, and sessions the
+chain never saw (from before sessions were audited, or a folder from elsewhere), are recorded and reported but
+count for nothing: a replayed market at 3600x is not forward evidence.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from kraken_global import metrics
 from kraken_global.errors import ConfigError
 from kraken_global.ml.operating_point import at_operating_point
 from kraken_global.registry import ModelRegistry
+from kraken_global.registry.sessions import AuditedSession, SessionLedger
 from kraken_global.registry.shadow import ShadowArea
 from kraken_global.replay.parity import Replay, read_session, replay_session
 
@@ -56,7 +59,7 @@ def run_shadow(session_dir: Path, candidate_id: str, registry: ModelRegistry | N
     record = read_session(Path(session_dir))
     config = record.config
     registry = registry or ModelRegistry(config.ml.artifacts, config.ml.namespace)
-    model, manifest = registry.load_candidate(candidate_id)  # verified by its SHA256, trusted types only
+    model, manifest = registry.load_candidate(candidate_id)  # audited manifest, verified bytes, trusted types only
     if config.strategy.name != "regime":
         raise ConfigError(f"the session traded strategy {config.strategy.name!r}, which ignores the entry-filter "
                           "model: a shadow model would change nothing")
@@ -68,28 +71,45 @@ def run_shadow(session_dir: Path, candidate_id: str, registry: ModelRegistry | N
     last_bar = max((pd.Timestamp(f["last_bar"]) for f in record.replay["feeds"].values() if f.get("last_bar")),
                    default=live_from)
     oos_start = pd.Timestamp(manifest["training_window"]["train_end"])
-    counted_from = max(live_from, oos_start)
-    real_exchange = config.live.api_url is None
-    days = max(0.0, (last_bar - counted_from) / pd.Timedelta(days=1)) if real_exchange else 0.0
+    audited = SessionLedger(registry).audited(registry.audit.verify_entries(), record.replay.get("session_id"))
+    counted_from, counted_until, note = _counted(audited, oos_start)
+    days = (counted_until - counted_from) / pd.Timedelta(days=1) if counted_from is not None else 0.0
     differing = _differing_orders(approved.orders, shadow.orders)
     summary = {
         "session": Path(session_dir).resolve().name, "session_folder": str(Path(session_dir).resolve()),
-        "mode": record.mode, "exchange": config.live.api_url or "kraken",
+        "session_id": audited.session if audited is not None else None,
+        "mode": record.mode, "exchange": audited.exchange if audited is not None else "not audited",
         "candidate": {"id": candidate_id, "sha256": manifest["sha256"],
                       "operating_point": manifest.get("operating_point")},
         "approved": {"id": record.replay.get("model"), "sha256": record.replay.get("model_sha256")},
         "first_live_bar": str(live_from), "last_live_bar": str(last_bar),
         "days": days,
-        "counted_from": str(counted_from) if days > 0 else None, "counted_until": str(last_bar) if days > 0 else None,
-        "days_note": ("live bars on Kraken after the candidate's training window" if real_exchange else
-                      f"0: the session ran against {config.live.api_url}, not Kraken; emulated markets do not "
-                      "count toward the policy's min_shadow_days"),
+        "counted_from": str(counted_from) if days > 0 else None,
+        "counted_until": str(counted_until) if days > 0 else None, "days_note": note,
         "shadow": _side(shadow), "session_model": _side(approved),
         "differing_orders": differing,
     }
     ShadowArea(registry).record(candidate_id, summary["session"], summary,
                                 {"orders.csv": _csv(shadow.orders), "fills.csv": _csv(shadow.fills)})
     return summary
+
+
+def _counted(audited: AuditedSession | None, oos_start: pd.Timestamp):
+    """(from, until, note): the live period that counts toward min_shadow_days, from the audited session only."""
+    if audited is None:
+        return None, None, ("0: the audit log holds no record of this session running (a session from before "
+                            "sessions were audited, or a folder edited or brought from elsewhere)")
+    if not audited.on_kraken:
+        return None, None, (f"0: the session ran against {audited.exchange}, not Kraken; emulated markets do not "
+                            "count toward the policy's min_shadow_days")
+    if audited.first_live_bar is None:
+        return None, None, "0: the session signed no live bar"
+    start = max(pd.Timestamp(audited.first_live_bar), oos_start)
+    end = pd.Timestamp(audited.last_live_bar)
+    if end <= start:
+        return None, None, "0: no signed live bar after the candidate's training window"
+    return start, end, ("live bars on Kraken after the candidate's training window, as the session signed them "
+                        f"({audited.live_bars} live bars)")
 
 
 def _differing_orders(ours: pd.DataFrame, theirs: pd.DataFrame) -> int:

@@ -126,6 +126,7 @@ def notes(result: BacktestResult) -> list[str]:
         if warmup.get("missing_days"):
             lines.append(f"warning: the data lacks {warmup['missing_days']:g} days of history before "
                          f"{warmup['evaluation_start']} for the warm-up; the first bars of the period are warm-up")
+    lines += [f"warning: {notice}" for notice in run.get("notices", [])]
     bench = m.get("benchmark") or {}
     if bench and not bench.get("available", False):
         lines.append(f"buy & hold benchmark: {bench.get('symbol')} has no data in this run "
@@ -146,6 +147,10 @@ def print_summary(result: BacktestResult, out: Path | None, console: Console | N
     if model:
         point = ", ".join(f"{k} {v}" for k, v in sorted((model.get("operating_point") or {}).items()))
         console.print(f"model: {model['id']} (sha256 {model['sha256']}) at {point}")
+        if model.get("registry"):
+            from kraken_global.registry.approvals import approval_line
+
+            console.print(f"model registry: {approval_line(model['registry'])}")
     for line in notes(result):
         console.print(line)
     console.print(f"pairs traded: {', '.join(run['pairs_traded'])}")

@@ -20,6 +20,7 @@ from kraken_global.assembly.cerebro import (
     build_cerebro,
     check_model_applies,
     check_warmup,
+    data_notices,
     require_data,
 )
 from kraken_global.assembly.inputs import RunInputs
@@ -67,9 +68,10 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
         from kraken_global.ml.operating_point import bind_operating_point, model_record
         from kraken_global.registry import ModelRegistry
 
-        model, manifest = ModelRegistry(config.ml.artifacts, config.ml.namespace).approved_model()
+        approved = ModelRegistry(config.ml.artifacts, config.ml.namespace).approved()
+        model, manifest = approved.model, approved.manifest
         config = bind_operating_point(config, manifest)  # trade at the point the model was gated at
-        model_used = model_record(manifest)
+        model_used = {**model_record(manifest), "registry": approved.record}
     inputs = inputs if inputs is not None else RunInputs(cache=0)
     data, warmup = inputs.data(config)
     require_data(config, data)
@@ -112,6 +114,8 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
         "warmup": warmup.as_dict(),
         "filled_gap_bars": {s: int(f.attrs.get("filled_bars", 0)) for s, f in data.candles.items()},
         "repaired_bars": {s: int(f.attrs.get("repaired_bars", 0)) for s, f in data.candles.items()},
+        "off_tick_bars": dict(data.off_tick),
+        "notices": data_notices(config, data),
         "seed": config.run.seed,
     }
     metrics["model"] = model_used

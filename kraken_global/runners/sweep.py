@@ -6,7 +6,7 @@ backtest's. What scales:
 - the candles and the regime plan are loaded and computed once on the driver for the points the grid will need
   (:class:`~kraken_global.assembly.inputs.RunInputs`) and sent to each worker once, not reloaded per point;
 - the grid is read lazily and at most a few points per worker are in flight, so memory does not grow with the
-  grid; each point is appended to ``points.jsonl`` the moment it finishes (:mod:`.sweep_store`), so an
+  grid; finished points are appended to ``points.jsonl`` in small batches (:mod:`.sweep_store`), so an
   interrupted sweep, run again, resumes where it stopped;
 - progress starts at once, with the grid's size known before the first point runs.
 
@@ -17,6 +17,7 @@ in the registry's ledger (:mod:`.trials`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ from kraken_global.runners.trials import SweepTrials, deflated_statistics, open_
 REPORTED = ("total_return_pct", "sharpe", "max_drawdown_pct", "tail_loss_pct")
 MAX_PREPARED = 256  # data loads and plans prepared on the driver; workers compute the rest themselves
 MAX_PREPARED_BYTES = 256 * 1024 ** 2  # ... and no more than this much of candles, which every worker holds
+FLUSH_POINTS, FLUSH_SECONDS = 64, 10.0  # the most finished points held before they are written
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,10 @@ def evaluate_point(job: tuple[SweepInputs, int, dict[str, Any]]) -> dict[str, An
 def sweep_manifest(config: BacktestConfig, grid: Grid) -> dict[str, Any]:
     """What a sweep folder holds: the base config, the grid, and the identity a resumed run must match (the
     trading configuration, the seed and the grid; not where results or the cluster are)."""
+    from kraken_global.canonical import canonical_sha256
     from kraken_global.gating.candidates import trading_system
-    from kraken_global.registry.trials import fingerprint
 
-    identity = fingerprint({"system": trading_system(config), "seed": config.run.seed, "grid": grid.to_dict()})
+    identity = canonical_sha256({"system": trading_system(config), "seed": config.run.seed, "grid": grid.to_dict()})
     return {"identity": identity, "grid": grid.to_dict(), "points": grid.size, "config": dump_config(config)}
 
 
@@ -95,7 +97,12 @@ def prepare_inputs(config: BacktestConfig, grid: Grid) -> RunInputs:
 
 def run_sweep(config: BacktestConfig, grid: Grid, out: Path, client=None,
               on_done: Callable[[int, int], None] | None = None) -> SweepStore:
-    """Run every point of ``grid`` not yet in ``out`` and return the folder's store."""
+    """Run every point of ``grid`` not yet in ``out`` and return the folder's store.
+
+    Finished points are written a batch at a time (the trials first, then the points, so that a point on disk is
+    always in the ledger): a batch is at most a hundredth of the grid (1 to :data:`FLUSH_POINTS` points) or
+    :data:`FLUSH_SECONDS` of work, and what finished is written on Ctrl-C too; a killed sweep loses at most one
+    batch, which it runs again when resumed."""
     check_grid_size(grid, config.run.max_grid_points)
     config.with_overrides(grid.point(0))  # a wrong key is refused here, before anything runs
     store = SweepStore(out)
@@ -107,15 +114,29 @@ def run_sweep(config: BacktestConfig, grid: Grid, out: Path, client=None,
         if finished == grid.size:
             return store
         trials = SweepTrials(config)
+        batch: list[dict[str, Any]] = []
+        flushed = time.monotonic()
+        limit = min(FLUSH_POINTS, max(1, grid.size // 100))
+
+        def flush() -> None:
+            trials.record([(r["overrides"], r["figures"]["sharpe"]) for r in batch if r.get("error") is None])
+            for record in batch:
+                writer.append(record)
+            batch.clear()
+
         shared = share(client, SweepInputs(config, prepare_inputs(config, grid)))
         todo = ((shared, point, overrides) for point, overrides in enumerate(grid) if point not in done)
-        for _, record in stream_tasks(evaluate_point, todo, client, label="sweep"):
-            if record.get("error") is None:
-                trials.record(record["overrides"], record["figures"]["sharpe"])
-            writer.append(record)
-            finished += 1
-            if on_done is not None:
-                on_done(finished, grid.size)
+        try:
+            for _, record in stream_tasks(evaluate_point, todo, client, label="sweep"):
+                batch.append(record)
+                finished += 1
+                if on_done is not None:
+                    on_done(finished, grid.size)
+                if len(batch) >= limit or time.monotonic() - flushed >= FLUSH_SECONDS:
+                    flush()
+                    flushed = time.monotonic()
+        finally:
+            flush()
     return store
 
 

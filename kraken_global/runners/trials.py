@@ -3,7 +3,8 @@ sweep is deflated by all the trials the ledger holds.
 
 A sweep of 200 points that reports its best Sharpe has tried 200 times; the Deflated Sharpe Ratio says how much
 of that Sharpe the trying explains. Points are recorded as they finish (a resumed sweep records only the new
-ones; the ledger counts the same configuration once however often it is recorded).
+ones; the ledger counts the same configuration once however often it is recorded). The ledger lives in the
+registry's keyed audit chain, so points are written a batch at a time (:func:`.sweep.run_sweep`).
 """
 
 from __future__ import annotations
@@ -15,23 +16,28 @@ from kraken_global.config import BacktestConfig
 
 
 class SweepTrials:
-    """Records a sweep's points in the trial ledger of ``config``'s registry namespace: each is the point's
-    trading configuration with the model it traded (the approved one with ``ml.use_model: approved``, else none)."""
+    """Records a sweep's points in the trial ledger of ``config``'s registry namespace, several at a time (each
+    write is a signed entry of the audit chain): each point is its trading configuration with the model it traded
+    (the approved one with ``ml.use_model: approved``, else none)."""
 
     def __init__(self, config: BacktestConfig) -> None:
         from kraken_global.gating.candidates import registry_for
+        from kraken_global.registry.trials import TrialLedger
 
         registry = registry_for(config)
         approved = registry.state().get("approved") if config.ml.use_model == "approved" else None
         self.model_sha = approved.get("sha256") if approved else None
-        self.ledger = open_ledger(config)
+        self.ledger = TrialLedger(registry)
         self.config = config
 
-    def record(self, overrides: dict[str, Any], sharpe: float) -> None:
+    def record(self, points: list[tuple[dict[str, Any], float]]) -> None:
+        """``(overrides, sharpe)`` of finished points, in one audited write."""
         from kraken_global.gating.candidates import trading_system
 
-        self.ledger.record("sweep", self.model_sha, trading_system(self.config.with_overrides(overrides)),
-                           sharpe=sharpe, ref=",".join(f"{k}={v}" for k, v in overrides.items()))
+        if points:
+            self.ledger.record_many("sweep", [
+                (self.model_sha, trading_system(self.config.with_overrides(overrides)), sharpe,
+                 ",".join(f"{k}={v}" for k, v in overrides.items())) for overrides, sharpe in points])
 
 
 def open_ledger(config: BacktestConfig):
@@ -39,7 +45,7 @@ def open_ledger(config: BacktestConfig):
     from kraken_global.gating.candidates import registry_for
     from kraken_global.registry.trials import TrialLedger
 
-    return TrialLedger(registry_for(config).root)
+    return TrialLedger(registry_for(config))
 
 
 def deflated_statistics(ledger, daily_returns: Sequence[float]) -> dict[str, Any]:

@@ -1,0 +1,53 @@
+"""The trading configuration: the part of a config that decides what is traded and at what cost, and its SHA256.
+
+One canonical definition, used wherever a trading setup must be named or compared: the identity of a trial in the
+registry's ledger (with the model and the data it ran on), the ``trading_setup`` block of a gates report (what the
+gates' backtests traded with, held to the policy's floors), and a trading configuration approved like a model.
+
+What is in it (as plain JSON-ready data): the strategy and its parameters, the regime rules and selection, the
+pairs (with any custom pair rules), the timeframe and gap policy, the broker's costs and caps (cash, the fee
+schedule resolved to its tiers, slippage, the volume and pair-share caps), the downtime schedule and the live risk
+limits. What is not: where files live (data, registry, results, logs), how the run is executed (scheduler,
+progress, plotting), the live connection, the reporting-only benchmark, the model (a trial names it by its own
+SHA256 and the model fixes its operating point) and the data (named by its own fingerprint).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kraken_global.canonical import canonical_sha256
+
+if TYPE_CHECKING:
+    from kraken_global.config.loading import BacktestConfig
+
+
+def trading_setup(config: BacktestConfig) -> dict[str, Any]:
+    """The decision-relevant part of ``config`` (see the module docstring), as plain data."""
+    broker = config.broker
+    schedule = broker.fees.schedule()
+    return {
+        "strategy": config.strategy.model_dump(mode="json"),
+        "regimes": config.regimes.model_dump(mode="json"),
+        "universe": {"pairs": list(config.universe.pairs),
+                     "custom_pairs": [pair.model_dump(mode="json") for pair in config.universe.custom_pairs]},
+        "timeframe": config.data.timeframe,
+        "gaps": config.data.gaps.model_dump(mode="json"),
+        "broker": {
+            "cash": broker.cash,
+            "fees": {"schedule": schedule.name,
+                     "tiers": [{"min_volume": t.min_volume, "maker": t.maker, "taker": t.taker}
+                               for t in schedule.tiers]},
+            "slippage_bps": broker.slippage_bps,
+            "random_slippage_bps": broker.random_slippage_bps,
+            "volume_share": broker.volume_share,
+            "max_pair_share": broker.max_pair_share,
+        },
+        "schedule": config.schedule.model_dump(mode="json"),
+        "risk": config.live.risk.model_dump(mode="json"),
+    }
+
+
+def trading_fingerprint(config: BacktestConfig) -> str:
+    """SHA256 of :func:`trading_setup`: two configs trade alike exactly when their fingerprints are equal."""
+    return canonical_sha256(trading_setup(config))
