@@ -7,7 +7,6 @@ by ``research.objective``), the returns matrix for PBO, and for a walk-forward t
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import yaml
 from kraken_global import metrics
 from kraken_global.config import BacktestConfig, load_config, parse_config
 from kraken_global.errors import ConfigError
+from kraken_global.files import MB, check_regular, read_json_limited
 from kraken_global.research.objectives import best_column
 from kraken_global.research.pbo import pbo
 from kraken_global.runners.grid import Grid
@@ -47,7 +47,8 @@ def folder_research(folder: Path, kind: str, point: int | None = None, samples: 
             result = pbo(matrix, splits or config.research.pbo_splits)
             return {**result.to_dict(), "source": f"{folder} ({len(points)} points)"}
         stitched = folder / "walk_forward.csv"
-        if point is None and kind == "monte-carlo" and stitched.is_file():
+        if point is None and kind == "monte-carlo" and stitched.exists():
+            check_regular(stitched, "walk-forward days file")
             returns = pd.read_csv(stitched, index_col=0)["walk_forward"].to_numpy()
             source = f"{folder} (the walk-forward's stitched out-of-sample days)"
         else:
@@ -68,15 +69,21 @@ def folder_research(folder: Path, kind: str, point: int | None = None, samples: 
 
 def _backtest_folder(folder: Path) -> tuple[BacktestConfig, np.ndarray, str]:
     files = [folder / name for name in ("config.yaml", "equity.csv", "metrics.json")]
-    missing = [f.name for f in files if not f.is_file()]
+    missing = [f.name for f in files if not f.exists()]
     if missing:
         raise ConfigError(f"{folder} is not a results folder (no {', '.join(missing)}): name the folder a backtest, "
                           "sweep or optimize wrote")
     config = load_config(files[0])
-    equity = pd.read_csv(files[1], index_col=0, parse_dates=True)
+    check_regular(files[1], "equity curve")
     try:
-        start_value = json.loads(files[2].read_text())["performance"]["start_value"]
-    except (ValueError, KeyError, TypeError):
+        equity = pd.read_csv(files[1], index_col=0, parse_dates=True)
+        values = equity["value"].astype(float)
+        times = pd.DatetimeIndex(equity.index)
+    except (KeyError, TypeError, ValueError, pd.errors.ParserError):
+        raise ConfigError(f"{files[1]} is not a backtest's equity curve (a time index and a value column)") from None
+    try:
+        start_value = float(read_json_limited(files[2], "metrics file", 10 * MB)["performance"]["start_value"])
+    except (KeyError, TypeError, ValueError):
         raise ConfigError(f"{files[2]} has no performance.start_value: is it a backtest's metrics.json?") from None
-    returns = metrics.daily_returns(equity.index, equity["value"], start_value).to_numpy()
+    returns = metrics.daily_returns(times, values, start_value).to_numpy()
     return config, returns, f"{folder} (backtest)"

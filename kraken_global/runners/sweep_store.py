@@ -1,7 +1,8 @@
 """A sweep's folder on disk: what it is (``sweep.json``) and every point as it finished (``points.jsonl``).
 
-Points are appended one JSON line each the moment they finish, so a sweep holds no results in memory and a crash,
-a Ctrl-C or a killed machine loses at most the points that were running. Running the same sweep into the same
+Points are appended one JSON line each as they finish (in small batches, after their trials are in the ledger: see
+:func:`~kraken_global.runners.sweep.run_sweep`), so a sweep holds no results in memory and a crash or a killed
+machine loses at most the points that were running or waiting to be written. Running the same sweep into the same
 folder again resumes it: the points already there are skipped. A folder that holds another sweep (another config
 or grid) is refused rather than mixed, and so is a second sweep writing to a folder at the same time. A torn last
 line (the process died in the middle of writing it) is ignored and its point run again.
@@ -26,8 +27,10 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from kraken_global.errors import ConfigError
+from kraken_global.files import MB, check_regular, read_json_limited
 
 MANIFEST, POINTS, LOCK = "sweep.json", "points.jsonl", "sweep.lock"
+MANIFEST_LIMIT = 10 * MB  # the base config and the grid's values
 
 
 class SweepStore:
@@ -37,13 +40,13 @@ class SweepStore:
         self.points_file = self.folder / POINTS
 
     def manifest(self) -> dict[str, Any] | None:
-        if not self.manifest_file.is_file():
+        if not self.manifest_file.exists():
             return None
-        try:
-            return json.loads(self.manifest_file.read_text())
-        except (ValueError, UnicodeDecodeError):
+        manifest = read_json_limited(self.manifest_file, "sweep manifest", MANIFEST_LIMIT)
+        if not isinstance(manifest, dict) or not {"identity", "grid", "points", "config"} <= set(manifest):
             raise ConfigError(f"{self.manifest_file} is not a sweep manifest (damaged?): move the folder aside or "
-                              "choose another --out") from None
+                              "choose another --out")
+        return manifest
 
     @contextmanager
     def writing(self, manifest: dict[str, Any]) -> Iterator[PointWriter]:
@@ -71,8 +74,9 @@ class SweepStore:
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every finished point once (the first line of each), skipping a torn line and a point the grid has not."""
-        if not self.points_file.is_file():
+        if not self.points_file.exists():
             return
+        check_regular(self.points_file, "sweep points file")  # streamed: it may be large, but never a FIFO
         size = (self.manifest() or {}).get("points", 0)
         seen: set[int] = set()
         with open(self.points_file, "rb") as handle:
