@@ -138,3 +138,25 @@ def test_regime_points_share_a_plan_only_when_their_regime_settings_agree(tmp_pa
     assert records[3]["figures"]["sharpe"] == alone.metrics["performance"]["sharpe"]
     assert records[3]["daily_returns"] == list(alone.daily_returns().to_numpy())
     assert records[0]["daily_returns"] != records[2]["daily_returns"]  # another plan, other trades
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sweep", "--set", "strategy.params.fast=[1"], "not YAML separated by commas"),
+    (["sweep", "--set", "strategy.params.fast="], "expected KEY=V1,V2"),
+    (["research", "stress", "{sweep}", "--point", "99"], "outside the grid of 2 points"),
+    (["research", "monte-carlo", "{sweep}", "--samples", "5"], "research.monte_carlo_samples"),
+    (["research", "pbo", "{damaged}"], "is not a sweep manifest"),
+    (["research", "pbo", "{sweep}/sweep.json"], "is not a folder"),
+])
+def test_bad_research_input_is_one_line(quick, tmp_path, capsys, args, message):
+    from kraken_global.cli import main
+
+    run_sweep(quick, parse_grid(["strategy.params.fast=20,40"]), tmp_path / "sweep")
+    (tmp_path / "damaged").mkdir()
+    (tmp_path / "damaged" / "sweep.json").write_text('{"identity": 1}')
+    argv = [a.format(sweep=tmp_path / "sweep", damaged=tmp_path / "damaged") for a in args]
+    if argv[0] == "sweep":
+        argv += ["--config", str(QUICK), "--out", str(tmp_path / "new"), "--scheduler", "serial"]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1

@@ -57,9 +57,10 @@ def folder_research(folder: Path, kind: str, point: int | None = None, samples: 
                 if not points:
                     raise ConfigError(f"{folder}: no point of the sweep has finished")
                 point = points[best_column(matrix, config.research.objective)]
+            overrides = grid.point(point)  # a point outside the grid is refused before the folder is read
             returns = point_returns(store, point)
-            config = config.with_overrides(grid.point(point))
-            source = f"{folder} point {point} ({', '.join(f'{k}={v}' for k, v in grid.point(point).items())})"
+            config = config.with_overrides(overrides)
+            source = f"{folder} point {point} ({', '.join(f'{k}={v}' for k, v in overrides.items())})"
     if kind == "monte-carlo":
         chosen = {"research.monte_carlo_samples": samples, "research.monte_carlo_block_days": block, "run.seed": seed}
         config = config.with_overrides({k: v for k, v in chosen.items() if v is not None})
