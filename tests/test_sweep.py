@@ -140,6 +140,14 @@ def test_regime_points_share_a_plan_only_when_their_regime_settings_agree(tmp_pa
     assert records[0]["daily_returns"] != records[2]["daily_returns"]  # another plan, other trades
 
 
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("small")
+    config = load_config(QUICK).with_overrides({"ml.artifacts": str(folder / "artifacts")})
+    run_sweep(config, parse_grid(["strategy.params.fast=20,40"]), folder / "sweep")
+    return folder / "sweep"
+
+
 @pytest.mark.parametrize("args, message", [
     (["sweep", "--set", "strategy.params.fast=[1"], "not YAML separated by commas"),
     (["sweep", "--set", "strategy.params.fast="], "expected KEY=V1,V2"),
@@ -148,13 +156,12 @@ def test_regime_points_share_a_plan_only_when_their_regime_settings_agree(tmp_pa
     (["research", "pbo", "{damaged}"], "is not a sweep manifest"),
     (["research", "pbo", "{sweep}/sweep.json"], "is not a folder"),
 ])
-def test_bad_research_input_is_one_line(quick, tmp_path, capsys, args, message):
+def test_bad_research_input_is_one_line(small_sweep, tmp_path, capsys, args, message):
     from kraken_global.cli import main
 
-    run_sweep(quick, parse_grid(["strategy.params.fast=20,40"]), tmp_path / "sweep")
     (tmp_path / "damaged").mkdir()
     (tmp_path / "damaged" / "sweep.json").write_text('{"identity": 1}')
-    argv = [a.format(sweep=tmp_path / "sweep", damaged=tmp_path / "damaged") for a in args]
+    argv = [a.format(sweep=small_sweep, damaged=tmp_path / "damaged") for a in args]
     if argv[0] == "sweep":
         argv += ["--config", str(QUICK), "--out", str(tmp_path / "new"), "--scheduler", "serial"]
     assert main(argv) == 2
