@@ -11,7 +11,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 BENCHMARKS = ("feed_load.py", "system_vs_plain.py", "walk_forward_scaling.py", "memory.py", "trade_conversion.py",
-              "cli_startup.py")
+              "cli_startup.py", "sweep_scaling.py", "sweep_vs_backtests.py", "sweep_memory.py")
 
 
 def main() -> int:

@@ -39,3 +39,8 @@ class DataError(KrakenGlobalError):
         if row is not None:
             where = f"{where}, row {row}"
         super().__init__(f"{where}: {problem}" if where else problem)
+
+
+class InsufficientEvidence(ConfigError):
+    """Too few configurations or days for a statistic (PBO, a Monte Carlo) to mean anything: the user must give
+    it more (a larger grid, a longer period)."""

@@ -77,25 +77,6 @@ def test_a_bad_scheduler_is_a_clear_error():
         pass
 
 
-def test_a_sweep_on_the_cluster_gives_the_serial_table_and_counts_each_point_once(tmp_path):
-    from kraken_global.config import load_config
-    from kraken_global.registry import ModelRegistry
-    from kraken_global.registry.trials import TrialLedger
-    from kraken_global.runners.sweep import parse_grid, run_sweep
-
-    config = load_config(bundled_data_dir().parent.parent / "configs" / "quick.yaml").with_overrides(
-        {"ml.artifacts": str(tmp_path / "artifacts")})
-    grid = parse_grid(["strategy.params.fast=40,60", "strategy.params.slow=200,300"])
-    serial_table = run_sweep(config, grid)
-    ledger = TrialLedger(ModelRegistry(tmp_path / "artifacts", config.ml.namespace).root)
-    assert ledger.count() == 4  # a sweep of N points is N trials
-    with dask_client("local", workers=2) as client:
-        table = run_sweep(config, grid, client)
-    pd.testing.assert_frame_equal(table, serial_table)
-    assert len(table) == 4 and table["sharpe"].nunique() > 1
-    assert ledger.count() == 4  # the same points again are the same trials
-
-
 def test_an_existing_scheduler_is_used_by_its_address():
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
                       host="127.0.0.1") as cluster, dask_client(cluster.scheduler_address) as client:

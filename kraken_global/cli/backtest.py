@@ -38,6 +38,12 @@ def add_backtest_command(commands) -> None:
                                             "BTC/USD)")
     parser.add_argument("--benchmark", help="pair held in the buy & hold column (default: universe.benchmark, "
                                             "BTC/USD)")
+    parser.add_argument("--monte-carlo", action="store_true",
+                        help="add a seeded block bootstrap of the daily returns (5/50/95%% of return, Sharpe, "
+                             "max drawdown) to the summary and metrics.json")
+    parser.add_argument("--stress", action="store_true",
+                        help="run again at 1.5x and 2x fees and slippage and under the current Kraken schedule; "
+                             "the figures and whether the edge survives 2x costs go to metrics.json")
     parser.set_defaults(handler=cmd_backtest)
 
 
@@ -64,13 +70,22 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     check_folder(config.run.out, "--out" if args.out else "run.out")
     from rich.console import Console  # the heavy parts only once the input is known to be good
 
+    from kraken_global.assembly.inputs import RunInputs
+    from kraken_global.reports.research import cost_stress_line, monte_carlo_line
     from kraken_global.reports.summary import print_summary, write_results
     from kraken_global.runners.backtest import run_backtest
     from kraken_global.runners.progress import progress_bar
+    from kraken_global.runners.stress import research_sections
 
     console = Console()
+    inputs = RunInputs()  # a stress runs again on the same candles and plan
     with progress_bar(console, enabled=config.run.progress) as on_progress:
-        result = run_backtest(config, on_progress=on_progress)
+        result = run_backtest(config, on_progress=on_progress, inputs=inputs)
+    result.metrics.update(research_sections(config, result.daily_returns(), args.monte_carlo, args.stress, inputs))
     out = write_results(result, config.run.out, plot=config.run.plot)
     print_summary(result, out, console)
+    if args.monte_carlo:
+        console.print(monte_carlo_line(result.metrics["monte_carlo"]))
+    if args.stress:
+        console.print(cost_stress_line(result.metrics["cost_stress"]))
     return EXIT_OK

@@ -5,7 +5,8 @@ Defaults live here and only here; ``configs/default.yaml`` spells them out (a te
 :class:`~kraken_global.errors.ConfigError`, so a user sees all mistakes at once. One module per family of
 sections: :mod:`.market` (universe, data, broker, schedule), :mod:`.strategy` (strategy and regimes),
 :mod:`.model` (ML and gates), :mod:`.live` (sessions, risk, dashboard), :mod:`.capital` (budget and
-ramp), :mod:`.alerts`, :mod:`.run`; :mod:`.loading` holds the whole.
+ramp), :mod:`.alerts`, :mod:`.research` (walk-forward, PBO, Monte Carlo), :mod:`.run`; :mod:`.loading` holds the
+whole.
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ from kraken_global.config.market import (
     UniverseConfig,
 )
 from kraken_global.config.model import GatesConfig, MLConfig
+from kraken_global.config.research import ResearchConfig
 from kraken_global.config.run import RunConfig
 from kraken_global.config.strategy import RegimesConfig, StrategyConfig, ThresholdsConfig
 
 __all__ = ["MAX_CONFIG_BYTES", "AlertsConfig", "BacktestConfig", "BrokerConfig", "CapitalConfig", "CommandConfig",
            "CustomPair", "DashboardConfig", "DataConfig", "FeeTierConfig", "FeesConfig", "GapsConfig", "GatesConfig",
-           "LiveConfig", "MLConfig", "RampConfig", "RegimesConfig", "RiskConfig", "RunConfig", "ScheduleConfig",
-           "StrategyConfig", "ThresholdsConfig", "UniverseConfig", "WebhookConfig", "dump_config", "load_config",
-           "parse_config"]
+           "LiveConfig", "MLConfig", "RampConfig", "RegimesConfig", "ResearchConfig", "RiskConfig", "RunConfig",
+           "ScheduleConfig", "StrategyConfig", "ThresholdsConfig", "UniverseConfig", "WebhookConfig", "dump_config",
+           "load_config", "parse_config"]

@@ -15,6 +15,7 @@ from kraken_global.config.base import Strict
 from kraken_global.config.live import LiveConfig
 from kraken_global.config.market import BrokerConfig, DataConfig, ScheduleConfig, UniverseConfig
 from kraken_global.config.model import GatesConfig, MLConfig
+from kraken_global.config.research import ResearchConfig
 from kraken_global.config.run import RunConfig
 from kraken_global.config.strategy import RegimesConfig, StrategyConfig
 from kraken_global.errors import ConfigError
@@ -34,6 +35,7 @@ class BacktestConfig(Strict):
     ml: MLConfig = MLConfig()
     gates: GatesConfig = GatesConfig()
     live: LiveConfig = LiveConfig()
+    research: ResearchConfig = ResearchConfig()
     run: RunConfig = RunConfig()
     alerts: AlertsConfig = AlertsConfig()
 

@@ -18,3 +18,5 @@ class RunConfig(Strict):
     # where walk-forward folds, gate windows and sweeps run: serial | local (a LocalCluster) | tcp://host:8786
     scheduler: str = Field(default="local", pattern=r"^(serial|local|tcp://[^\s]+)$")
     workers: WholeNumber | None = Field(default=None, ge=1, le=512)  # LocalCluster size (default: the machine's cores)
+    # a sweep or walk-forward refuses a larger grid (a typo in --set can ask for millions of backtests)
+    max_grid_points: WholeNumber = Field(default=10_000, ge=1, le=10_000_000)

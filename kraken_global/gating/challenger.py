@@ -23,6 +23,7 @@ import numpy as np
 
 from kraken_global import metrics
 from kraken_global.ml import stats
+from kraken_global.research.monte_carlo import moving_block_indices
 
 BOOTSTRAP_SAMPLES = 2000
 BOOTSTRAP_SEED = 20190402
@@ -72,15 +73,9 @@ def block_bootstrap_mean(diff: np.ndarray, block: int, samples: int = BOOTSTRAP_
                          seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
     """5% and 95% quantiles of the mean of ``diff`` under a moving-block bootstrap (blocks keep the days'
     serial dependence). Deterministic for a given seed."""
-    n = diff.size
-    if n == 0:
+    if diff.size == 0:
         return 0.0, 0.0
-    block = max(1, min(block, n))
-    rng = np.random.default_rng(seed)
-    blocks = math.ceil(n / block)
-    starts = rng.integers(0, n - block + 1, size=(samples, blocks))
-    index = (starts[:, :, None] + np.arange(block)[None, None, :]).reshape(samples, -1)[:, :n]
-    means = diff[index].mean(axis=1)
+    means = diff[moving_block_indices(diff.size, block, samples, np.random.default_rng(seed))].mean(axis=1)
     return float(np.quantile(means, 0.05)), float(np.quantile(means, 0.95))
 
 

@@ -70,7 +70,7 @@ class GatePolicy(BaseModel):
     # the gates' trading setup: fees at least this exchange schedule at every volume (None: no floor), slippage at
     # least min_slippage_bps, fills at most max_volume_share of a bar's volume (None: no cap required), and when
     # set, exactly the data set with this fingerprint (the report's trading_setup.data.sha256)
-    fee_floor: Literal["kraken-legacy", "kraken-pro"] | None = "kraken-legacy"
+    fee_floor: Literal["kraken-legacy", "kraken-pro", "kraken-2026-07"] | None = "kraken-legacy"
     min_slippage_bps: float = Field(default=5.0, ge=0, le=1000)
     max_volume_share: float | None = Field(default=0.1, gt=0, le=1)
     data_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
@@ -121,8 +121,8 @@ POLICY_STRICTER: dict[str, str] = {**STRICTER, "min_oos_days": "higher", "champi
                                    "champion_confidence": "higher", "min_shadow_days": "higher",
                                    "min_slippage_bps": "higher", "max_volume_share": "lower",
                                    "dsr_gate": "true", "require_survive_without_best_day": "true",
-                                   "fee_floor": "kraken-legacy < kraken-pro"}
-FEE_FLOOR_ORDER = (None, "kraken-legacy", "kraken-pro")
+                                   "fee_floor": "kraken-legacy < kraken-pro < kraken-2026-07"}
+FEE_FLOOR_ORDER = (None, "kraken-legacy", "kraken-pro", "kraken-2026-07")
 
 
 def looser_than_defaults(policy: GatePolicy) -> list[str]:

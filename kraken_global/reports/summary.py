@@ -25,18 +25,19 @@ if TYPE_CHECKING:
     from kraken_global.runners.backtest import BacktestResult
 
 
-def _clean(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
+    """``value`` with non-finite floats as None and keys as strings: what JSON can hold."""
     if isinstance(value, float):
         return None if not math.isfinite(value) else value
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [json_ready(v) for v in value]
     return value
 
 
 def metrics_json(result: BacktestResult) -> str:
-    return json.dumps(_clean(result.metrics), indent=2, sort_keys=True) + "\n"
+    return json.dumps(json_ready(result.metrics), indent=2, sort_keys=True) + "\n"
 
 
 def write_results(result: BacktestResult, out: Path, plot: bool = True) -> Path:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from kraken_global import metrics as metric_functions
 from kraken_global.analyzers import Progress
 from kraken_global.analyzers.regime import summarize_regimes
 from kraken_global.assembly.cerebro import (
@@ -22,9 +23,9 @@ from kraken_global.assembly.cerebro import (
     data_notices,
     require_data,
 )
-from kraken_global.assembly.regime_system import build_plan, regime_label
+from kraken_global.assembly.inputs import RunInputs
+from kraken_global.assembly.regime_system import regime_label
 from kraken_global.assembly.results import close_frame, collect_metrics, equity_frame, fills_frame, honest_periods
-from kraken_global.assembly.warmup import load_with_warmup
 from kraken_global.config import BacktestConfig, StrategyConfig
 from kraken_global.feeds import parse_timeframe
 from kraken_global.feeds.sources import bar_clock
@@ -46,13 +47,20 @@ class BacktestResult:
     plan: pd.DataFrame | None = None
     sleeves: dict[str, pd.DataFrame] = field(default_factory=dict)
 
+    def daily_returns(self) -> pd.Series:
+        """Daily returns of the evaluated period (the first day against the starting value), by UTC day."""
+        return metric_functions.daily_returns(self.equity.index, self.equity["value"],
+                                              self.metrics["performance"]["start_value"])
+
 
 def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None] | None = None,
-                 preload: bool = True, runonce: bool = True, with_baseline: bool = True, model=None) -> BacktestResult:
+                 preload: bool = True, runonce: bool = True, with_baseline: bool = True, model=None,
+                 inputs: RunInputs | None = None) -> BacktestResult:
     """Load data, run cerebro, collect metrics. ``on_progress(done, total)`` is called as bars pass.
 
     For the regime system the baseline strategy also runs on the same data, as the report's benchmark line.
     ``model``: an entry-filter model (``ml.use_model: approved`` loads the registry's approved one).
+    ``inputs``: candles and regime plans already loaded for other runs (a sweep's); by default loaded here.
     """
     if model is not None or config.ml.use_model == "approved":
         check_model_applies(config)
@@ -65,11 +73,12 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
         model, manifest = approved.model, approved.manifest
         config = bind_operating_point(config, manifest)  # trade at the point the model was gated at
         model_used = {**model_record(manifest), "registry": approved.record}
-    data, warmup = load_with_warmup(config)
+    inputs = inputs if inputs is not None else RunInputs(cache=0)
+    data, warmup = inputs.data(config)
     require_data(config, data)
     check_warmup(config, data.candles)
     evaluation_start = warmup.evaluation_start
-    plan = build_plan(config, data.candles, evaluation_start) if config.strategy.name == "regime" else None
+    plan = inputs.plan(config, data.candles, warmup) if config.strategy.name == "regime" else None
     cerebro = build_cerebro(config, data.candles, preload, runonce, plan, model, evaluation_start)
     clock = bar_clock(data.candles)
     if on_progress is not None:

@@ -10,12 +10,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 @contextmanager
-def progress_bar(console: Console, enabled: bool = True,
-                 unit: str = "bars") -> Iterator[Callable[[int, int], None] | None]:
+def progress_bar(console: Console, enabled: bool = True, unit: str = "bars",
+                 label: str = "backtest") -> Iterator[Callable[[int, int], None] | None]:
     if not enabled:
         yield None
         return
-    columns = (TextColumn("backtest"), BarColumn(), MofNCompleteColumn(), TextColumn(unit), TimeElapsedColumn())
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn(unit), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("backtest", total=None)
 
