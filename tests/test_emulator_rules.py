@@ -167,6 +167,7 @@ def test_the_emulator_controls_refuse_nonsense_with_one_line(shared, path, body,
     (["--usd", "-1"], "--usd must be finite, >= 0"), (["--start", "2030-01-01"], "outside the replayed candles"),
     (["--permissions", "withdraw"], "unknown API-key permission withdraw"),
     (["--fees", "free"], "--fees must be one of"), (["--fills", "instant"], "--fills must be one of"),
+    (["--host", "example.com"], "--host must be an IP address to listen on"),
 ])
 def test_the_emulator_command_refuses_nonsense_with_one_line(tmp_path, capsys, option, message):
     try:

@@ -6,6 +6,7 @@ an unknown permission or fee schedule), which the CLI prints without a traceback
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ def add_emulator_options(parser: argparse.ArgumentParser) -> None:
 
 @dataclass(frozen=True)
 class EmulatorOptions:
+    host: str
     port: int
     speed: float
     start: datetime
@@ -76,7 +78,12 @@ def emulator_options(args: argparse.Namespace, market: Market) -> EmulatorOption
         raise ConfigError(f"--fees must be one of {', '.join(PRESETS)}, got {args.fees!r}")
     if args.fills not in FILL_MODELS:
         raise ConfigError(f"--fills must be one of {', '.join(FILL_MODELS)}, got {args.fills!r}")
-    return EmulatorOptions(args.port, speed, start, usd, permissions, PRESETS[args.fees], args.fills,
+    try:
+        host = str(ipaddress.ip_address(args.host))
+    except ValueError:
+        raise ConfigError(f"--host must be an IP address to listen on (127.0.0.1, or 0.0.0.0 in a container), "
+                          f"got {args.host!r}") from None
+    return EmulatorOptions(host, args.port, speed, start, usd, permissions, PRESETS[args.fees], args.fills,
                            args.asset_pairs)
 
 

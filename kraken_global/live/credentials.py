@@ -18,6 +18,7 @@ from kraken_global.errors import ConfigError
 
 ENV_KEY = "KRAKEN_API_KEY"
 ENV_SECRET = "KRAKEN_API_SECRET"
+DOCKER_SECRETS = Path("/run/secrets")
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,15 @@ def load_credentials(path: Path | None = None, environ: dict[str, str] | None = 
     try:
         mode = path.stat().st_mode
     except OSError:
-        raise ConfigError(f"credentials file {path} not found") from None
+        where = "" if path.is_absolute() else f" (relative to {Path.cwd()}: give an absolute path)"
+        raise ConfigError(f"credentials file {path} not found{where}") from None
     if mode & 0o077:
-        raise ConfigError(f"credentials file {path} can be read by others (mode {oct(mode & 0o777)}): chmod 600 it")
+        fix = "chmod 600 it"
+        if DOCKER_SECRETS in path.parents:
+            fix = ("Docker mounts a secret 0444 unless told otherwise: give it `mode: 0400` and the container's "
+                   "`uid` (compose's long secret syntax), or bind-mount the 0600 file read-only as scripts/run-live.sh "
+                   "does")
+        raise ConfigError(f"credentials file {path} can be read by others (mode {oct(mode & 0o777)}): {fix}")
     if not path.is_file():
         raise ConfigError(f"credentials {path} is not a file: give the JSON file with 'key' and 'secret'")
     try:

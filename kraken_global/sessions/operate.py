@@ -51,10 +51,10 @@ def run_session(args: argparse.Namespace, config) -> int:
     log_file = configure_session_logging(config.live.logs, args.mode, secrets, quiet=args.quiet, stamp=stamp)
     exchange = config.live.api_url or "https://api.kraken.com"
     board = StatusBoard(out, mode=args.mode, exchange=exchange, model=runner.approved.get("id"), results=str(out),
-                        log=str(log_file), feed="STARTING", link="connecting")
+                        log=str(log_file), feed="STARTING", link="connecting", poll_seconds=config.live.poll_seconds)
     board.update()
     runner.board = board
-    server = _status_server(board, args.status_port or config.live.status_port)
+    server = _status_server(board, config.live.status_port, config.live.status_host)
     try:
         with stop_on_signals(stop):
             log.info("results and status.json in %s; stop with Ctrl-C or SIGTERM (the bar is finished, every "
@@ -105,12 +105,12 @@ def session_summary(mode: str, result, out: Path, log_file: Path) -> str:
     return "\n".join(lines)
 
 
-def _status_server(board: StatusBoard, port: int | None):
+def _status_server(board: StatusBoard, port: int | None, host: str):
     if not port:
         return None
     from kraken_global.sessions.status_http import serve_status
 
-    return serve_status(board, port)
+    return serve_status(board, port, host)
 
 
 def show_status(session: Path | None, results: Path) -> dict[str, Any]:
