@@ -48,9 +48,18 @@ wait_until() {  # wait_until SECONDS WHAT COMMAND...: poll COMMAND every half se
   done
   fail "no $what within $limit s"
 }
-live_bars() { sed -n 's/.*"live_bars": \([0-9]*\).*/\1/p' "$1" 2>/dev/null | grep -q '^[3-9]\|^[1-9][0-9]'; }
-healthy() { [[ "$(docker inspect --format '{{.State.Health.Status}}' "$1" 2>/dev/null)" == healthy ]]; }
-emulator_up() { docker logs "$prefix-emulator" 2>&1 | grep -q "Kraken emulator on"; }
+live_bars() {  # live_bars CLIENT_PID STATUS_FILE: 3 live bars or more; the session must still run
+  kill -0 "$1" 2>/dev/null || fail "the session ended before 3 live bars"
+  sed -n 's/.*"live_bars": \([0-9]*\).*/\1/p' "$2" 2>/dev/null | grep -q '^[3-9]\|^[1-9][0-9]'
+}
+healthy() {  # healthy CONTAINER CLIENT_PID: what `docker inspect` says of the HEALTHCHECK
+  kill -0 "$2" 2>/dev/null || fail "$1 ended before it was healthy"
+  [[ "$(docker inspect --format '{{.State.Health.Status}}' "$1" 2>/dev/null)" == healthy ]]
+}
+emulator_up() {
+  docker logs "$prefix-emulator" >"$work/emulator.log" 2>&1
+  grep -q "Kraken emulator on" "$work/emulator.log"
+}
 free_port() {  # a port nothing on the host's 127.0.0.1 answers
   local port
   while :; do
@@ -90,11 +99,12 @@ cp kraken_global/bundled/data/XBTUSD_60.csv.gz kraken_global/bundled/data/ETHUSD
 [[ $(id -u) == 0 ]] && chown -R "$user" "$work"
 chmod 0700 "$work"
 
-docker network create "$prefix-net" >/dev/null
 explain=$work/emulator.log
-docker run -d --init --read-only --tmpfs /tmp --user "$user" --name "$prefix-emulator" --network "$prefix-net" \
-  --mount "type=bind,src=$work/emulator,dst=/emulator" "$image" \
-  emulator --host 0.0.0.0 --port 8799 --speed 36000 --credentials /emulator/credentials.json >/dev/null
+docker network create "$prefix-net" >"$explain" 2>&1 || fail "creating the Docker network $prefix-net"
+docker run -d --init --read-only --tmpfs /tmp --no-healthcheck --user "$user" --name "$prefix-emulator" \
+  --network "$prefix-net" --mount "type=bind,src=$work/emulator,dst=/emulator" "$image" \
+  emulator --host 0.0.0.0 --port 8799 --speed 36000 --credentials /emulator/credentials.json >"$explain" 2>&1 \
+  || fail "starting the emulator's container as $user"
 wait_until 120 "emulator" emulator_up
 api="http://$prefix-emulator:8799"
 ok "emulator in its own container at $api"
@@ -107,8 +117,8 @@ explain=$work/paper.log
 KG_NAME=$prefix-paper KG_STATUS_PORT=$paper_port scripts/run-paper.sh "${session[@]}" --out /data/results/paper \
   >"$explain" 2>&1 &
 paper=$!
-wait_until 600 "3 live bars in the paper session" live_bars "$home/results/paper/status.json"
-wait_until 240 "healthy paper container (docker inspect)" healthy "$prefix-paper"
+wait_until 600 "3 live bars in the paper session" live_bars "$paper" "$home/results/paper/status.json"
+wait_until 240 "healthy paper container (docker inspect)" healthy "$prefix-paper" "$paper"
 curl -fsS "http://127.0.0.1:$paper_port/status" | grep -q '"mode": "paper"' \
   || fail "the paper status is not served on the published 127.0.0.1:$paper_port"
 who=$(docker exec "$prefix-paper" sh -c 'echo "uid $(id -u), HOME $HOME"; getent passwd "$(id -u)" || true')
@@ -141,8 +151,8 @@ run_live() {  # from the work folder, with relative paths: the run script must r
 explain=$work/live.log
 KG_NAME=$prefix-live KG_STATUS_PORT=$live_port run_live --out /data/results/live >"$explain" 2>&1 &
 live=$!
-wait_until 600 "3 live bars in the live session" live_bars "$home/results/live/status.json"
-wait_until 240 "healthy live container (docker inspect)" healthy "$prefix-live"
+wait_until 600 "3 live bars in the live session" live_bars "$live" "$home/results/live/status.json"
+wait_until 240 "healthy live container (docker inspect)" healthy "$prefix-live" "$live"
 curl -fsS "http://127.0.0.1:$live_port/status" | grep -q '"mode": "live"' \
   || fail "the live status is not served on the published 127.0.0.1:$live_port"
 explain=$work/live-2.log
@@ -170,7 +180,7 @@ code=0
 explain=$work/live-restarted.log
 KG_NAME=$prefix-live KG_STATUS_PORT=$live_port run_live --out /data/results/live-restarted >"$explain" 2>&1 &
 live=$!
-wait_until 600 "3 live bars after the restart" live_bars "$home/results/live-restarted/status.json"
+wait_until 600 "3 live bars after the restart" live_bars "$live" "$home/results/live-restarted/status.json"
 stop_cleanly "$prefix-live" "$live" "$home/results/live-restarted"
 second=$(floor)
 (( second > first )) || fail "the nonce floor did not grow across the restart ($first -> $second)"

@@ -133,5 +133,5 @@ def test_a_relative_or_a_docker_secret_credentials_path_says_how_to_fix_it(tmp_p
     secrets.mkdir()
     (secrets / "kraken").write_text('{"key": "abc", "secret": "QUJD"}')
     (secrets / "kraken").chmod(0o444)
-    with pytest.raises(ConfigError, match="give it `mode: 0400` and the container's `uid`"):
+    with pytest.raises(ConfigError, match="unless its `mode` is 0400 with the container's `uid`"):
         load_credentials(secrets / "kraken")

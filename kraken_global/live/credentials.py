@@ -58,9 +58,8 @@ def load_credentials(path: Path | None = None, environ: dict[str, str] | None = 
     if mode & 0o077:
         fix = "chmod 600 it"
         if DOCKER_SECRETS in path.parents:
-            fix = ("Docker mounts a secret 0444 unless told otherwise: give it `mode: 0400` and the container's "
-                   "`uid` (compose's long secret syntax), or bind-mount the 0600 file read-only as scripts/run-live.sh "
-                   "does")
+            fix = ("Docker (swarm) mounts a secret 0444 unless its `mode` is 0400 with the container's `uid`: set "
+                   "them, or bind-mount the 0600 file read-only as scripts/run-live.sh does")
         raise ConfigError(f"credentials file {path} can be read by others (mode {oct(mode & 0o777)}): {fix}")
     if not path.is_file():
         raise ConfigError(f"credentials {path} is not a file: give the JSON file with 'key' and 'secret'")
