@@ -13,10 +13,11 @@ RUN useradd --create-home --uid 10001 trader
 WORKDIR /app
 COPY setup.cfg pyproject.toml constraints.txt README.md ./
 COPY kraken_global ./kraken_global
+# /data itself 0755: any uid reaches the folders mounted on it; unmounted, they are the image user's (0770)
 RUN pip install --disable-pip-version-check -c constraints.txt . \
     && mkdir -p /data/artifacts /data/keys /data/locks /data/state /data/logs /data/results /data/candles \
                 /data/history \
-    && chown -R trader /data && chmod -R 0770 /data
+    && chown -R trader /data && chmod -R 0770 /data && chmod 0755 /data
 
 USER trader
 # /data/artifacts: the model registry (approved model, audit log), shared with `kraken-global train/gates/promote`
