@@ -3,7 +3,8 @@
 # (scripts/run-paper.sh, scripts/run-live.sh) as a uid the image does not know (HOME /), on a read-only root
 # filesystem, against the Kraken emulator running in a container of the same image on a Docker network of its own:
 #  1. paper, with the warm-up read from the history mount: live bars, `docker inspect` says healthy, the status
-#     answers on the published port on the host's 127.0.0.1, `docker stop` -> exit 0 and every result file;
+#     and the dashboard answer on their ports published on the host's 127.0.0.1, `docker stop` -> exit 0 and every
+#     result file;
 #  2. live (a tiny model promoted with the test suite's own helper: the smoke checks the container, not a model;
 #     the emulator's credentials by a relative KG_CREDENTIALS): live bars and healthy; a second container on the
 #     same key is refused while the first runs; `docker stop` -> exit 0, results written. Before it, the key's
@@ -113,21 +114,26 @@ export KG_HOME=$home KG_NETWORK=$prefix-net KG_USER=$user KG_IMAGE=$image
 
 # 1. paper
 paper_port=$(free_port)
+dashboard_port=$(free_port)
 explain=$work/paper.log
-KG_NAME=$prefix-paper KG_STATUS_PORT=$paper_port scripts/run-paper.sh "${session[@]}" --out /data/results/paper \
-  >"$explain" 2>&1 &
+KG_NAME=$prefix-paper KG_STATUS_PORT=$paper_port KG_DASHBOARD_PORT=$dashboard_port \
+  KG_DASHBOARD_TOKEN="smoke-$RANDOM-$RANDOM-$RANDOM-token" \
+  scripts/run-paper.sh "${session[@]}" --out /data/results/paper >"$explain" 2>&1 &
 paper=$!
 wait_until 600 "3 live bars in the paper session" live_bars "$paper" "$home/results/paper/status.json"
 wait_until 240 "healthy paper container (docker inspect)" healthy "$prefix-paper" "$paper"
 curl -fsS "http://127.0.0.1:$paper_port/status" | grep -q '"mode": "paper"' \
   || fail "the paper status is not served on the published 127.0.0.1:$paper_port"
+curl -fsS "http://127.0.0.1:$dashboard_port/" | grep -q "<title>kraken-global</title>" \
+  || fail "the dashboard is not served on the published 127.0.0.1:$dashboard_port"
 who=$(docker exec "$prefix-paper" sh -c 'echo "uid $(id -u), HOME $HOME"; getent passwd "$(id -u)" || true')
 [[ $who == "uid ${user%%:*}, HOME /" ]] || fail "the session runs as: $who"
 stop_cleanly "$prefix-paper" "$paper" "$home/results/paper"
 replayed=$(sed -n 's/.*"bars": \([0-9]*\).*/\1/p' "$home/results/paper/session.json" | sort -n | head -1)
 (( ${replayed:-0} > 720 )) || fail "the paper session replayed ${replayed:-no} bars: not the history mount"
 ok "paper via run-paper.sh: $replayed bars of the history mount replayed, live bars, healthy, status on" \
-  "127.0.0.1:$paper_port, $who, read-only root filesystem; docker stop -> exit 0, every result file"
+  "127.0.0.1:$paper_port and dashboard on 127.0.0.1:$dashboard_port, $who, read-only root filesystem;" \
+  "docker stop -> exit 0, every result file"
 
 # 2. live
 explain=$work/model.log

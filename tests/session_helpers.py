@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -16,6 +17,7 @@ from tests.registry_helpers import passed_candidate, relax_policy
 PAIRS = ["BTC/USD", "ETH/USD", "XRP/USD"]
 SPEED = 20 * 3600  # twenty market hours per wall second
 LIVE_BARS = 120
+TRADING_START = datetime(2019, 7, 11)  # an emulator started here: the regime system trades from its first live bar
 
 
 def emulator(**kwargs) -> EmulatorServer:

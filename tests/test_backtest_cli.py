@@ -73,7 +73,7 @@ def test_cli_overrides_reach_the_run(tmp_path):
 @pytest.mark.parametrize(("args", "message"), [
     (["backtest", "--pairs", "FOO/USD"], "error: invalid configuration in <command line>: universe: unknown pair"),
     (["backtest", "--timeframe", "3x"], "data.timeframe: timeframe '3x' is not valid"),
-    (["backtest", "--config", "nope.yaml"], "error: cannot read config nope.yaml"),
+    (["backtest", "--config", "nope.yaml"], "error: config nope.yaml does not exist"),
     (["backtest", "--from", "2030-01-01", "--pairs", "BTC/USD"], "error: no data for any of BTC/USD"),
     (["backtest", "--data-dir", "/nonexistent"], "data directory not found"),
 ])

@@ -66,6 +66,45 @@ def test_a_record_that_cannot_continue_moves_to_the_archive(tmp_path):
     assert len(load_candles(archived[0])) == 100
 
 
+def test_a_record_ahead_of_the_session_is_left_as_it_is_and_the_log_says_why_its_candles_are_not_recorded(
+        tmp_path, caplog):
+    """An emulator replaying March after a session recorded June: the March candles cannot join June's record.
+    The record is kept (it is history another session may need) and the log says so, once per pair."""
+    rec = recorder(tmp_path)
+    june = walk(100, "2024-06-01")
+    rec.record("BTC/USD", june)
+    kept = rec.path("BTC/USD").read_bytes()
+    march = recorder(tmp_path)
+    with caplog.at_level("WARNING", logger="kraken_global.live.recorder"):
+        assert march.record("BTC/USD", walk(50, "2024-03-01")) == 0
+        assert march.record("BTC/USD", walk(5, "2024-03-03 02:00")) == 0
+    assert rec.path("BTC/USD").read_bytes() == kept
+    said = [r.getMessage() for r in caplog.records if "NOT recorded" in r.getMessage()]
+    assert len(said) == 1 and "2024-06-05 03:00:00" in said[0] and "live.record_candles" in said[0]
+    assert march.not_recorded == {"BTC/USD": 55}
+
+
+def test_two_sessions_recording_into_one_folder_write_each_candle_once(tmp_path):
+    """A paper and a live session with the default live.record_candles poll the same candles at once."""
+    frame = walk(60, "2024-03-01")
+    paper, live = recorder(tmp_path), recorder(tmp_path)
+    for start in range(0, 60, 10):  # each polling round: both sessions receive the same new candles
+        paper.record("BTC/USD", frame.iloc[max(0, start - 3):start + 10])
+        live.record("BTC/USD", frame.iloc[start:start + 10])
+    assert_same(load_candles(paper.path("BTC/USD")), frame)
+
+
+def test_a_record_whose_last_line_is_not_a_candle_moves_aside_and_a_new_one_starts(tmp_path):
+    rec = recorder(tmp_path)
+    rec.path("BTC/USD").parent.mkdir(parents=True, exist_ok=True)
+    rec.path("BTC/USD").write_text("notes,by,hand\n")
+    frame = walk(20, "2024-03-01")
+    assert rec.record("BTC/USD", frame) == 20
+    assert_same(load_candles(rec.path("BTC/USD")), frame)
+    (archived,) = (tmp_path / "candles" / "archive").iterdir()
+    assert archived.read_text() == "notes,by,hand\n"
+
+
 def test_local_history_is_continued_by_the_record_across_a_small_gap_only():
     local = walk(100, "2024-03-01")
     record = walk(100, "2024-03-05 06:00", seed=2)  # starts 3 bars after local's last candle (03:00)

@@ -102,6 +102,20 @@ def test_on_the_hosts_network_the_status_stays_on_loopback_and_nothing_is_publis
     assert "--publish" not in args and "--status-port" not in args
 
 
+def test_the_dashboard_is_published_on_loopback_with_its_token_passed_by_name(tmp_path, docker):
+    token = "t" * 24
+    done, args = run_script("run-paper.sh", tmp_path, docker, KG_DASHBOARD_PORT="8800", KG_DASHBOARD_TOKEN=token)
+    assert done.returncode == 0, done.stderr
+    assert option_values(args, "--publish") == ["127.0.0.1:8790:8790", "127.0.0.1:8800:8800"]
+    session = args[args.index("kraken-global"):]
+    assert option_values(session, "--dashboard") == ["8800"]
+    assert option_values(session, "--dashboard-host") == ["0.0.0.0"]
+    assert "KG_DASHBOARD_TOKEN" in option_values(args, "--env") and not any(token in a for a in args)
+    done, args = run_script("run-paper.sh", tmp_path, docker, KG_DASHBOARD_PORT="8800", KG_NETWORK="host")
+    assert done.returncode == 0 and "--publish" not in args and "--dashboard-host" not in args
+    assert option_values(args, "--dashboard") == ["8800"]
+
+
 def test_run_live_mounts_a_relative_credentials_file_by_its_absolute_path(tmp_path, docker):
     (tmp_path / "keys").mkdir()
     (tmp_path / "keys" / "kraken.json").write_text("{}")
@@ -121,6 +135,9 @@ def test_run_live_mounts_a_relative_credentials_file_by_its_absolute_path(tmp_pa
     ("run-live.sh", {}, "set KRAKEN_API_KEY and KRAKEN_API_SECRET, or KG_CREDENTIALS"),
     ("run-paper.sh", {"KG_STATUS_PORT": "80"}, "KG_STATUS_PORT=80 is not a port from 1024 to 65535 (or off)"),
     ("run-paper.sh", {"KG_HISTORY": "nowhere"}, "KG_HISTORY=nowhere is not a folder"),
+    ("run-paper.sh", {"KG_DASHBOARD_PORT": "99999999999999999999"}, "KG_DASHBOARD_PORT=99999999999999999999 is not"),
+    ("run-paper.sh", {"KG_DASHBOARD_PORT": "8800"}, "the dashboard listens on the container's interface, which a "
+                                                    "session allows only with a control token: set KG_DASHBOARD_TOKEN"),
 ])
 def test_bad_settings_are_refused_in_one_line_before_docker_runs(tmp_path, docker, script, env, message):
     done, args = run_script(script, tmp_path, docker, **env)

@@ -127,7 +127,7 @@ def test_import_reads_an_archive_zip_of_ohlcvt_and_trade_files_and_list_shows_th
     source = Path("/tmp/shared/data/kraken-ohlcvt/XBTUSD_60.csv")
     lines = source.read_text().splitlines()[-200:] if source.is_file() else None
     if lines is None:  # the shared data is not there: a small OHLCVT file of our own
-        lines = [f"{1_577_000_000 + 3600 * i},1,2,0.5,1.5,3,4" for i in range(200)]
+        lines = [f"{1_576_998_000 + 3600 * i},1,2,0.5,1.5,3,4" for i in range(200)]  # on the hour, as Kraken
     archive = tmp_path / "Kraken_archive.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("Kraken_OHLCVT/XBTUSD_60.csv", "\n".join(lines) + "\n")
@@ -160,3 +160,26 @@ def test_rate_limit_and_unavailable_answers_are_retried(emulator, tmp_path):
     stored = _stored(tmp_path, "XRPUSD")
     assert report.candles_written == len(stored) and not stored.index.duplicated().any()
     assert stored.index[0] == start.normalize() and report.trade_pages >= 2
+
+
+@pytest.mark.parametrize("saved", [{"file_bytes": 0, "last_line": ""}, {}], ids=["cursor", "older cursor"])
+def test_a_data_file_changed_since_an_interrupted_download_is_never_cut(tmp_path, saved):
+    """A download interrupted before its first candle, then an archive imported into the same file: resuming must
+    not take the imported rows for its own stray rows and cut them."""
+    data = tmp_path / "XBTUSD_60.csv"
+    rows = "".join(f"{1_546_300_800 + 3600 * i},1,2,0.5,1.5,3,4\n" for i in range(100))  # what the import wrote
+    data.write_text(rows)
+    since = str(START.value - 1)  # `data download --from 2019-03-01`, stopped before its first whole candle
+    cursor_file(data).write_text(json.dumps({"pair": "BTC/USD", "timeframe_ns": int(HOUR.value), "cursor": since,
+                                             "written_through": None, "open": None, **saved}))
+    with pytest.raises(DataError, match=r"changed since the interrupted download .* is left as it is"):
+        download([catalog().resolve("BTC/USD")], HOUR, tmp_path, FAST)
+    assert data.read_text() == rows
+
+
+@pytest.mark.parametrize("cursor", ["[]", '{"pair": "ETH/USD"}', '{"pair": "BTC/USD", "timeframe_ns": 3600000000000, '
+                                    '"cursor": "x", "written_through": null, "open": null}'])
+def test_a_damaged_or_foreign_cursor_is_one_clear_error(tmp_path, cursor):
+    cursor_file(tmp_path / "XBTUSD_60.csv").write_text(cursor)
+    with pytest.raises(DataError, match="damaged or belongs to another pair or timeframe"):
+        download([catalog().resolve("BTC/USD")], HOUR, tmp_path, FAST)

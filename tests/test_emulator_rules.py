@@ -142,7 +142,7 @@ def test_pair_rules_can_differ_from_the_bundled_file(tmp_path):
 
 @pytest.mark.parametrize(("path", "body", "message"), [
     ("clock", {"advance_seconds": -60}, "advance_seconds must be finite, >= 0"),
-    ("clock", {"advance_seconds": "NaN"}, "advance_seconds must be finite"),
+    ("clock", {"advance_seconds": "NaN"}, "advance_seconds must be a number"),
     ("clock", {"advance_seconds": 1e12}, "advance_seconds must be finite"),
     ("faults", {"endpoint": "AddOrder", "kind": "timeout", "count": 1_000_000_000}, "count must be a whole number"),
     ("faults", {"endpoint": "AddOrder", "kind": "timeout", "count": -1}, "count must be a whole number"),

@@ -128,7 +128,7 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], int, str]] = {
         t, secret_file(t, {"key": 123, "secret": "c2VjcmV0"})), 2, "must be text"),
     "credentials a folder": (lambda t: live_with_credentials(t, t), 2, "is not a file"),
     "emulator credentials without secret": (lambda t: ["emulator", "--credentials", str(secret_file(
-        t, {"key": "k"})), "--port", "1"], 2, '"secret"'),
+        t, {"key": "k"})), "--port", "0"], 2, '"secret"'),
     "emulator --speed nan": (lambda t: ["emulator", "--speed", "nan"], 2, "not a speed"),
     "emulator --port 70000": (lambda t: ["emulator", "--port", "70000"], 2, "not a port"),
     "emulator on a busy port": (busy_port, 2, "cannot listen on 127.0.0.1"),

@@ -24,7 +24,7 @@ from kraken_global.strategies import STRATEGIES
 from kraken_global.universe import Universe
 
 __all__ = ["WARMUP_LABEL", "add_standard_analyzers", "build_cerebro", "check_model_applies", "check_warmup",
-           "load_data", "paper_broker", "require_data"]
+           "data_notices", "load_data", "paper_broker", "require_data"]
 
 WARMUP_LABEL = "WARMUP"
 
@@ -67,14 +67,15 @@ def check_model_applies(config: BacktestConfig) -> None:
                           "without a model (--model none, ml.use_model: none)")
 
 
-def paper_broker(config: BacktestConfig, universe: Universe | None = None) -> KrakenPaperBroker:
+def paper_broker(config: BacktestConfig, universe: Universe | None = None,
+                 broker_class: type = KrakenPaperBroker, **extra) -> KrakenPaperBroker:
     """The Kraken paper broker as configured (backtests and paper sessions share it); a paper session passes
-    the ``universe`` with the exchange's pair rules."""
-    return KrakenPaperBroker(
+    the ``universe`` with the exchange's pair rules, and its own subclass with its ``extra`` parameters."""
+    return broker_class(
         cash=config.broker.cash, universe=universe or config.universe.build(), fees=config.broker.fees.schedule(),
         slippage_bps=config.broker.slippage_bps, random_slippage_bps=config.broker.random_slippage_bps,
         volume_share=config.broker.volume_share, schedule=config.schedule.schedule(), seed=config.run.seed,
-        max_pair_share=config.broker.max_pair_share,
+        max_pair_share=config.broker.max_pair_share, **extra,
     )
 
 
@@ -83,7 +84,7 @@ def add_standard_analyzers(cerebro: bt.Cerebro, config: BacktestConfig, evaluati
     for name, analyzer in STANDARD_ANALYZERS.items():
         takes_start = "start" in analyzer.params._getkeys()
         cerebro.addanalyzer(analyzer, _name=name, **({"start": evaluation_start} if takes_start else {}))
-    cerebro.addanalyzer(BuyAndHoldBenchmark, _name="benchmark", symbol=config.universe.benchmark,
+    cerebro.addanalyzer(BuyAndHoldBenchmark, _name="benchmark", symbol=config.universe.benchmark_symbol(),
                         fee=config.broker.fees.schedule().tiers[0].taker, start=evaluation_start)
 
 
@@ -103,6 +104,33 @@ def require_data(config: BacktestConfig, data) -> None:
         where = config.data.directory or "the bundled data"
         raise DataError(f"no data for any of {', '.join(config.universe.build().symbols)} in {where} "
                         f"between {config.data.start or 'the start'} and {config.data.end or 'the end'}")
+
+
+def data_notices(config: BacktestConfig, data) -> list[str]:
+    """What a run's data leaves out of what was asked for, in words for the summary and ``metrics.json``: a pair
+    whose data ends before ``data.end`` (the run would otherwise look complete), data that starts after
+    ``data.start``, prices finer than a pair's tick (fills round to the tick)."""
+    timeframe = parse_timeframe(config.data.timeframe)
+    notices = []
+    if config.data.end is not None:
+        end = pd.Timestamp(config.data.end) + timedelta(days=1)
+        early: dict[pd.Timestamp, list[str]] = {}
+        for symbol, frame in data.candles.items():
+            if len(frame) and frame.index[-1] + timeframe < end:
+                early.setdefault(frame.index[-1] + timeframe, []).append(symbol)
+        for closes, symbols in sorted(early.items()):
+            notices.append(f"{', '.join(symbols)}: the data ends at {closes} (the close of the last candle), before "
+                           f"the end asked for ({config.data.end}, inclusive): the run stops there")
+    if config.data.start is not None and data.candles:
+        first = min(frame.index[0] for frame in data.candles.values() if len(frame))
+        if first > pd.Timestamp(config.data.start):
+            notices.append(f"the data starts at {first}, after the start asked for ({config.data.start}): the run "
+                           "begins there")
+    universe = config.universe.build()
+    for symbol, bars in data.off_tick.items():
+        notices.append(f"{symbol}: {bars} bars are priced finer than its tick {universe.resolve(symbol).tick_size:g} "
+                       "(Kraken's tick was finer then, or the data is not Kraken's): fills are rounded to the tick")
+    return notices
 
 
 def check_warmup(config: BacktestConfig, candles: dict[str, pd.DataFrame]) -> None:

@@ -85,6 +85,7 @@ def load_with_warmup(config: BacktestConfig, start: pd.Timestamp | None = None,
     if start is None or not data.candles:
         return data, Warmup(None, timeframe, needed, 0, 0.0)
     first = min(frame.index[0] for frame in data.candles.values())
+    start = max(start, first)  # data that begins after the start asked for: evaluation begins with the data
     available = max(0, int((start - first) / timeframe))
     missing = max(0, needed - available) * timeframe / timedelta(days=1)
     return data, Warmup(start, timeframe, needed, available, math.ceil(missing * 10) / 10)

@@ -21,12 +21,14 @@ from kraken_global.cli.common import (
     HelpFormatter,
     Parser,
     cluster_options,
+    os_error_line,
     parse_date,
     registry_options,
     split_pairs,
 )
 from kraken_global.cli.registry import add_registry_commands
 from kraken_global.cli.replay import add_replay_commands
+from kraken_global.cli.report import add_report_command
 from kraken_global.cli.research import add_research_commands
 from kraken_global.cli.sessions import add_session_commands
 from kraken_global.data.cli import add_data_command
@@ -56,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_research_commands(commands, registry, computing)
     add_session_commands(commands)
     add_replay_commands(commands, registry)
+    add_report_command(commands)
     add_data_command(commands, parse_date, split_pairs)  # kraken_global/data/cli.py
     return parser
 
@@ -79,4 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as exc:  # the file system refused a path the user gave (under a file, in /proc, a full disk)
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 

@@ -30,12 +30,7 @@ def add_backtest_command(commands) -> None:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from kraken_global.config import load_config
-    from kraken_global.reports.summary import print_summary, write_results
-    from kraken_global.runners.backtest import run_backtest
-    from kraken_global.runners.progress import progress_bar
 
     config = load_config(args.config)
     overrides = {
@@ -55,6 +50,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     }
     config = config.with_overrides({k: v for k, v in overrides.items() if v is not None})
     check_folder(config.run.out, "--out" if args.out else "run.out")
+    from rich.console import Console  # the heavy parts only once the input is known to be good
+
+    from kraken_global.reports.summary import print_summary, write_results
+    from kraken_global.runners.backtest import run_backtest
+    from kraken_global.runners.progress import progress_bar
+
     console = Console()
     with progress_bar(console, enabled=config.run.progress) as on_progress:
         result = run_backtest(config, on_progress=on_progress)

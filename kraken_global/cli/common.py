@@ -27,19 +27,23 @@ def split_pairs(values: list[str]) -> list[str]:
     return [p.strip() for value in values for p in value.split(",") if p.strip()]
 
 
-def port(text: str, lowest: int = 1) -> int:
+def port(text: str, any_free: bool = False) -> int:
+    """A port to listen on, outside the privileged range (:mod:`kraken_global.ports`, the rule configs follow)."""
+    from kraken_global.ports import port_problem
+
     try:
         number = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not lowest <= number <= 65_535:
-        raise argparse.ArgumentTypeError(f"{number} is not a port: use {lowest}..65535")
+    problem = port_problem(number, any_free)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return number
 
 
 def listen_port(text: str) -> int:
     """A port to listen on; 0 lets the system choose a free one."""
-    return port(text, lowest=0)
+    return port(text, any_free=True)
 
 
 def speed(text: str) -> float:
@@ -113,7 +117,9 @@ def registry_config(args: argparse.Namespace):
     config = load_config(args.config)
     overrides = {"ml.artifacts": str(args.artifacts) if args.artifacts else None, "ml.namespace": args.namespace,
                  "run.scheduler": getattr(args, "scheduler", None), "run.workers": getattr(args, "workers", None)}
-    return config.with_overrides({k: v for k, v in overrides.items() if v is not None})
+    config = config.with_overrides({k: v for k, v in overrides.items() if v is not None})
+    check_folder(config.ml.artifacts, "--artifacts" if args.artifacts else "ml.artifacts")
+    return config
 
 
 def cluster(config):
@@ -145,6 +151,32 @@ def print_json(data) -> None:
 
 
 def check_folder(path: Path, option: str) -> None:
-    """Refuse a results folder that is an existing file before any work is done."""
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{option} {path} is an existing file: name a folder")
+    """Refuse, before any work is done, a folder to write in that cannot be one: an existing file, a path under a
+    file, or a place where no folder can be made (``/proc/x``, a read-only disk). Nothing is left behind."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    if path.exists():
+        if not path.is_dir():
+            raise ConfigError(f"{option} {path} is an existing file: name a folder")
+        return
+    parent = next(p for p in path.absolute().parents if p.exists())
+    if not parent.is_dir():
+        raise ConfigError(f"{option} {path} is inside {parent}, which is a file: name a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".kg-probe-", dir=parent))
+    except OSError as exc:
+        raise ConfigError(f"{option} {path} cannot be made: no folder can be created in {parent} "
+                          f"({exc.strerror or exc})") from None
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for a file-system refusal that reached the command line: which path, and what the system said."""
+    where = " and ".join(str(name) for name in (exc.filename, exc.filename2) if name is not None)
+    hint = {NotADirectoryError: ": a part of the path is a file, not a folder",
+            IsADirectoryError: ": it is a folder, not a file",
+            PermissionError: ": check its owner and mode"}.get(type(exc), "")
+    if not where:  # not a path (a socket, a pipe): what the system said is all there is
+        return f"the system refused: {exc.strerror or exc}"
+    return f"cannot use {where}: {exc.strerror or exc}{hint}"

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from kraken_global.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     KG,
+    check_folder,
     cluster,
     command,
     config_hint,
@@ -87,6 +89,7 @@ def cmd_gates(args: argparse.Namespace) -> int:
     if args.output is not None:  # a report left from an earlier run must not pass for this one's
         if args.output.is_dir():
             raise ConfigError(f"--output {args.output} is a folder; name a file for the JSON report")
+        check_folder(args.output.absolute().parent, "--output's folder")  # not found out after the gates ran
         args.output.unlink(missing_ok=True)
     config = registry_config(args)
     registry = open_registry(args)
@@ -105,15 +108,29 @@ def cmd_gates(args: argparse.Namespace) -> int:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    state = open_registry(args).promote(args.candidate, args.confirm)
+    with _alerting(args):
+        state = open_registry(args).promote(args.candidate, args.confirm)
     print(f"approved {state['approved']['id']} (sha256 {state['approved']['sha256']})")
     return EXIT_OK
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    state = open_registry(args).rollback(args.confirm)
+    with _alerting(args):
+        state = open_registry(args).rollback(args.confirm)
     print(f"rolled back: approved is now {state['approved']['id']} (sha256 {state['approved']['sha256']})")
     return EXIT_OK
+
+
+@contextmanager
+def _alerting(args: argparse.Namespace):
+    """The config's alerts for the block (``model_approved``, ``model_rolled_back``), sent before the command ends."""
+    from kraken_global.alerts.setup import install_alerts, remove_alerts
+
+    alerts = install_alerts(registry_config(args).alerts)
+    try:
+        yield
+    finally:
+        remove_alerts(alerts)
 
 
 def cmd_models(args: argparse.Namespace) -> int:

@@ -55,8 +55,9 @@ def cmd_parity(args: argparse.Namespace) -> int:
     from kraken_global.replay.parity_compare import compare
     from kraken_global.replay.parity_report import print_parity
 
-    if not args.size_tolerance >= 0:
-        _refuse(f"--size-tolerance must be 0 or more, not {args.size_tolerance}")
+    if not 0 <= args.size_tolerance < 1:  # also refuses nan and inf, which would call any two sizes identical
+        _refuse(f"--size-tolerance must be a relative difference from 0 up to (not including) 1, not "
+                f"{args.size_tolerance}")
     record = read_session(args.session_dir)
     report = compare(record, replay_session(record), args.size_tolerance)
     path = args.session_dir / "parity.json"

@@ -9,6 +9,7 @@ from kraken_global.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     KG,
+    check_folder,
     command,
     listen_port,
     parse_date,
@@ -65,7 +66,8 @@ def _session_commands(commands) -> None:
             "(live.results) unless\n--out; watch with `kraken-global status`.")
     for mode, text, example in (
             ("paper", "paper-trade: live Kraken candles, the simulated Kraken broker",
-             f"{KG} paper --api-url http://127.0.0.1:8799 --no-rate-limit --poll-seconds 1 --max-bars 200"),
+             f"{KG} paper --api-url http://127.0.0.1:8799 --no-rate-limit --poll-seconds 1 --max-bars 200 "
+             "--dashboard 8800"),
             ("live", "trade for real: live candles, orders on Kraken (approved model required)",
              f"{KG} live --api-url http://127.0.0.1:8799 --credentials emulator-credentials.json "
              "--no-rate-limit --poll-seconds 1")):
@@ -87,6 +89,16 @@ def _session_commands(commands) -> None:
         session.add_argument("--status-host", metavar="ADDRESS",
                              help="address the status port listens on (default: live.status_host, 127.0.0.1); "
                                   "0.0.0.0 only inside a container whose port is published on the host's 127.0.0.1")
+        session.add_argument("--dashboard", type=listen_port, metavar="PORT",
+                             help="serve the session's web page on 127.0.0.1:PORT (0: any free port, in the log and "
+                                  "status.json) (default: live.dashboard.port, off)")
+        session.add_argument("--dashboard-host", metavar="HOST",
+                             help="address the page listens on (default: live.dashboard.host, 127.0.0.1; another "
+                                  "only with a token)")
+        session.add_argument("--dashboard-token", metavar="TOKEN",
+                             help="turn the page's controls on (pause, resume, stop, flatten), each action needing "
+                                  "this token; prefer the KG_DASHBOARD_TOKEN variable (an argument shows in ps) "
+                                  "(default: off)")
         session.add_argument("--shadow", metavar="CANDIDATE",
                              help="replay this candidate beside the session's model on its live bars when the "
                                   "session ends (recorded in the registry's shadow area, never sent)")
@@ -134,13 +146,20 @@ def cmd_session(args: argparse.Namespace) -> int:
         "live.retrain": False if args.no_retrain else None,
         "live.rate_limit": False if args.no_rate_limit else None,
         "live.poll_seconds": args.poll_seconds,
-        "live.status_port": args.status_port,
         "live.status_host": args.status_host,
         "live.credentials": str(args.credentials) if getattr(args, "credentials", None) else None,
         "live.state": str(args.state) if getattr(args, "state", None) else None,
         "ml.use_model": getattr(args, "model", None),
+        "live.status_port": args.status_port,
     }
     config = config.with_overrides({k: v for k, v in overrides.items() if v is not None})
+    check_folder(args.out or config.live.results, "--out" if args.out else "live.results")
+    if args.mode == "live":  # what a user typed is checked before the model loads and anything connects
+        from kraken_global.live.credentials import load_credentials
+        from kraken_global.live.state import check_state_file
+
+        check_state_file(config.live.state)
+        load_credentials(config.live.credentials)
     if args.shadow:  # the candidate must exist and load before the session starts, not when it ends
         from kraken_global.registry import ModelRegistry
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from kraken_global.config.base import Strict
+from kraken_global.config.base import FiniteFloat, Strict
 
 STRATEGY_CHOICES = Literal["regime", "baseline", "TrendFollower", "VolatilitySwing", "MeanReversion",
                            "DefensiveHedge", "StableAllocator", "Recovery"]
@@ -88,19 +88,19 @@ class StrategyConfig(Strict):
 class ThresholdsConfig(Strict):
     """The regime rules' numbers; see kraken_global.regimes and the README."""
 
-    trend_days: float = Field(default=50, gt=0)
-    vol_days: float = Field(default=7, gt=0)
-    vol_history_days: float = Field(default=90, gt=0)
-    drawdown_days: float = Field(default=90, gt=0)
-    breadth_days: float = Field(default=20, gt=0)
-    trend_band: float = Field(default=0.02, ge=0, lt=1)
-    breadth_risk_on: float = Field(default=0.6, ge=0, le=1)
-    breadth_risk_off: float = Field(default=0.4, ge=0, le=1)
-    panic_drawdown: float = Field(default=0.25, gt=0, lt=1)
-    panic_vol_rank: float = Field(default=0.85, ge=0, le=1)
-    panic_recent_return: float = Field(default=0.0, ge=-1, le=1)
-    confirm_days: float = Field(default=1, ge=0)
-    min_dwell_days: float = Field(default=3, ge=0)
+    trend_days: FiniteFloat = Field(default=50, gt=0)
+    vol_days: FiniteFloat = Field(default=7, gt=0)
+    vol_history_days: FiniteFloat = Field(default=90, gt=0)
+    drawdown_days: FiniteFloat = Field(default=90, gt=0)
+    breadth_days: FiniteFloat = Field(default=20, gt=0)
+    trend_band: FiniteFloat = Field(default=0.02, ge=0, lt=1)
+    breadth_risk_on: FiniteFloat = Field(default=0.6, ge=0, le=1)
+    breadth_risk_off: FiniteFloat = Field(default=0.4, ge=0, le=1)
+    panic_drawdown: FiniteFloat = Field(default=0.25, gt=0, lt=1)
+    panic_vol_rank: FiniteFloat = Field(default=0.85, ge=0, le=1)
+    panic_recent_return: FiniteFloat = Field(default=0.0, ge=-1, le=1)
+    confirm_days: FiniteFloat = Field(default=1, ge=0)
+    min_dwell_days: FiniteFloat = Field(default=3, ge=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> ThresholdsConfig:
@@ -117,7 +117,7 @@ class ThresholdsConfig(Strict):
 RegimeName = Literal["RISK_ON", "NEUTRAL", "RISK_OFF", "PANIC"]
 
 
-def _default_selection() -> dict[str, dict[str, float]]:
+def _default_selection() -> dict[str, dict[str, FiniteFloat]]:
     from kraken_global.selection import DEFAULT_SELECTION
 
     return {regime.name: dict(slot) for regime, slot in DEFAULT_SELECTION.items()}
@@ -126,8 +126,8 @@ def _default_selection() -> dict[str, dict[str, float]]:
 class RegimesConfig(Strict):
     reference: str = "BTC/USD"
     thresholds: ThresholdsConfig = ThresholdsConfig()
-    selection: dict[RegimeName, dict[str, float]] = Field(default_factory=_default_selection)
-    after_panic: dict[str, float] = Field(default_factory=lambda: {"Recovery": 1.0})
+    selection: dict[RegimeName, dict[str, FiniteFloat]] = Field(default_factory=_default_selection)
+    after_panic: dict[str, FiniteFloat] = Field(default_factory=lambda: {"Recovery": 1.0})
 
     @field_validator("selection", mode="before")
     @classmethod

@@ -24,6 +24,7 @@ from kraken_global.errors import DataError
 from kraken_global.feeds.formats import _read_ohlcvt
 from kraken_global.feeds.trade_stream import read_trade_candles
 from kraken_global.feeds.validation import GapPolicy, validate_candles
+from kraken_global.files import check_regular
 
 _OHLCVT_NAME = re.compile(r"^([A-Z0-9]+)_(\d+)\.csv$", re.IGNORECASE)
 _TRADES_NAME = re.compile(r"^([A-Z0-9]+)\.csv$", re.IGNORECASE)
@@ -61,8 +62,7 @@ def import_files(sources: list[Path], folder: Path, timeframe: pd.Timedelta, alt
     minutes = int(pd.Timedelta(timeframe) / pd.Timedelta(minutes=1))
     done: list[Imported] = []
     for source in map(Path, sources):
-        if not source.is_file():
-            raise DataError("file not found", str(source))
+        check_regular(source, "file to import", DataError)  # a FIFO or a device would block or never end
         with _members(source) as members:
             for name, opener in members:
                 base = Path(name).name

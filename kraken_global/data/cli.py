@@ -62,9 +62,13 @@ def cmd_download(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn
 
     from kraken_global.data.download import DownloadSettings, download, exchange_now, public_client
+    from kraken_global.errors import ConfigError
     from kraken_global.feeds import parse_timeframe
 
     pairs = _rules(args.pairs_type(args.pairs))
+    timeframe = parse_timeframe(args.timeframe)  # every argument is checked before the first call to Kraken
+    if args.rate_limit_ms is not None and not 0 <= args.rate_limit_ms <= 60_000:  # also refuses nan
+        raise ConfigError(f"--rate-limit-ms {args.rate_limit_ms} is not a delay: use 0 .. 60000 milliseconds")
     settings = DownloadSettings(api_url=args.api_url, rate_limit_ms=args.rate_limit_ms)
     console = Console()
     client = public_client(settings)
@@ -82,7 +86,7 @@ def cmd_download(args: argparse.Namespace) -> int:
             task = progress.tasks[tasks[symbol]]
             progress.update(tasks[symbol], completed=(at - task.fields["origin"]).total_seconds(), at=str(at))
 
-        reports = download(pairs, parse_timeframe(args.timeframe), args.data_dir, settings, start, on_progress,
+        reports = download(pairs, timeframe, args.data_dir, settings, start, on_progress,
                            client)
     for r in reports:
         console.print(f"{r.symbol}: {r.candles_written} candles written to {r.file} "

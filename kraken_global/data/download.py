@@ -32,6 +32,7 @@ import pandas as pd
 from kraken_global.errors import DataError
 from kraken_global.feeds.recorded import record_file
 from kraken_global.feeds.trade_stream import CandleBuilder, _Open
+from kraken_global.files import read_json_limited
 from kraken_global.universe import PairRules
 
 TRADES_PER_CALL = 1000
@@ -105,22 +106,35 @@ class PairDownload:
     # -- state ------------------------------------------------------------------------------------------------
 
     def _load_state(self) -> dict | None:
-        if not self.state_path.is_file():
+        if not self.state_path.exists():
             return None
-        try:
-            return json.loads(self.state_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise DataError(f"cannot read the download cursor ({exc}); delete it to download again from the "
-                            "last bar of the data file", str(self.state_path)) from exc
+        state = read_json_limited(self.state_path, "download cursor", 100_000, DataError)
+        problem = _cursor_problem(state, self.rules.symbol, self.step)
+        if problem:
+            raise DataError(f"the download cursor is damaged or belongs to another pair or timeframe ({problem}): "
+                            "delete it to download again from the last bar of the data file", str(self.state_path))
+        return state
 
     def _save_state(self, cursor: int, builder: CandleBuilder, written_through: int | None) -> None:
         p = builder.pending
+        size = self.path.stat().st_size if self.path.is_file() else 0
         state = {"pair": self.rules.symbol, "timeframe_ns": self.step, "cursor": str(cursor),
                  "written_through": written_through,
-                 "open": None if p is None else [p.bucket, p.open, p.high, p.low, p.close, p.volume, p.trades]}
+                 "open": None if p is None else [p.bucket, p.open, p.high, p.low, p.close, p.volume, p.trades],
+                 # the data file as this state leaves it: a resume cuts back to exactly these bytes
+                 "file_bytes": size, "last_line": self._line_ending_at(size)}
         tmp = self.state_path.with_name(self.state_path.name + ".tmp")
         tmp.write_text(json.dumps(state))
         os.replace(tmp, self.state_path)
+
+    def _line_ending_at(self, offset: int) -> str:
+        """The last line of the data file's first ``offset`` bytes ("" for none)."""
+        if offset == 0:
+            return ""
+        with open(self.path, "rb") as handle:
+            handle.seek(max(0, offset - 4096))
+            chunk = handle.read(offset - max(0, offset - 4096))
+        return chunk.rstrip(b"\n").rsplit(b"\n", 1)[-1].decode("utf-8", "replace")
 
     def _last_bar(self) -> int | None:
         """Start (ns) of the last candle in the data file, or None."""
@@ -128,18 +142,63 @@ class PairDownload:
             return None
         with open(self.path, "rb") as handle:
             handle.seek(max(0, self.path.stat().st_size - 4096))
-            lines = [line for line in handle.read().decode().splitlines() if line.strip()]
-        return int(float(lines[-1].split(",")[0])) * 10**9 if lines else None
+            lines = [line for line in handle.read().splitlines() if line.strip()]
+        try:
+            return int(float(lines[-1].split(b",")[0])) * 10**9 if lines else None
+        except (ValueError, OverflowError):
+            raise DataError(f"its last line {lines[-1][:60]!r} is not a candle row: the download appends after the "
+                            "last candle; fix or remove that line", str(self.path)) from None
 
-    def _cut_after(self, written_through: int | None) -> None:
-        """Drop rows appended after the last saved state (the process stopped between the two writes)."""
-        last = self._last_bar()
-        if last is None or (written_through is not None and last <= written_through):
+    def _cut_after(self, state: dict) -> None:
+        """Drop the rows appended after ``state`` was saved (the process stopped between the two writes), and
+        only those: the file is cut back to the bytes the state recorded. A file that no longer starts with those
+        bytes, or whose later rows are older than the download had reached, was changed by something else since
+        (an import, an edit): it is left as it is and the download refused, so that no row anyone else wrote is
+        cut (rows an import added after the cursor would be cut, and downloaded again)."""
+        size = self.path.stat().st_size if self.path.is_file() else 0
+        saved = state.get("file_bytes")
+        if saved is None:  # a cursor written before file_bytes existed: the rows after written_through are ours
+            written_through, last = state["written_through"], self._last_bar()
+            if last is None or (written_through is not None and last <= written_through):
+                return
+            if written_through is None:
+                raise self._changed("it holds rows the interrupted download did not write")
+            frame = pd.read_csv(self.path, header=None, dtype=str)
+            frame[frame[0].astype(float).astype("int64") * 10**9 <= written_through].to_csv(
+                self.path, header=False, index=False)
             return
-        frame = pd.read_csv(self.path, header=None, dtype=str)
-        keep = frame[0].astype(float).astype("int64") * 10**9 <= (written_through if written_through is not None
-                                                                  else -1)
-        frame[keep].to_csv(self.path, header=False, index=False)
+        if size == saved:
+            return
+        if size < saved or self._line_ending_at(saved) != state.get("last_line"):
+            raise self._changed("it is not the file the interrupted download left")
+        if self._first_time_after(saved) < self._resume_from(state):
+            raise self._changed("rows after the saved cursor are older than the download had reached")
+        with open(self.path, "r+b") as handle:
+            handle.truncate(saved)
+            os.fsync(handle.fileno())
+
+    def _resume_from(self, state: dict) -> int:
+        """The earliest candle start (ns) this download could append after ``state`` was saved."""
+        if state["written_through"] is not None:
+            return state["written_through"] + self.step
+        if state["open"] is not None:
+            return int(state["open"][0]) * self.step
+        return int(state["cursor"]) // self.step * self.step
+
+    def _first_time_after(self, offset: int) -> int:
+        """The earliest candle start (ns) in the rows after ``offset`` bytes."""
+        with open(self.path, "rb") as handle:
+            handle.seek(offset)
+            rows = [line.split(b",", 1)[0] for line in handle.read().splitlines() if line.strip()]
+        try:
+            return min(int(float(t)) for t in rows) * 10**9
+        except ValueError:  # not rows this download writes
+            return -1
+
+    def _changed(self, why: str) -> DataError:
+        return DataError(f"the data file changed since the interrupted download ({why}: an import or an edit?); it "
+                         f"is left as it is. Delete the cursor {self.state_path} to top up from the file's last bar",
+                         str(self.path))
 
     # -- writing ----------------------------------------------------------------------------------------------
 
@@ -193,7 +252,7 @@ class PairDownload:
         resumed = state is not None
         if state is not None:
             written_through = state["written_through"]
-            self._cut_after(written_through)
+            self._cut_after(state)
             cursor = int(state["cursor"])
             if state["open"] is not None:
                 b, o, h, lo, c, v, n = state["open"]
@@ -252,6 +311,30 @@ class PairDownload:
                     self.on_progress(self.rules.symbol, rows.index[-1])
         last = pd.Timestamp(written_through) if written_through is not None else None
         return PairReport(self.rules.symbol, self.path, self.written, self.pages, first_written, last, resumed)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _cursor_problem(state: Any, symbol: str, step: int) -> str | None:
+    """What in a saved cursor this download could not have written (None: nothing)."""
+    if not isinstance(state, dict):
+        return "not a JSON object"
+    if state.get("pair") != symbol or state.get("timeframe_ns") != step:
+        return f"pair {state.get('pair')!r}, timeframe_ns {state.get('timeframe_ns')!r}"
+    if not (isinstance(state.get("cursor"), str) and state["cursor"].isdigit()):
+        return f"cursor {state.get('cursor')!r}"
+    if state.get("written_through") is not None and not _whole(state["written_through"]):
+        return f"written_through {state['written_through']!r}"
+    opened = state.get("open")
+    if opened is not None and not (isinstance(opened, list) and len(opened) == 7
+                                   and all(isinstance(v, int | float) and not isinstance(v, bool) for v in opened)):
+        return f"open {opened!r}"
+    if "file_bytes" in state and not (_whole(state["file_bytes"]) and state["file_bytes"] >= 0
+                                      and isinstance(state.get("last_line"), str)):
+        return f"file_bytes {state.get('file_bytes')!r}"
+    return None
 
 
 def download(pairs: list[PairRules], timeframe: pd.Timedelta, folder: Path, settings: DownloadSettings,

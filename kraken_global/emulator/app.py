@@ -307,6 +307,10 @@ class EmulatorApp:
     async def move_clock(self, request: web.Request) -> web.Response:
         try:
             delta = clock_advance(await request.read())
+            now, end = self.exchange.clock.now(), self.exchange.market.end
+            if now + delta > end:  # past the data the market would stand still while its clock runs on
+                raise ControlError(f"the replayed candles end at {end}: the clock ({now:%Y-%m-%d %H:%M:%S}) can "
+                                   f"advance at most {max((end - now).total_seconds(), 0):.0f} seconds")
         except ControlError as exc:
             return web.json_response({"error": [str(exc)]}, status=400)
         now = self.exchange.clock.advance(delta)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 KINDS = ("http_500", "unavailable", "rate_limit", "timeout", "lost_response", "accepted_late", "query_lag")
 TIMED = ("accepted_late", "query_lag")  # kinds that take ``seconds``
 MAX_FAULTS = 1000  # queued per call: more is a mistake, not a test
+MAX_FAULT_SECONDS = 600  # the longest delay of a timed fault
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,8 @@ class FaultPlan:
             raise ValueError(f"unknown fault {kind!r}; known: {', '.join(KINDS)}")
         if kind in TIMED and endpoint != "AddOrder":
             raise ValueError(f"fault {kind!r} applies to AddOrder only")
-        if kind in TIMED and not 0 < seconds <= 600:
-            raise ValueError(f"fault {kind!r} needs seconds between 0 and 600, got {seconds}")
+        if kind in TIMED and not 0 < seconds <= MAX_FAULT_SECONDS:
+            raise ValueError(f"fault {kind!r} needs seconds between 0 and {MAX_FAULT_SECONDS}, got {seconds}")
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_FAULTS:
             raise ValueError(f"fault count must be a whole number from 1 to {MAX_FAULTS}, got {count!r}")
         with self._lock:

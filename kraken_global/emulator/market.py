@@ -27,6 +27,11 @@ class Market:
         """Index of the candle containing ``now`` (-1 before the data)."""
         return int(np.searchsorted(self._starts[pair_id], pd.Timestamp(now).value, side="right")) - 1
 
+    @property
+    def end(self) -> pd.Timestamp:
+        """When the last replayed candle closes: past it the market has nothing left to replay."""
+        return max(frame.index[-1] + self.bar(pid) for pid, frame in self.candles.items() if len(frame))
+
     def bar(self, pair_id: str) -> pd.Timedelta:
         """The candle length of ``pair_id`` (from its first two candles)."""
         index = self.candles[pair_id].index

@@ -1,6 +1,7 @@
 """The ``kraken-global emulator`` command's options, checked before anything starts: one clear line for a value
-that makes no sense (a speed of 0 or NaN, a negative balance, port 70000, a start outside the replayed data,
-an unknown permission or fee schedule), which the CLI prints without a traceback (exit 2).
+that makes no sense (a speed of 0 or NaN, a negative balance, port 70000 or a privileged one, a start outside the
+replayed data, an unknown permission or fee schedule, credentials a client could not use), which the CLI prints
+without a traceback (exit 2).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from kraken_global.emulator.controls import MAX_SPEED, ControlError, finite_numb
 from kraken_global.emulator.permissions import PERMISSIONS, parse_permissions
 from kraken_global.errors import ConfigError
 from kraken_global.fees import PRESETS, FeeSchedule
+from kraken_global.files import read_json_limited
+from kraken_global.live.credentials import MAX_CREDENTIALS_BYTES, Credentials
+from kraken_global.ports import port_problem
 
 if TYPE_CHECKING:
     from kraken_global.emulator.market import Market
@@ -60,8 +64,9 @@ def _check(value: Any, name: str, **limits: Any) -> float:
 
 def emulator_options(args: argparse.Namespace, market: Market) -> EmulatorOptions:
     """The checked options; ``market`` (the replayed candles) bounds ``--start``."""
-    if isinstance(args.port, bool) or not 0 <= args.port <= 65535:
-        raise ConfigError(f"--port must be from 0 to 65535 (0 picks a free one), got {args.port}")
+    problem = port_problem(args.port, any_free=True)
+    if problem:
+        raise ConfigError(f"--port: {problem}")
     speed = _check(args.speed, "speed", minimum=0.0, maximum=MAX_SPEED)  # 0: a paused clock
     usd = _check(args.usd, "usd", minimum=0.0, maximum=1e12)
     start = datetime.fromisoformat(args.start)
@@ -94,14 +99,15 @@ def load_or_create_credentials(path: Path, new: Any) -> tuple[str, str]:
             raise ConfigError(f"--credentials {path} is not a file")
         if path.stat().st_mode & 0o077:
             raise ConfigError(f"{path} is readable by others: chmod 600 it")
-        try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"cannot read the credentials {path}: {exc}") from None
+        stored = read_json_limited(path, "credentials file", MAX_CREDENTIALS_BYTES)
         if not isinstance(stored, dict) or not all(isinstance(stored.get(k), str) and stored.get(k)
                                                     for k in ("key", "secret")):
             raise ConfigError(f"{path} must hold a JSON object with a \"key\" and a \"secret\" string "
                               "(delete it and the emulator writes a new one)")
+        try:  # the same rules as a session's credentials: a key a client can send, a base64 secret
+            Credentials(stored["key"], stored["secret"])
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc} (delete it and the emulator writes a new one)") from None
         return stored["key"], stored["secret"]
     key, secret = new()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -8,7 +8,6 @@ pair id or altname, each entry giving any of ``ordermin``, ``costmin``, ``lot_de
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 from decimal import Decimal
@@ -16,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from kraken_global.errors import ConfigError
+from kraken_global.files import MB, read_json_limited
 from kraken_global.universe import PairRules, Universe, asset_pairs_payload
 
+MAX_ASSET_PAIRS_BYTES = 10 * MB  # Kraken's whole AssetPairs reply is about 1 MB
+MAX_DECIMALS = 12  # as custom_pairs in a config
 STATUSES = ("online", "cancel_only", "post_only", "limit_only", "reduce_only", "delisted")
 _NUMBERS = {"ordermin": float, "costmin": float, "tick_size": float, "lot_decimals": int, "pair_decimals": int}
 
@@ -55,26 +57,24 @@ def _entry(name: str, fields: Any, where: str) -> dict[str, Any]:
             changes["status"] = value
         elif field in _NUMBERS:
             try:
-                number = _NUMBERS[field](value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"{where}: {name}.{field} must be a number, got {value!r}") from None
+                number = float(value) if not isinstance(value, bool) else math.nan  # Kraken sends "0.0001"
+            except (TypeError, ValueError, OverflowError):
+                number = math.nan
             if not math.isfinite(number) or number < 0:
                 raise ConfigError(f"{where}: {name}.{field} must be a finite number >= 0, got {value!r}")
             if field == "tick_size" and number == 0:
                 raise ConfigError(f"{where}: {name}.tick_size must be > 0")
-            changes[field] = number
+            if _NUMBERS[field] is int and (number != int(number) or number > MAX_DECIMALS):
+                raise ConfigError(f"{where}: {name}.{field} must be a whole number from 0 to {MAX_DECIMALS}, "
+                                  f"got {value!r}")
+            changes[field] = _NUMBERS[field](number)
     return changes
 
 
 def apply_asset_pairs_file(rules: dict[str, PairRules], path: Path) -> dict[str, PairRules]:
     """``rules`` (by pair id) with the changes of the file at ``path``; unknown pairs or bad values raise
     :class:`ConfigError` naming the file and the key."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError:
-        raise ConfigError(f"asset pairs file {path} cannot be read") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"asset pairs file {path} is not JSON: {exc.msg} (line {exc.lineno})") from None
+    data = read_json_limited(Path(path), "asset pairs file", MAX_ASSET_PAIRS_BYTES)
     if isinstance(data, dict) and isinstance(data.get("result"), dict):
         data = data["result"]
     if not isinstance(data, dict):

@@ -16,15 +16,30 @@ Formats:
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import pandas as pd
 
 from kraken_global.errors import DataError
+from kraken_global.files import check_regular
 
 FORMATS = ("cryptodatadownload", "ohlcvt", "trades")
 PRICE_COLUMNS = ("open", "high", "low", "close")
 CANDLE_COLUMNS = (*PRICE_COLUMNS, "volume")
+# what reading a damaged file raises: a compressed file cut short (EOFError), a corrupt stream (zlib.error, gzip's
+# BadGzipFile), a disk error (OSError)
+DAMAGED = (EOFError, zlib.error, OSError)
+
+
+def damaged(exc: BaseException, path: Path) -> DataError:
+    """The one message for a data file that cannot be read to its end."""
+    import gzip
+
+    if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile):
+        return DataError(f"cannot read file: {exc.strerror or exc}", str(path))
+    return DataError(f"cannot be read to its end, the file is damaged or cut short ({exc or type(exc).__name__}): "
+                     "download or copy it again", str(path))
 
 
 def _is_banner(line: str) -> bool:
@@ -61,8 +76,8 @@ def _first_line(path: Path) -> str:
     try:
         with _open_text(path) as handle:
             return handle.readline().strip()
-    except OSError as exc:
-        raise DataError(f"cannot read file: {exc.strerror or exc}", str(path)) from exc
+    except DAMAGED as exc:
+        raise damaged(exc, path) from exc
     except UnicodeDecodeError:
         raise DataError("not UTF-8 text: is it a Kraken CSV export?", str(path)) from None
 
@@ -78,8 +93,7 @@ def _open_text(path: Path):
 def read_raw(path: Path, fmt: str = "auto") -> tuple[pd.DataFrame, str]:
     """Parse ``path`` into a raw frame with a ``row`` column of file line numbers; returns (frame, format)."""
     path = Path(path)
-    if not path.exists():
-        raise DataError("file not found", str(path))
+    check_regular(path, "data file", DataError)  # a FIFO or a device would block or never end
     if fmt == "auto":
         fmt = detect_format(path)
     if fmt not in FORMATS:
@@ -87,6 +101,8 @@ def read_raw(path: Path, fmt: str = "auto") -> tuple[pd.DataFrame, str]:
     reader = {"cryptodatadownload": _read_cdd, "ohlcvt": _read_ohlcvt, "trades": _read_trades}[fmt]
     try:
         frame = reader(path)
+    except DAMAGED as exc:
+        raise damaged(exc, path) from exc
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         others = ", ".join(f for f in FORMATS if f != fmt)
         raise DataError(f"cannot parse as {fmt}: {exc}; if the file is in another layout, force it with --format "

@@ -21,7 +21,15 @@ from kraken_global.feeds.formats import detect_format, read_raw
 from kraken_global.feeds.recorded import extend_history, record_file
 from kraken_global.feeds.timeframes import timeframe_name
 from kraken_global.feeds.trade_stream import read_trade_candles
-from kraken_global.feeds.validation import DEFAULT_GAPS, GapPolicy, check_jumps, fill_gaps, validate_candles
+from kraken_global.feeds.validation import (
+    DEFAULT_GAPS,
+    GapPolicy,
+    check_jumps,
+    fill_gaps,
+    off_tick_bars,
+    validate_candles,
+)
+from kraken_global.files import check_regular
 from kraken_global.universe import PairRules
 
 log = logging.getLogger(__name__)
@@ -59,8 +67,7 @@ def load_candles(
     Rows outside ``[start, end)`` are dropped before validation, so a flaw in years the run does not use
     cannot stop it; rows with an unparseable timestamp are always kept, and so always reported.
     """
-    if not Path(path).exists():
-        raise DataError("file not found", str(path))
+    check_regular(Path(path), "data file", DataError)  # a FIFO or a device would block or never end
     if fmt == "trades" or (fmt == "auto" and detect_format(Path(path)) == "trades"):
         return _trade_candles(Path(path), timeframe, gaps, start, end)
     raw, fmt = read_raw(Path(path), fmt)
@@ -160,6 +167,7 @@ class UniverseData:
     candles: dict[str, pd.DataFrame] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
+    off_tick: dict[str, int] = field(default_factory=dict)  # bars priced finer than the pair's tick, per pair
 
 
 def load_universe(
@@ -201,4 +209,7 @@ def load_universe(
             continue
         out.candles[rules.symbol] = candles
         out.files[rules.symbol] = source
+        off_tick = off_tick_bars(candles, rules.tick_size, rules.symbol, source or str(folder))
+        if off_tick:
+            out.off_tick[rules.symbol] = off_tick
     return out

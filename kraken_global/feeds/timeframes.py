@@ -11,15 +11,20 @@ if TYPE_CHECKING:  # pandas is imported where a Timedelta is made: validating a 
     import pandas as pd
 
 _UNITS = {"m": "min", "h": "h", "d": "D"}
+_MINUTES = {"m": 1, "h": 60, "d": 1440}
+LONGEST_MINUTES = 21_600  # 15 days: Kraken's longest candle (OHLC interval 21600)
 _PATTERN = re.compile(r"^(\d+)([mhd])$")
 
 
 def check_timeframe(name: str) -> tuple[int, str]:
-    """``(count, pandas unit)`` of a timeframe name; anything else is a ConfigError."""
+    """``(count, pandas unit)`` of a timeframe name from 1 minute to 15 days; anything else is a ConfigError."""
     match = _PATTERN.match(str(name).strip().lower())
     if not match or int(match.group(1)) == 0:
         raise ConfigError(f"timeframe {name!r} is not valid: use a number and m, h or d, e.g. 1m, 15m, 1h, 4h, 1d")
-    return int(match.group(1)), _UNITS[match.group(2)]
+    count, unit = int(match.group(1)), match.group(2)
+    if count * _MINUTES[unit] > LONGEST_MINUTES:
+        raise ConfigError(f"timeframe {name!r} is longer than 15d, Kraken's longest candle: use 1m .. 15d")
+    return count, _UNITS[unit]
 
 
 def parse_timeframe(name: str) -> pd.Timedelta:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from kraken_global.errors import DataError
+from kraken_global.feeds.formats import DAMAGED, damaged
 
 CHUNK_ROWS = 500_000
 COLUMNS = ("open", "high", "low", "close", "volume", "trades")
@@ -123,8 +124,8 @@ def iter_trade_chunks(path: Path, chunk_rows: int = CHUNK_ROWS, opener=None) -> 
                         "or data.format", str(path)) from exc
     except UnicodeDecodeError as exc:
         raise DataError(f"cannot parse as trades: {exc}", str(path)) from exc
-    except OSError as exc:
-        raise DataError(f"cannot read file: {exc.strerror or exc}", str(path)) from exc
+    except DAMAGED as exc:
+        raise damaged(exc, path) from exc
 
 
 @contextmanager

@@ -25,6 +25,7 @@ import pandas as pd
 
 from kraken_global.errors import DataError
 from kraken_global.feeds.formats import CANDLE_COLUMNS, PRICE_COLUMNS
+from kraken_global.feeds.timeframes import timeframe_name
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,20 @@ def check_jumps(candles: pd.DataFrame, path: str, gaps: GapPolicy) -> pd.DataFra
     return candles
 
 
+def off_tick_bars(candles: pd.DataFrame, tick_size: float, symbol: str, path: str) -> int:
+    """How many bars of ``candles`` have a price finer than the pair's tick (Kraken's ticks were finer in past years,
+    so they are counted and reported, not refused); a price below one tick is no price of this pair (another
+    pair's file, a scaled export: every fill would round to 0 or to a multiple of the price) and raises."""
+    prices = candles[list(PRICE_COLUMNS)].to_numpy(dtype="float64")
+    below = (prices < tick_size).any(axis=1)
+    if below.any():
+        i = int(np.flatnonzero(below)[0])
+        raise DataError(f"price {prices[i].min():g} at {candles.index[i]} is below {symbol}'s tick {tick_size:g}: "
+                        f"is this the file of another pair? (and {int(below.sum()) - 1} more such bars)", path)
+    steps = prices / tick_size
+    return int((np.abs(steps - np.round(steps)) > 1e-6 + 1e-9 * steps).any(axis=1).sum())
+
+
 def infer_timeframe(index: pd.DatetimeIndex) -> pd.Timedelta:
     """The most common spacing of ``index`` (the regular bar size of a file with some gaps)."""
     if len(index) < 2:
@@ -149,10 +164,14 @@ def infer_timeframe(index: pd.DatetimeIndex) -> pd.Timedelta:
 def fill_gaps(candles: pd.DataFrame, path: str, timeframe: pd.Timedelta | None, gaps: GapPolicy) -> pd.DataFrame:
     """Put ``candles`` (sorted, unique) on a regular grid, filling gaps as the policy allows."""
     tf = timeframe or infer_timeframe(candles.index)
-    offsets = (candles.index - candles.index[0]) % tf
-    misaligned = np.asarray(offsets != pd.Timedelta(0))
+    # Kraken's candles start on the UTC grid of their size (a 1h candle on the hour, 4h at 00:00, 04:00, ...): a
+    # file shifted off it, or with fractional-second stamps, is another clock's data, not a Kraken candle
+    origin = pd.Timestamp(0) if pd.Timedelta(days=1) % tf == pd.Timedelta(0) else candles.index[0]
+    misaligned = np.asarray((candles.index - origin) % tf != pd.Timedelta(0))
+    size = timeframe_name(tf)
     _fail(path, candles.reset_index(), misaligned,
-          lambda i: f"timestamp {candles.index[i]} is not on the {tf} grid of this file")
+          lambda i: f"timestamp {candles.index[i]} is not on the {size} grid of this file (a {size} candle starts "
+                    f"at a whole multiple of {size} from {origin:%Y-%m-%d %H:%M} UTC)")
     missing = (candles.index.to_series().diff() / tf - 1).fillna(0).astype("int64").to_numpy()
     if gaps.on_larger_gap == "error":
         too_long = missing > gaps.max_fill

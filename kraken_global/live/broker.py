@@ -29,6 +29,7 @@ from datetime import datetime
 
 import backtrader as bt
 
+from kraken_global.alerts import event_extra
 from kraken_global.exposure import allowed_buy_size, is_limited
 from kraken_global.live.errors import LiveError, OrderRejected, UnknownOrderError
 from kraken_global.live.risk import RiskGuard, RiskLimits
@@ -411,7 +412,10 @@ class KrakenLiveBroker(bt.broker.BrokerBase):
         if self.risk.observe_equity(when, self.getvalue()):
             log.error("kill switch: equity %.2f fell more than %s%% below the day's start %.2f; cancelling and "
                       "selling everything", self.getvalue(), self.p.risk.max_daily_loss_pct,
-                      self.risk.day_start_equity)
+                      self.risk.day_start_equity,
+                      extra=event_extra("kill_switch", equity=round(self.getvalue(), 2), mode="live",
+                                        limit_pct=self.p.risk.max_daily_loss_pct, bar=when.isoformat(),
+                                        day_start_equity=round(self.risk.day_start_equity, 2)))
             self.flatten()
 
     def _record_flatten_fill(self, data, client_id: str, placed: dict) -> None:

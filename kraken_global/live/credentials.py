@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kraken_global.errors import ConfigError
+from kraken_global.files import read_json_limited
 
 ENV_KEY = "KRAKEN_API_KEY"
 ENV_SECRET = "KRAKEN_API_SECRET"
 DOCKER_SECRETS = Path("/run/secrets")
+MAX_CREDENTIALS_BYTES = 10_000  # a key and a secret are about 150 bytes
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class Credentials:
             raise ConfigError("the API key and secret must be text (JSON strings)")
         if not self.key or not self.secret:
             raise ConfigError("the API key and secret must both be set")
+        if not all("!" <= c <= "~" for c in self.key):  # it travels in an HTTP header: printable ASCII only
+            raise ConfigError("the API key has a character Kraken keys never have (a space, a control or a "
+                              "non-ASCII character): copy it again from Kraken's API settings")
         try:
             base64.b64decode(self.secret, validate=True)
         except (binascii.Error, ValueError):
@@ -63,8 +67,7 @@ def load_credentials(path: Path | None = None, environ: dict[str, str] | None = 
         raise ConfigError(f"credentials file {path} can be read by others (mode {oct(mode & 0o777)}): {fix}")
     if not path.is_file():
         raise ConfigError(f"credentials {path} is not a file: give the JSON file with 'key' and 'secret'")
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        return Credentials(stored["key"], stored["secret"])
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
-        raise ConfigError(f"credentials file {path} must hold JSON with 'key' and 'secret'") from None
+    stored = read_json_limited(path, "credentials file", MAX_CREDENTIALS_BYTES)
+    if not isinstance(stored, dict) or "key" not in stored or "secret" not in stored:
+        raise ConfigError(f"credentials file {path} must hold JSON with 'key' and 'secret'")
+    return Credentials(stored["key"], stored["secret"])

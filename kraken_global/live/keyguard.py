@@ -17,6 +17,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from kraken_global.files import read_limited
 from kraken_global.live.errors import LiveError
 
 DEFAULT_DIRECTORY = Path.home() / ".kraken-global" / "keys"
@@ -49,9 +50,10 @@ class KeyGuard:
         except OSError as exc:
             raise LiveError(f"cannot lock the API key in {self.directory} ({exc.strerror}); set live.key_lock_dir "
                             "to a writable folder") from None
-        try:
-            self._last = int(self.nonce_path.read_text().strip() or 0)
-        except (FileNotFoundError, ValueError):
+        try:  # a FIFO or a device in its place is not waited on
+            text = read_limited(self.nonce_path, "nonce file", 100) if self.nonce_path.exists() else b""
+            self._last = int(text.strip() or 0)
+        except ValueError:  # not a number, or not a file: nonces go on from the clock, which they follow anyway
             self._last = 0
         return self
 

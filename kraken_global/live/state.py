@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kraken_global.errors import ConfigError
+from kraken_global.files import check_regular
 from kraken_global.live.errors import LiveError
 
 FINAL = ("closed", "canceled", "expired", "rejected", "not_placed")
@@ -42,19 +44,44 @@ FILLS_CURSOR = "fills_synced_until"  # meta: exchange time (s) up to which every
 CURSOR_OVERLAP_SECONDS = 2  # read a little before the cursor: trades stamped in the same second
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_state_file(path: Path) -> None:
+    """Refuse, before a session connects anywhere, a ``live.state`` that cannot be the trading state: a folder, a
+    device or FIFO, a path under a file, or a file that is not SQLite (a config given by mistake). Nothing is
+    created or written; a missing file is fine (a first session creates it)."""
+    path = Path(path)
+    if not path.exists():
+        if path.parent.exists() and not path.parent.is_dir():
+            raise ConfigError(f"the trading state {path} is inside {path.parent}, which is a file: live.state or "
+                              "--state must name a SQLite file")
+        return
+    check_regular(path, "the trading state", ConfigError)
+    with open(path, "rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if header and header != SQLITE_HEADER:
+        raise ConfigError(f"the trading state {path} is not a SQLite file (it does not start like one): live.state "
+                          "or --state must name the session's SQLite file, or a path for a new one")
+
+
 class TradingState:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(SCHEMA)
-        for table, column, declaration in ADDED_COLUMNS:
-            columns = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
-            if column not in columns:
-                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        try:  # a wrong path (a folder, another file) is refused before anything is written to it
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(SCHEMA)
+            for table, column, declaration in ADDED_COLUMNS:
+                columns = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
+                if column not in columns:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"the trading state {self.path} cannot be opened as the session's SQLite file "
+                              f"({exc}): live.state or --state must name that file, or a path for a new one") from None
 
     def close(self) -> None:
         self.db.close()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
 import socket
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from kraken_global.alerts import event_extra
 from kraken_global.gating.policy import POLICY_WORD, GatePolicy, parse_policy
 from kraken_global.registry.audit import AuditLog
 from kraken_global.registry.crash import crash_point
@@ -46,6 +48,7 @@ from kraken_global.registry.verification import file_json as _json
 from kraken_global.registry.verification import last_entry as _last
 from kraken_global.registry.verification import replay_approvals
 
+log = logging.getLogger(__name__)
 PROMOTE_WORD = "yes-promote"
 __all__ = ["POLICY_WORD", "PROMOTE_WORD", "ROLLBACK_WORD", "ModelRegistry", "replay_approvals"]
 ROLLBACK_WORD = "yes-rollback"
@@ -316,7 +319,10 @@ class ModelRegistry:
             entry = {"id": candidate_id, "sha256": actual}
             new_state = {"seq": state["seq"] + 1, "approved": entry, "approvals": [*state["approvals"], entry]}
             self._commit("promote", {**entry, "previous": state["approved"]}, new_state)
-            return new_state
+        log.info("model %s approved (sha256 %s) in %s", candidate_id, actual, self.paths.namespace,
+                 extra=event_extra("model_approved", id=candidate_id, sha256=actual, namespace=self.paths.namespace,
+                                   previous=(state["approved"] or {}).get("id")))
+        return new_state
 
     def rollback(self, confirm: str | None) -> dict[str, Any]:
         """Return to the model approved before the current one."""
@@ -337,7 +343,11 @@ class ModelRegistry:
             self.passing_validation(entries, previous["id"], previous["sha256"], self.policy())
             new_state = {"seq": state["seq"] + 1, "approved": previous, "approvals": state["approvals"][:-1]}
             self._commit("rollback", {**previous, "from": state["approved"]}, new_state)
-            return new_state
+        log.warning("model rolled back from %s to %s in %s", state["approved"]["id"], previous["id"],
+                    self.paths.namespace,
+                    extra=event_extra("model_rolled_back", id=previous["id"], sha256=previous["sha256"],
+                                      namespace=self.paths.namespace, rolled_back=state["approved"]["id"]))
+        return new_state
 
     def _commit(self, action: str, details: dict[str, Any], new_state: dict[str, Any]) -> None:
         crash_point(f"{action}:before_next")

@@ -12,7 +12,7 @@ then compares the two on the bars where the session was live.
 
 from __future__ import annotations
 
-import json
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,9 @@ from kraken_global.assembly.results import fills_frame
 from kraken_global.config import BacktestConfig, load_config
 from kraken_global.errors import ConfigError, DataError
 from kraken_global.feeds import NumpyFeed, parse_timeframe
+from kraken_global.feeds.formats import read_raw
 from kraken_global.feeds.sources import load_record
+from kraken_global.files import MB, read_json_limited, read_limited
 from kraken_global.live.feed import replay_fingerprint
 from kraken_global.selection import STRATEGY_NAMES
 
@@ -51,8 +53,9 @@ class SessionRecord:
     def start_value(self) -> float | None:
         """The portfolio value at the session's start (``metrics.json``), when it was written."""
         try:
-            return float(json.loads((self.folder / "metrics.json").read_text())["performance"]["start_value"])
-        except (OSError, ValueError, KeyError, TypeError):
+            metrics = read_json_limited(self.folder / "metrics.json", "metrics file", MAX_SESSION_JSON_BYTES)
+            return float(metrics["performance"]["start_value"])
+        except (ConfigError, ValueError, KeyError, TypeError):
             return None
 
     @property
@@ -77,35 +80,85 @@ def read_session(folder: Path) -> SessionRecord:
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(f"{folder} is not a folder: pass the results folder of a paper or live session")
-    missing = [name for name in SESSION_FILES if not (folder / name).is_file()]
+    missing = [name for name in SESSION_FILES if not (folder / name).exists()]  # a FIFO or folder: said when read
     if missing:
         raise ConfigError(f"{folder} is not a session folder that can be replayed: {', '.join(missing)} missing "
                           "(sessions write them when they end; sessions before the parity report did not)")
-    try:
-        session = json.loads((folder / "session.json").read_text())
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{folder / 'session.json'} is not valid JSON: {exc}") from None
+    session = read_json_limited(folder / "session.json", "session file", MAX_SESSION_JSON_BYTES)
+    if not isinstance(session, dict):
+        raise ConfigError(f"{folder / 'session.json'} is not a session file: it holds no JSON object")
     replay = session.get("replay") or {}
-    if not replay.get("feeds"):
-        raise ConfigError(f"{folder / 'session.json'} has no replay block: the session predates the parity report")
+    _check_replay_block(replay, folder / "session.json")
     if not replay.get("record_candles"):
         raise ConfigError(f"the session in {folder} recorded no candles (live.record_candles was off): "
                           "it cannot be replayed")
     config = load_config(folder / "config.yaml")
-    plan = _read_csv(folder / "plan.csv", "datetime")
-    orders = _read_csv(folder / "orders.csv", "bar")
-    fills = _read_csv(folder / "fills.csv", "dt")
-    return SessionRecord(folder, session.get("mode", "paper"), config, replay, plan, orders, fills,
-                         session.get("feed_statuses") or {})
+    plan = _read_csv(folder / "plan.csv", "datetime", PLAN_COLUMNS, STRATEGY_NAMES)  # empty: not a regime session
+    orders = _read_csv(folder / "orders.csv", "bar", ORDER_KEYS, ("size", "order_id"))
+    fills = _read_csv(folder / "fills.csv", "dt", FILL_KEYS, ("size", "price", "fee", "order_id"))
+    statuses = session.get("feed_statuses") or {}
+    if not isinstance(statuses, dict) or not all(isinstance(v, list) for v in statuses.values()):
+        raise ConfigError(f"{folder / 'session.json'}: feed_statuses is not a list of statuses per pair")
+    return SessionRecord(folder, str(session.get("mode", "paper")), config, replay, plan, orders, fills, statuses)
 
 
-def _read_csv(path: Path, time_column: str) -> pd.DataFrame:
+MAX_SESSION_JSON_BYTES = 100 * MB
+MAX_SESSION_CSV_BYTES = 500 * MB  # a year of 1-minute bars makes a plan.csv of about 100 MB
+# the columns the comparison reads from each file the session wrote (more are allowed)
+PLAN_COLUMNS = ("datetime", "regime", *STRATEGY_NAMES)
+ORDER_KEYS = ("bar", "symbol", "side", "size", "strategy", "order_id", "status")
+FILL_KEYS = ("dt", "order_id", "size", "price", "fee")
+
+
+def _check_replay_block(replay: Any, path: Path) -> None:
+    """The ``replay`` block is what the candles are rebuilt from: its shape is checked before anything is read."""
+    if not isinstance(replay, dict) or not replay.get("feeds"):
+        raise ConfigError(f"{path} has no replay block: the session predates the parity report")
+    feeds = replay["feeds"]
     try:
-        frame = pd.read_csv(path)
+        pd.Timestamp(replay["exchange_time_at_start"])
+        ok = isinstance(feeds, dict) and all(
+            isinstance(feed, dict) and isinstance(feed.get("replayed"), dict)
+            and isinstance(feed["replayed"].get("bars", 0), int) for feed in feeds.values())
+        for feed in feeds.values():
+            for key in ("live_from", "last_bar"):
+                if feed.get(key) is not None:
+                    pd.Timestamp(feed[key])
+            for key in ("first", "last"):
+                if feed["replayed"].get(key) is not None:
+                    pd.Timestamp(feed["replayed"][key])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        ok = False
+    if not ok:
+        raise ConfigError(f"{path}: the replay block is damaged (its feeds, times or bar counts do not read): the "
+                          "session cannot be replayed")
+
+
+def _read_csv(path: Path, time_column: str, required: tuple[str, ...] = (),
+              numeric: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A CSV the session wrote; a file without the ``required`` columns, or with a time or number that does not
+    read, is a :class:`ConfigError` naming the file and the column (a garbage file must not be compared)."""
+    data = read_limited(path, "session file", MAX_SESSION_CSV_BYTES)
+    try:
+        frame = pd.read_csv(io.BytesIO(data))
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} does not parse: {exc}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"{path} does not parse: {' '.join(str(exc).split())}") from None
+    if frame.empty and list(frame.columns) in ([], ["Unnamed: 0"]):  # what pandas writes for an empty frame
+        return pd.DataFrame()
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"{path} is not the file a session writes: no column {', '.join(missing)} (its header is "
+                          f"{', '.join(map(str, frame.columns[:10]))})")
+    for column in numeric:
+        if column in frame and len(frame):
+            values = pd.to_numeric(frame[column], errors="coerce")
+            unreadable = (values.isna() & frame[column].notna()).to_numpy()  # an empty cell is a NaN, as written
+            if unreadable.any():
+                row = int(unreadable.argmax()) + 2  # header line, 1-based
+                raise ConfigError(f"{path}, row {row}: {column} {frame[column].iloc[row - 2]!r} is not a number")
+            frame[column] = values
     if time_column in frame:
         try:
             frame[time_column] = pd.to_datetime(frame[time_column])
@@ -157,13 +210,33 @@ def session_candles(record: SessionRecord) -> dict[str, pd.DataFrame]:
             joined = pd.concat(parts)
             joined = joined[~joined.index.duplicated(keep="last")].sort_index()
             if replay_fingerprint(joined.loc[first:last]) == replayed:
-                candles[symbol] = joined.loc[first:end]
+                # the candles after the replayed history came from the exchange, and the record alone kept them: only
+                # the candles it holds (the loader fills small gaps with flat bars, which no exchange sent)
+                live = recorded[(recorded.index > last) & (recorded.index <= end)][_OHLCV]
+                live = live[live.index.isin(read_raw(path, "ohlcvt")[0]["timestamp"])]
+                _check_live_candles(symbol, live, feed, record_dir)
+                candles[symbol] = pd.concat([joined.loc[first:last], live])
                 break
         else:
             raise DataError(f"the candles of {symbol} the session replayed from {first} to {last} "
                             f"({replayed['bars']} bars) cannot be rebuilt as they were: data.directory or the record "
                             f"{record_dir} changed since the session")
     return candles
+
+
+def _check_live_candles(symbol: str, live: pd.DataFrame, feed: dict[str, Any], record_dir: Path) -> None:
+    """Every candle the session received after its replayed history must be in the record: a record that missed
+    some (not written, cut, replaced) cannot rebuild the session, and comparing against the candles that are left
+    (or local files' candles in their place) would report differences the session never had. Sessions that did
+    not count their live candles are held to the record's end only (checked by the caller)."""
+    expected = feed.get("live_bars")
+    if not isinstance(expected, int):
+        return
+    found = len(live)
+    if found != expected:
+        raise DataError(f"the candle record of {symbol} holds {found} of the {expected} candles the session received "
+                        f"after its replayed history (to {feed.get('last_bar')}): the session cannot be rebuilt (were "
+                        "its candles recorded? its log says why not)", str(record_dir))
 
 
 class ReplayFeed(NumpyFeed):

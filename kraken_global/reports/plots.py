@@ -24,8 +24,8 @@ def plot_report(result: BacktestResult, path: Path) -> None:
     if "baseline_value" in equity:
         top.plot(equity.index, equity["baseline_value"], label="baseline (SMA trend)", linewidth=1.0, alpha=0.8)
     if "benchmark_value" in equity:
-        top.plot(equity.index, equity["benchmark_value"], label=f"buy & hold {result.config.universe.benchmark}",
-                 linewidth=1.0, alpha=0.8)
+        top.plot(equity.index, equity["benchmark_value"], linewidth=1.0, alpha=0.8,
+                 label=f"buy & hold {result.config.universe.benchmark_symbol()}")
     top.set_yscale("log")
     top.set_ylabel("portfolio value (USD, log)")
     top.legend(loc="upper left")

@@ -125,6 +125,7 @@ def notes(result: BacktestResult) -> list[str]:
         if warmup.get("missing_days"):
             lines.append(f"warning: the data lacks {warmup['missing_days']:g} days of history before "
                          f"{warmup['evaluation_start']} for the warm-up; the first bars of the period are warm-up")
+    lines += [f"warning: {notice}" for notice in run.get("notices", [])]
     bench = m.get("benchmark") or {}
     if bench and not bench.get("available", False):
         lines.append(f"buy & hold benchmark: {bench.get('symbol')} has no data in this run "

@@ -19,6 +19,7 @@ from kraken_global.assembly.cerebro import (
     build_cerebro,
     check_model_applies,
     check_warmup,
+    data_notices,
     require_data,
 )
 from kraken_global.assembly.regime_system import build_plan, regime_label
@@ -103,6 +104,8 @@ def run_backtest(config: BacktestConfig, on_progress: Callable[[int, int], None]
         "warmup": warmup.as_dict(),
         "filled_gap_bars": {s: int(f.attrs.get("filled_bars", 0)) for s, f in data.candles.items()},
         "repaired_bars": {s: int(f.attrs.get("repaired_bars", 0)) for s, f in data.candles.items()},
+        "off_tick_bars": dict(data.off_tick),
+        "notices": data_notices(config, data),
         "seed": config.run.seed,
     }
     metrics["model"] = model_used

@@ -4,7 +4,10 @@
 the sleeves, so it sees the bar's final plan and orders). On each bar it updates the session's
 :class:`~kraken_global.sessions.status.StatusBoard` (every bar once LIVE; every 100th while replaying history) and,
 on live bars, logs one heartbeat line: time, feed status, regime, value, cash, positions and the day's P&L. Order,
-fill and rejection lines come from the brokers, which see them first.
+fill and rejection lines come from the brokers, which see them first. On live bars it also feeds the dashboard's
+:class:`~kraken_global.sessions.journal.SessionJournal` (value, buy-and-hold, regime, fills), lets the capital
+ramp observe the bar (:mod:`~kraken_global.sessions.ramp`) and, when a UTC day ends, logs its summary with
+``kg_event="daily_summary"`` (an alert when alerts are on).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any
 
 import backtrader as bt
 
+from kraken_global.alerts import event_extra
+from kraken_global.sessions.journal import SessionJournal
 from kraken_global.sessions.status import StatusBoard
 from kraken_global.strategies.base import OnePortfolio
 
@@ -32,13 +37,24 @@ def open_orders(broker) -> list[dict[str, Any]]:
 
 
 class SessionMonitor(OnePortfolio, bt.Strategy):
-    """``board``: the status to keep current (None: log only). :attr:`values`: portfolio value per live bar."""
+    """``board``: the status to keep current (None: log only); ``journal``: the dashboard's history; ``ramp``: the
+    capital ramp; ``controls``: the operator's controls (their state is published); ``benchmark``: the pair held
+    by the buy-and-hold line. :attr:`values`, :attr:`benchmark_values`, :attr:`regimes`: per live bar."""
 
-    params = (("board", None),)
+    params = (("board", None), ("journal", None), ("ramp", None), ("controls", None), ("benchmark", None))
     trades = False
 
     def __init__(self) -> None:
         self.board: StatusBoard = self.p.board
+        self.journal: SessionJournal | None = self.p.journal
+        self.benchmark_data = self.getdatabyname(self.p.benchmark) if self.p.benchmark in self.env.datasbyname \
+            else None
+        self.benchmark_units: float | None = None
+        self.benchmark_values: dict = {}
+        self.regimes: dict = {}
+        self.fills_seen = 0
+        self.day_fills = 0
+        self.last_value: float | None = None
         self.feed = "DELAYED"
         self.link = "ok"
         self.live_bars = 0
@@ -61,6 +77,8 @@ class SessionMonitor(OnePortfolio, bt.Strategy):
 
     def start(self) -> None:
         self.keeper = next((s for s in self.env.runningstrats if hasattr(s, "detector") and hasattr(s, "rows")), None)
+        if hasattr(self.broker, "session_owner"):
+            self.broker.session_owner = self  # owns the orders the session places itself (a flatten)
 
     def prenext(self) -> None:
         self.next()
@@ -75,9 +93,12 @@ class SessionMonitor(OnePortfolio, bt.Strategy):
             if self.session_start_value is None:
                 self.session_start_value = value
             if self.day != when.date():
+                self._day_summary()
                 self.day, self.day_start_value = when.date(), value
             self._plan_changes()
+            self._record(when, value)
             self._heartbeat(when, value)
+            self.last_value = value
         if live or len(self) % REPLAY_EVERY == 0:
             self._publish(when, value)
 
@@ -94,12 +115,48 @@ class SessionMonitor(OnePortfolio, bt.Strategy):
             log.info("slots: %s", ", ".join(f"{k} {v:.2f}" for k, v in slots) or "none (all cash)")
             self.slots = slots
 
+    def _record(self, when, value: float) -> None:
+        """The live bar for the dashboard, the ramp and ``equity.csv``."""
+        fills = getattr(self.broker, "fills", [])
+        new = fills[self.fills_seen:]
+        self.fills_seen = len(fills)
+        self.day_fills += len(new)
+        bench = self.benchmark_data
+        benchmark = None
+        if bench is not None and len(bench) and bench.close[0] > 0:
+            if self.benchmark_units is None:
+                self.benchmark_units = value / bench.close[0]
+            benchmark = self.benchmark_units * bench.close[0]
+        self.benchmark_values[when] = benchmark
+        self.regimes[when] = self.regime
+        if self.journal is not None:
+            self.journal.benchmark_name = self.p.benchmark if bench is not None else None
+            self.journal.add_bar(when, value, benchmark, self.regime)
+            self.journal.add_fills(new)
+        if self.p.ramp is not None:
+            self.p.ramp.observe(when, value, getattr(self.broker, "kill_switch_trips", 0), fills)
+
+    def _day_summary(self) -> None:
+        """The UTC day that just ended (the first live day has no summary before its end)."""
+        if self.day is None or self.last_value is None:
+            return
+        pnl = self.last_value - self.day_start_value
+        log.info("day %s: value %.2f USD, P&L %+.2f USD, %d fills", self.day, self.last_value, pnl, self.day_fills,
+                 extra=event_extra("daily_summary", day=str(self.day), value=round(self.last_value, 2),
+                                   day_pnl=round(pnl, 2), fills=self.day_fills,
+                                   session_pnl=round(self.last_value - self.session_start_value, 2)))
+        self.day_fills = 0
+
     def _positions(self) -> dict[str, dict[str, float]]:
         held = {}
         for data in self.datas:
-            size = self.broker.getposition(data).size
+            position = self.broker.getposition(data)
+            size = position.size
             if abs(size) > 1e-12 and len(data):
-                held[data._name] = {"size": size, "value": size * data.close[0]}
+                close = data.close[0]
+                held[data._name] = {"size": size, "value": size * close, "price": close,
+                                    "cost_price": position.price,
+                                    "pnl": size * (close - position.price) if position.price else None}
         return held
 
     def _heartbeat(self, when, value: float) -> None:
@@ -112,6 +169,10 @@ class SessionMonitor(OnePortfolio, bt.Strategy):
         if self.board is None:
             return
         values: dict[str, Any] = {"feed": self.feed, "link": self.link, "live_bars": self.live_bars}
+        if self.p.controls is not None:
+            values["controls"] = self.p.controls.state()
+        if self.p.ramp is not None:
+            values["ramp"] = self.p.ramp.status()
         if when is not None:
             broker = self.broker
             values.update(

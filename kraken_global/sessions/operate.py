@@ -2,23 +2,29 @@
 
 The session's folder is ``<live.results>/<mode>-<UTC start time>`` (or ``--out``): never a backtest's folder, never
 another session's. It holds ``status.json`` from the first second (``kraken-global status`` reads it), the result
-files when the session ends, and the log's path. SIGINT and SIGTERM end the session cleanly (exit 0, every file
-written); a second one leaves at once (exit 130, the SQLite state consistent, the result files not written).
+files when the session ends, the log's path and ``audit.jsonl`` (what operators and the capital ramp did). SIGINT and
+SIGTERM end the session cleanly (exit 0, every file written); a second one leaves at once (exit 130, the SQLite state
+consistent, the result files not written). Around the session: its alerts (``alerts``, with ``session_start`` and
+``session_stop``), the read-only status endpoint and the dashboard (``--dashboard PORT``, its controls only with a
+token).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+from kraken_global.alerts import event_extra
 from kraken_global.errors import ConfigError
 from kraken_global.sessions.status import StatusBoard, format_status, latest_session, read_status
 
 log = logging.getLogger("kraken_global.session")
 EXIT_OK, EXIT_STOPPED_AT_ONCE = 0, 130
+TOKEN_VARIABLE = "KG_DASHBOARD_TOKEN"
 SHORT_DAYS = 30
 
 
@@ -38,36 +44,61 @@ def session_folder(args: argparse.Namespace, results: Path, stamp: str) -> Path:
 
 
 def run_session(args: argparse.Namespace, config) -> int:
+    from kraken_global.alerts.setup import install_alerts, remove_alerts
     from kraken_global.live.errors import TemporaryError
     from kraken_global.live.logs import configure_session_logging
+    from kraken_global.sessions.audit_trail import AuditTrail
+    from kraken_global.sessions.controls import SessionControls
+    from kraken_global.sessions.dashboard.server import check_binding, check_token
     from kraken_global.sessions.session import SessionRunner, write_session
     from kraken_global.sessions.stop import StopNow, StopRequest, stop_on_signals
 
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out = session_folder(args, config.live.results, stamp)
     stop = StopRequest()
-    runner = SessionRunner(config, args.mode, stop=stop)
+    token = check_token(getattr(args, "dashboard_token", None) or os.environ.get(TOKEN_VARIABLE))
+    dashboard_port = args.dashboard if getattr(args, "dashboard", None) is not None else config.live.dashboard.port
+    if dashboard_port is not None:  # refused before anything starts
+        check_binding(getattr(args, "dashboard_host", None) or config.live.dashboard.host, token)
+    trail = AuditTrail(out)
+    controls = SessionControls(stop, trail) if token and dashboard_port is not None else None
+    runner = SessionRunner(config, args.mode, stop=stop, controls=controls, trail=trail)
     secrets = [runner.credentials.key, runner.credentials.secret] if runner.credentials else []
-    log_file = configure_session_logging(config.live.logs, args.mode, secrets, quiet=args.quiet, stamp=stamp)
+    log_file = configure_session_logging(config.live.logs, args.mode, [*secrets, token], quiet=args.quiet,
+                                         stamp=stamp)
+    alerts = install_alerts(config.alerts, [*secrets, token or ""], session=out.name)
     exchange = config.live.api_url or "https://api.kraken.com"
     board = StatusBoard(out, mode=args.mode, exchange=exchange, model=runner.approved.get("id"), results=str(out),
                         log=str(log_file), feed="STARTING", link="connecting", poll_seconds=config.live.poll_seconds)
     board.update()
     runner.board = board
-    server = _status_server(board, config.live.status_port, config.live.status_host)
+    servers = []
+    ending = "failed"
     try:
+        try:
+            servers.append(_status_server(board, config.live.status_port, config.live.status_host))
+            if dashboard_port is not None:
+                servers.append(_dashboard(args, config, runner, board, controls, out, dashboard_port, token))
+        except ConfigError as exc:  # a busy port: the session never started
+            board.update(state="failed", ended=str(exc))
+            raise
+        log.info("%s session started against %s; results and status.json in %s; stop with Ctrl-C or SIGTERM (the "
+                 "bar is finished, every result file written)", args.mode, exchange, out,
+                 extra=event_extra("session_start", mode=args.mode, exchange=exchange, session=out.name,
+                                   model=runner.approved.get("id")))
         with stop_on_signals(stop):
-            log.info("results and status.json in %s; stop with Ctrl-C or SIGTERM (the bar is finished, every "
-                     "result file written)", out)
             try:
                 result = runner.run()
                 write_session(result, out, plot=config.run.plot)
             except TemporaryError as exc:
                 board.update(state="failed", ended=f"exchange unreachable: {exc}", link="down")
+                log.error("cannot reach the exchange at %s: %s", exchange, exc,
+                          extra=event_extra("exchange_unreachable", exchange=exchange, when="start"))
                 raise ConfigError(f"cannot reach the exchange at {exchange}: {exc}. Is it running and reachable? "
                                   f"(the emulator: .venv/bin/kraken-global emulator; else check live.api_url and the "
                                   f"network)") from None
             except StopNow:
+                ending = "stopped at once"
                 board.update(state="stopped", ended="second stop signal: left at once; result files not (all) "
                                                     "written")
                 print(f"stopped at once; the trading state is consistent; result files in {out} are not complete",
@@ -76,11 +107,15 @@ def run_session(args: argparse.Namespace, config) -> int:
             except Exception as exc:
                 board.update(state="failed", ended=f"{type(exc).__name__}: {exc}")
                 raise
-            board.update(state="stopped" if result.stopped else "finished",
-                         ended="stop signal" if result.stopped else "session bounds reached")
+            ending = "stopped" if result.stopped else "finished"
+            board.update(state=ending, ended=_stop_reason(stop) if result.stopped else "session bounds reached")
     finally:
-        if server is not None:
-            server.shutdown()
+        for server in servers:
+            if server is not None:
+                server.shutdown()
+        log.info("%s session %s", args.mode, ending,
+                 extra=event_extra("session_stop", mode=args.mode, session=out.name, state=ending))
+        remove_alerts(alerts)
     print(session_summary(args.mode, result, out, log_file), flush=True)
     if getattr(args, "shadow", None):
         from kraken_global.replay.shadow import run_shadow
@@ -103,6 +138,38 @@ def session_summary(mode: str, result, out: Path, log_file: Path) -> str:
                      f"max drawdown {perf['max_drawdown_pct']:.2f}%")
     lines += [f"  results in {out}/, log in {log_file}", f"next: .venv/bin/kraken-global status {out}"]
     return "\n".join(lines)
+
+
+def _stop_reason(stop) -> str:
+    return "stop signal" if stop.reason in ("SIGINT", "SIGTERM", "") else stop.reason
+
+
+def _dashboard(args: argparse.Namespace, config, runner, board: StatusBoard, controls, out: Path, port: int,
+               token: str | None):
+    """Serve the dashboard; its address goes to the log and to ``status.json`` (never the token)."""
+    from kraken_global.registry.errors import RegistryError
+    from kraken_global.sessions.dashboard.live import LiveSource
+    from kraken_global.sessions.dashboard.server import serve_dashboard
+    from kraken_global.sessions.dashboard.views import model_facts
+
+    host = getattr(args, "dashboard_host", None) or config.live.dashboard.host
+    report = None
+    if runner.approved.get("id"):
+        try:
+            report = runner.registry.validation(runner.approved["id"])
+        except RegistryError:
+            report = None
+    live = config.live
+    switch = (f"CancelAllOrdersAfter({live.dead_mans_switch_seconds} s), refreshed every {live.dms_refresh_seconds:g} s"
+              if args.mode == "live" else "not used (paper)")
+    source = LiveSource(board, runner.journal, out, controls, model_facts(runner.approved, report), switch)
+    server = serve_dashboard(source, port, host, token)
+    url = f"http://{host}:{server.server_address[1]}/"
+    board.update(dashboard=url)
+    log.info("dashboard on %s (controls %s)", url,
+             "on: the token is needed for each action" if controls is not None else
+             f"off: start with --dashboard-token or {TOKEN_VARIABLE} to pause, resume, stop or flatten from it")
+    return server
 
 
 def _status_server(board: StatusBoard, port: int | None, host: str):

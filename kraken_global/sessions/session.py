@@ -13,10 +13,12 @@ verifies. Both:
 - start a retraining job at each downtime when ``live.retrain`` is on (a candidate and its gates; never a
   promotion);
 - keep ``status.json`` in the results folder current (:class:`SessionMonitor`, :class:`StatusBoard`) and log a
-  heartbeat per live bar;
+  heartbeat per live bar; feed the dashboard's journal; apply the operator's controls and the capital ramp's cap
+  in the broker (:mod:`.brokers`); give paper the live daily-loss kill switch;
 - end cleanly on a :class:`StopRequest` (the first SIGINT/SIGTERM) as after ``max_bars``: the current bar is
-  finished, then ``metrics.json``, ``fills.csv``, ``plan.csv``, ``session.json`` (reconciliation, feed statuses)
-  and ``report.png`` are written to the results folder.
+  finished, then ``metrics.json``, ``fills.csv``, ``plan.csv``, ``equity.csv`` (value, drawdown, buy-and-hold
+  and regime per live bar), ``session.json`` (reconciliation, feed statuses) and ``report.png`` are written to the
+  results folder.
 - record what ``kraken-global parity`` needs to replay the session through the backtest: ``orders.csv`` (every
   order with the bar it was decided on), ``config.yaml`` and session.json's ``replay`` block (exchange time at
   start, seed, model, candle record, per pair the replayed candles' fingerprint and the first live bar).
@@ -42,7 +44,6 @@ from kraken_global.config import BacktestConfig, dump_config
 from kraken_global.errors import ConfigError, DataError
 from kraken_global.feeds import parse_timeframe
 from kraken_global.feeds.sources import load_record
-from kraken_global.live.broker import KrakenLiveBroker
 from kraken_global.live.credentials import Credentials, load_credentials
 from kraken_global.live.exchange_rules import exchange_universe
 from kraken_global.live.feed import KrakenLiveFeed
@@ -55,8 +56,13 @@ from kraken_global.ml.operating_point import OPERATING_KEYS, bind_operating_poin
 from kraken_global.ml.retraining import DowntimeRetrainer, RetrainJob, load_trading_model
 from kraken_global.registry import ModelRegistry
 from kraken_global.selection import RegimeSelector
+from kraken_global.sessions.audit_trail import AuditTrail
+from kraken_global.sessions.brokers import SessionLiveBroker, SessionPaperBroker
+from kraken_global.sessions.controls import SessionControls
+from kraken_global.sessions.journal import SessionJournal
 from kraken_global.sessions.live_plan import FEATURE_WINDOW, LivePlanKeeper
 from kraken_global.sessions.monitor import SessionMonitor
+from kraken_global.sessions.ramp import CapitalRamp, capital_cap
 from kraken_global.sessions.status import StatusBoard
 from kraken_global.sessions.stop import StopRequest
 from kraken_global.strategies import STRATEGIES
@@ -80,6 +86,7 @@ class SessionResult:
     replay: dict[str, Any] = field(default_factory=dict)
     equity: pd.Series | None = None
     stopped: bool = False
+    journal: pd.DataFrame | None = None  # per live bar: value, drawdown_pct, benchmark_value, regime
 
 
 def open_store(config: BacktestConfig, credentials: Credentials | None) -> KrakenStore:
@@ -143,11 +150,16 @@ class SessionRunner:
 
     def __init__(self, config: BacktestConfig, mode: Mode, credentials: Credentials | None = None,
                  registry: ModelRegistry | None = None, stop: StopRequest | None = None,
-                 board: StatusBoard | None = None) -> None:
-        """``stop``: ends the session cleanly when requested; ``board``: the status file to keep current."""
+                 board: StatusBoard | None = None, controls: SessionControls | None = None,
+                 trail: AuditTrail | None = None) -> None:
+        """``stop``: ends the session cleanly when requested; ``board``: the status file to keep current;
+        ``controls``: the operator's (dashboard's) pause and flatten; ``trail``: the session's audit trail."""
         self.config = config
         self.stop = stop or StopRequest()
         self.board = board
+        self.controls = controls
+        self.trail = trail
+        self.journal = SessionJournal()
         self.mode = mode
         self.registry = registry or ModelRegistry(config.ml.artifacts, config.ml.namespace)
         self.model = None
@@ -163,6 +175,10 @@ class SessionRunner:
         self.state: TradingState | None = None
         self.retrain_job: RetrainJob | None = None
         self.started_at: pd.Timestamp | None = None
+        self.ramp: CapitalRamp | None = None
+        self.broker = None  # the session's broker, once built
+        if config.live.capital.ramp.enabled:  # its state is read now: a damaged file refuses before any trading
+            self.ramp = CapitalRamp(config.live.capital, mode, config.broker.slippage_bps, trail)
 
     def build(self, store: KrakenStore) -> bt.Cerebro:
         config = self.config
@@ -171,13 +187,16 @@ class SessionRunner:
         if self.mode == "live":
             config.live.state.parent.mkdir(parents=True, exist_ok=True)
             self.state = TradingState(config.live.state)
-            cerebro.broker = KrakenLiveBroker(
+            cerebro.broker = SessionLiveBroker(
                 store=store, state=self.state, universe=universe, risk=config.live.risk.limits(),
                 schedule=config.schedule.schedule(), sync_seconds=config.live.sync_seconds,
                 dead_mans_switch_seconds=config.live.dead_mans_switch_seconds,
                 dms_refresh_seconds=config.live.dms_refresh_seconds, max_pair_share=config.broker.max_pair_share)
         else:
-            cerebro.broker = paper_broker(config, universe)
+            cerebro.broker = paper_broker(config, universe, SessionPaperBroker, risk=config.live.risk.limits())
+        self.broker = cerebro.broker
+        cerebro.broker.controls = self.controls
+        cerebro.broker.capital_cap = capital_cap(config.live.capital, self.ramp)
         now = self.started_at = _exchange_now(store)
         history = local_history(config, now)
         listed = set(store.client.markets or {})
@@ -217,7 +236,8 @@ class SessionRunner:
             self.retrain_job = RetrainJob(with_record(config), self.registry, background=True,
                                           skip_while_running=True)
             cerebro.addstrategy(DowntimeRetrainer, job=self.retrain_job)
-        cerebro.addstrategy(SessionMonitor, board=self.board)
+        cerebro.addstrategy(SessionMonitor, board=self.board, journal=self.journal, ramp=self.ramp,
+                            controls=self.controls, benchmark=config.universe.benchmark)
         add_standard_analyzers(cerebro, config, evaluation_start=now.to_pydatetime())  # figures cover the session only
         cerebro.addanalyzer(OrderLog, _name="orders")
         return cerebro
@@ -259,7 +279,7 @@ class SessionRunner:
         equity = pd.Series(monitor.values, dtype="float64") if monitor is not None and monitor.values else None
         return SessionResult(self.mode, metrics, fills_frame(broker), plan, reconciliation, statuses, retraining,
                              orders=orders_frame(trading), config=self.config, replay=self._replay(cerebro),
-                             equity=equity, stopped=self.stop.stopped)
+                             equity=equity, stopped=self.stop.stopped, journal=_journal_frame(monitor, equity))
 
     def _replay(self, cerebro: bt.Cerebro) -> dict[str, Any]:
         """What the parity report needs to replay this session through the backtest."""
@@ -269,7 +289,20 @@ class SessionRunner:
                 "record_candles": str(Path(record).resolve()) if record is not None else None,
                 "timeframe": self.config.data.timeframe,
                 "feeds": {d._name: {"replayed": d.replayed, "live_from": str(d.live_from) if d.live_from else None,
-                                    "last_bar": str(d.last_bar) if d.last_bar else None} for d in cerebro.datas}}
+                                    "last_bar": str(d.last_bar) if d.last_bar else None,
+                                    "live_bars": d.live_bars} for d in cerebro.datas}}
+
+
+def _journal_frame(monitor: SessionMonitor | None, equity: pd.Series | None) -> pd.DataFrame | None:
+    """``equity.csv`` of a session: the backtest's columns (value, drawdown, buy-and-hold) plus the regime."""
+    if monitor is None or equity is None:
+        return None
+    frame = pd.DataFrame({"value": equity})
+    frame["drawdown_pct"] = (1 - frame["value"] / frame["value"].cummax()) * 100
+    frame["benchmark_value"] = pd.Series(monitor.benchmark_values, dtype="float64")
+    frame["regime"] = pd.Series(monitor.regimes, dtype="object")
+    frame.index.name = "datetime"
+    return frame
 
 
 def write_session(result: SessionResult, out: Path, plot: bool = True) -> Path:
@@ -278,6 +311,8 @@ def write_session(result: SessionResult, out: Path, plot: bool = True) -> Path:
     result.fills.to_csv(out / "fills.csv", index=False)
     result.plan.to_csv(out / "plan.csv")
     result.orders.to_csv(out / "orders.csv", index=False)
+    if result.journal is not None:
+        result.journal.to_csv(out / "equity.csv")
     if result.config is not None:
         (out / "config.yaml").write_text(dump_config(result.config))
     (out / "session.json").write_text(json.dumps(

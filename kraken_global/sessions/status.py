@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import reprlib
 import tempfile
 import threading
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kraken_global.errors import ConfigError
+from kraken_global.files import read_json_limited
 
 STATUS_FILE = "status.json"
 RUNNING, STOPPING = "running", "stopping"
@@ -91,16 +93,53 @@ def latest_session(results: Path) -> Path:
     return found[0]
 
 
+MAX_STATUS_BYTES = 10_000_000  # a status names positions and open orders: kilobytes, not megabytes
+
+_TEXT, _NUMBER, _WHOLE = (str,), (int, float), (int,)
+# what each field of the file holds (None is allowed everywhere but in "state"): a file that says otherwise was
+# not written by a session, and is refused rather than shown wrong
+_FIELDS: dict[str, tuple[type, ...]] = {
+    "state": _TEXT, "mode": _TEXT, "ended": _TEXT, "last_bar": _TEXT, "feed": _TEXT, "link": _TEXT,
+    "exchange": _TEXT, "model": _TEXT, "regime": _TEXT, "updated_at": _TEXT, "started_at": _TEXT,
+    "results": _TEXT, "log": _TEXT, "pid": _WHOLE, "live_bars": _WHOLE, "fills": _WHOLE, "rejections": _WHOLE,
+    "value": _NUMBER, "cash": _NUMBER, "day_pnl": _NUMBER, "session_pnl": _NUMBER, "positions": (dict,),
+    "open_orders": (list,),
+}
+_POSITION = {"size": _NUMBER, "value": _NUMBER}
+_SHORT = reprlib.Repr()  # a wrong value quoted in one line, shortened
+_SHORT.maxstring = _SHORT.maxother = 60
+_ORDER = {"side": _TEXT, "symbol": _TEXT, "size": _NUMBER, "id": (str, int)}
+
+
+def _shape_problem(status: Any) -> str | None:
+    """What in ``status`` a session would never have written (None: nothing)."""
+    if not isinstance(status, dict) or not isinstance(status.get("state"), str):
+        return "it is not a JSON object with a \"state\""
+
+    def wrong(value: Any, types: tuple[type, ...]) -> bool:
+        return value is not None and (isinstance(value, bool) or not isinstance(value, types))
+
+    for key, types in _FIELDS.items():
+        if wrong(status.get(key), types):
+            return f"{key} is {_SHORT.repr(status[key])}"
+    for symbol, position in (status.get("positions") or {}).items():
+        if not isinstance(position, dict) or any(wrong(position.get(k), t) or k not in position
+                                                  for k, t in _POSITION.items()):
+            return f"the position of {_SHORT.repr(symbol)} is {_SHORT.repr(position)}"
+    for order in status.get("open_orders") or []:
+        if not isinstance(order, dict) or any(wrong(order.get(k), t) or k not in order for k, t in _ORDER.items()):
+            return f"an open order is {_SHORT.repr(order)}"
+    return None
+
+
 def read_status(session: Path) -> dict[str, Any]:
     path = session / STATUS_FILE if session.is_dir() else session
-    try:
-        status = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path} does not exist: is {session} a session folder?") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read the status file {path}: {exc}") from None
-    if not isinstance(status, dict) or "state" not in status:
-        raise ConfigError(f"{path} is not a session status file")
+    if not path.exists():
+        raise ConfigError(f"{path} does not exist: is {session} a session folder?")
+    status = read_json_limited(path, "status file", MAX_STATUS_BYTES)
+    problem = _shape_problem(status)
+    if problem:
+        raise ConfigError(f"{path} is not a session status file: {problem}")
     if status["state"] in (RUNNING, STOPPING) and not _alive(status.get("pid")):
         status["state"] = "gone (the process ended without writing its last status)"
     return status
@@ -116,6 +155,10 @@ def _alive(pid: Any) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def number_of(value: Any) -> str:
+    return f"{value:,.2f}" if isinstance(value, int | float) else "-"
 
 
 def format_status(status: dict[str, Any], session: Path) -> str:
@@ -143,7 +186,18 @@ def format_status(status: dict[str, Any], session: Path) -> str:
     open_orders = status.get("open_orders") or []
     lines.append("  open orders  " + (", ".join(f"{o['side']} {o['symbol']} {o['size']:g} ({o['id']})"
                                                 for o in open_orders) or "none"))
-    for key, label in (("results", "results"), ("log", "log")):
+    controls = status.get("controls") or {}
+    if controls.get("paused"):
+        lines.append("  controls     new entries PAUSED from the dashboard (resume there)")
+    if controls.get("failed"):
+        lines.append(f"  controls     {controls['failed']}")
+    ramp = status.get("ramp")
+    if ramp:
+        following = (f"next {ramp['next_share'] * 100:g}% after {ramp['next_step_at']} if the step stays clean"
+                     if ramp.get("next_share") is not None else "at its top")
+        lines.append(f"  ramp         {ramp['share'] * 100:g}% of {number_of(ramp.get('base_usd'))} USD = cap "
+                     f"{number_of(ramp.get('cap_usd'))} USD (step {ramp['step']} of {ramp['steps']}); {following}")
+    for key, label in (("results", "results"), ("dashboard", "dashboard"), ("log", "log")):
         if status.get(key):
             lines.append(f"  {label:<12} {status[key]}")
     return "\n".join(lines)
