@@ -72,6 +72,8 @@ kg_run() {
     fi
   fi
   [[ -n "${KG_DASHBOARD_TOKEN:-}" ]] && docker_options+=(--env KG_DASHBOARD_TOKEN)
+  [[ -n "${KG_USER:-}" || $(id -u) != 0 ]] \
+    || echo "$(basename "$0"): the container runs as root (you are root): set KG_USER=uid:gid to run it as a user" >&2
   exec docker run --rm --init --read-only --tmpfs /tmp --user "${KG_USER:-$(id -u):$(id -g)}" \
     --name "${KG_NAME:-kraken-global-$mode}" ${network[@]+"${network[@]}"} ${publish[@]+"${publish[@]}"} \
     "${mounts[@]}" ${docker_options[@]+"${docker_options[@]}"} "${KG_IMAGE:-kraken-global}" \

@@ -101,9 +101,9 @@ _TEXT, _NUMBER, _WHOLE = (str,), (int, float), (int,)
 _FIELDS: dict[str, tuple[type, ...]] = {
     "state": _TEXT, "mode": _TEXT, "ended": _TEXT, "last_bar": _TEXT, "feed": _TEXT, "link": _TEXT,
     "exchange": _TEXT, "model": _TEXT, "regime": _TEXT, "updated_at": _TEXT, "started_at": _TEXT,
-    "results": _TEXT, "log": _TEXT, "pid": _WHOLE, "live_bars": _WHOLE, "fills": _WHOLE, "rejections": _WHOLE,
-    "value": _NUMBER, "cash": _NUMBER, "day_pnl": _NUMBER, "session_pnl": _NUMBER, "positions": (dict,),
-    "open_orders": (list,),
+    "results": _TEXT, "log": _TEXT, "polled_at": _TEXT, "pid": _WHOLE, "live_bars": _WHOLE, "fills": _WHOLE,
+    "rejections": _WHOLE, "poll_seconds": _NUMBER, "value": _NUMBER, "cash": _NUMBER, "day_pnl": _NUMBER,
+    "session_pnl": _NUMBER, "positions": (dict,), "open_orders": (list,),
 }
 _POSITION = {"size": _NUMBER, "value": _NUMBER}
 _SHORT = reprlib.Repr()  # a wrong value quoted in one line, shortened
