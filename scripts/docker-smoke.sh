@@ -128,6 +128,8 @@ curl -fsS "http://127.0.0.1:$dashboard_port/" | grep -q "<title>kraken-global</t
   || fail "the dashboard is not served on the published 127.0.0.1:$dashboard_port"
 who=$(docker exec "$prefix-paper" sh -c 'echo "uid $(id -u), HOME $HOME"; getent passwd "$(id -u)" || true')
 [[ $who == "uid ${user%%:*}, HOME /" ]] || fail "the session runs as: $who"
+[[ $(docker inspect --format '{{.HostConfig.ReadonlyRootfs}}' "$prefix-paper") == true ]] \
+  || fail "the paper container's root filesystem is writable"
 stop_cleanly "$prefix-paper" "$paper" "$home/results/paper"
 replayed=$(sed -n 's/.*"bars": \([0-9]*\).*/\1/p' "$home/results/paper/session.json" | sort -n | head -1)
 (( ${replayed:-0} > 720 )) || fail "the paper session replayed ${replayed:-no} bars: not the history mount"
@@ -191,4 +193,5 @@ stop_cleanly "$prefix-live" "$live" "$home/results/live-restarted"
 second=$(floor)
 (( second > first )) || fail "the nonce floor did not grow across the restart ($first -> $second)"
 ok "nonce floor kept in the locks volume across --rm and a restart: $ahead -> $first -> $second (without it: refused)"
-echo "OK: the image runs paper and live for real: results in $home/results (removed at exit unless KG_SMOKE_KEEP=1)"
+echo "OK: the image runs paper and live for real, in $SECONDS s with the build: results in $home/results (removed" \
+  "at exit unless KG_SMOKE_KEEP=1)"
