@@ -174,6 +174,7 @@ def test_the_emulator_controls_refuse_nonsense_with_one_line(shared, path, body,
     (["--permissions", "withdraw"], "unknown API-key permission withdraw"),
     (["--fees", "free"], "--fees must be one of"), (["--fills", "instant"], "--fills must be one of"),
     (["--clock-skew", "nan"], "--clock-skew must be finite"), (["--clock-skew", "7200"], "<= 3600"),
+    (["--host", "example.com"], "--host must be an IP address to listen on"),
 ])
 def test_the_emulator_command_refuses_nonsense_with_one_line(tmp_path, capsys, option, message):
     try:

@@ -11,6 +11,7 @@ from kraken_global.feeds import bundled_data_dir, load_candles
 from kraken_global.feeds.sources import BUNDLED_FILES
 from kraken_global.live.credentials import Credentials
 from kraken_global.live.feed import KrakenLiveFeed
+from kraken_global.live.poller import CandlePoller
 from kraken_global.live.store import KrakenStore, StoreSettings
 
 HOUR = pd.Timedelta(hours=1)
@@ -38,12 +39,13 @@ def emulator():
         yield server
 
 
-def run_feed(emulator, history=None, fail_polls=0, live_bars=6):
+def run_feed(emulator, history=None, fail_polls=0, live_bars=6, on_polled=None):
     store = KrakenStore(Credentials(emulator.key, emulator.secret),
                         StoreSettings(api_url=emulator.base_url, enable_rate_limit=False, max_attempts=1,
                                       timeout_ms=3000)).start()
     cerebro = bt.Cerebro(stdstats=False)
-    feed = KrakenLiveFeed(store=store, symbol="BTC/USD", history=history, poll_seconds=0.05,
+    poller = CandlePoller(store, ["BTC/USD"], "1h", 0.05, on_polled=on_polled)
+    feed = KrakenLiveFeed(store=store, poller=poller, symbol="BTC/USD", history=history,
                           max_live_bars=live_bars, max_idle_seconds=20)
     cerebro.adddata(feed, name="BTC/USD")
     cerebro.addstrategy(Recorder, emulator=emulator, fail_polls=fail_polls)
@@ -72,8 +74,16 @@ def test_without_history_the_feed_starts_from_krakens_720_candles(emulator):
     assert live_start and len(strategy.bars) >= 719
 
 
-def test_a_failed_poll_reports_disconnected_then_live_again(emulator):
-    strategy, _ = run_feed(emulator, fail_polls=1, live_bars=6)
+def test_a_failed_poll_reports_disconnected_then_live_again(emulator, caplog):
+    beats = []
+
+    def heartbeat():  # the session's status file on a full disk: logged, and the feed goes on
+        beats.append(emulator.app.requests.count("OHLC"))
+        raise OSError(28, "No space left on device")
+
+    strategy, _ = run_feed(emulator, fail_polls=1, live_bars=6, on_polled=heartbeat)
+    assert 0 < len(beats) < emulator.app.requests.count("OHLC"), "a failed poll counted as a heartbeat"
+    assert "could not write the session's heartbeat: [Errno 28] No space left on device" in caplog.text
     assert "DISCONNECTED" in strategy.notes
     after = strategy.notes[strategy.notes.index("DISCONNECTED"):]
     assert "LIVE" in after

@@ -91,14 +91,19 @@ def test_ctrl_c_ends_a_paper_session_cleanly_with_every_result_file_and_a_status
             wait_for(process, "a paper fill", lambda: status_of(out).get("fills", 0) >= 1)
             running = cli("status", str(out), cwd=tmp_path)
             served = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=10).read())
+            healthy = cli("status", "--check", "--results", str(tmp_path), cwd=tmp_path)
         finally:
             process.send_signal(signal.SIGINT)
         code, stdout, stderr = finish(process)
+        ended = cli("status", "--check", str(out), cwd=tmp_path)
 
     assert code == 0, stderr
     assert "Traceback" not in stderr
     assert running.returncode == 0 and f"session {out}: paper running" in running.stdout
     assert served["mode"] == "paper" and served["state"] == "running" and served["fills"] >= 1
+    assert served["poll_seconds"] == 0.05 and served["polled_at"]  # the heartbeat between bars
+    assert healthy.returncode == 0 and healthy.stdout.startswith("healthy: paper session running, feed LIVE")
+    assert ended.returncode == 1 and "the paper session is not running: stopped (stop signal)" in ended.stdout
     assert {p.name for p in out.iterdir()} >= {"metrics.json", "fills.csv", "plan.csv", "session.json", "status.json",
                                                "report.png"}
     assert json.loads((out / "session.json").read_text())["stopped_by_signal"] is True

@@ -7,6 +7,7 @@ the client must miss: no test waits out a deadline or a timeout in real time."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,16 @@ def test_credentials_come_from_env_or_a_private_file(tmp_path):
     assert load_credentials(path).key == "abc"
     with pytest.raises(ConfigError, match="not valid base64"):
         Credentials("abc", "not base64!")
+
+
+def test_a_relative_or_a_docker_secret_credentials_path_says_how_to_fix_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=f"creds.json not found \\(relative to {tmp_path}: give an absolute path"):
+        load_credentials(Path("creds.json"))
+    secrets = tmp_path / "run-secrets"  # Docker mounts secrets in /run/secrets, 0444 unless told otherwise
+    monkeypatch.setattr("kraken_global.live.credentials.DOCKER_SECRETS", secrets)
+    secrets.mkdir()
+    (secrets / "kraken").write_text('{"key": "abc", "secret": "QUJD"}')
+    (secrets / "kraken").chmod(0o444)
+    with pytest.raises(ConfigError, match="unless its `mode` is 0400 with the container's `uid`"):
+        load_credentials(secrets / "kraken")

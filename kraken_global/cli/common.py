@@ -57,6 +57,16 @@ def speed(text: str) -> float:
     return value
 
 
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a duration: use a number of seconds above 0, e.g. 120")
+    return value
+
+
 class Parser(argparse.ArgumentParser):
     """Argument mistakes as one line (exit 2) naming the command's --help, not a usage block."""
 

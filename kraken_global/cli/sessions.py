@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from kraken_global.cli.common import (
+    EXIT_FAILED,
     EXIT_OK,
     KG,
     check_folder,
@@ -13,10 +14,12 @@ from kraken_global.cli.common import (
     listen_port,
     parse_date,
     port,
+    positive_seconds,
     print_json,
     speed,
     split_pairs,
 )
+from kraken_global.errors import ConfigError
 
 
 def add_session_commands(commands) -> None:
@@ -26,15 +29,27 @@ def add_session_commands(commands) -> None:
                      description="Reads SESSION_DIR/status.json, which the session rewrites at each bar: positions, "
                                  "open orders, P&L,\nround trips by strategy and pair, last bar and how late it was "
                                  "handled, model and the exchange link.\nA session's folder is named by the UTC wall "
-                                 "time it started: <mode>-YYYYmmddTHHMMSSZ.")
+                                 "time it started: <mode>-YYYYmmddTHHMMSSZ. --check answers whether\nthe session is "
+                                 "healthy (exit 0) or not (exit 1, one line: ended, exchange down, or status not\n"
+                                 "written for too long): the container's HEALTHCHECK runs it.")
     status.add_argument("session", nargs="?", type=Path, metavar="SESSION_DIR",
-                        help="the session's results folder (default: the latest under --results)")
+                        help="the session's results folder (default: the latest under --results; with --check, "
+                             "the latest running one)")
     status.add_argument("--results", type=Path, default=Path("results"), help="where sessions are looked for")
     status.add_argument("--json", action="store_true", help="print the status file as JSON")
+    status.add_argument("--check", action="store_true",
+                        help="exit 0 if the session runs, reaches the exchange and wrote its status recently; "
+                             "else exit 1 with the reason")
+    status.add_argument("--max-age", type=positive_seconds, metavar="SECONDS",
+                        help="with --check: the oldest status still healthy (default: 120 s or 3 poll intervals, "
+                             "whichever is longer)")
     status.set_defaults(handler=cmd_status)
     emulator = command(commands, "emulator", "run the local Kraken REST emulator on 127.0.0.1",
                        f"{KG} emulator --port 8799 --speed 3600")
     emulator.add_argument("--port", type=listen_port, default=8799, help="TCP port on 127.0.0.1 (0: any free one)")
+    emulator.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",
+                          help="address to listen on; 0.0.0.0 only in a container that sessions in other "
+                               "containers reach by its name on a Docker network")
     emulator.add_argument("--speed", type=speed, default=60.0, help="market seconds per wall second (0: paused)")
     emulator.add_argument("--start", type=parse_date, default="2019-06-01", help="replay start day (UTC)")
     emulator.add_argument("--usd", type=float, default=10_000.0, help="starting USD balance")
@@ -74,6 +89,9 @@ def _session_commands(commands) -> None:
                                                                   "log file keeps everything)")
         session.add_argument("--status-port", type=port, help="serve status.json read-only on 127.0.0.1:PORT "
                                                                "(default: live.status_port, off)")
+        session.add_argument("--status-host", metavar="ADDRESS",
+                             help="address the status port listens on (default: live.status_host, 127.0.0.1); "
+                                  "0.0.0.0 only inside a container whose port is published on the host's 127.0.0.1")
         session.add_argument("--dashboard", type=listen_port, metavar="PORT",
                              help="serve the session's web page on 127.0.0.1:PORT (0: any free port, in the log and "
                                   "status.json) (default: live.dashboard.port, off)")
@@ -108,9 +126,11 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     key, secret = load_or_create_credentials(args.credentials, new_credentials)
     server = EmulatorServer(key, secret, options.start, options.speed, {"ZUSD": options.usd}, options.port,
                             market=market, permissions=options.permissions, asset_pairs=options.asset_pairs,
-                            fees=options.fees, fills=options.fills, clock_skew=options.clock_skew)
+                            fees=options.fees, fills=options.fills, clock_skew=options.clock_skew,
+                            host=options.host)
     with server:
-        print(f"Kraken emulator on {server.base_url} (market time {server.clock.now()}, x{options.speed}); "
+        where = server.base_url if options.host == "127.0.0.1" else f"{options.host}:{server.port}"
+        print(f"Kraken emulator on {where} (market time {server.clock.now()}, x{options.speed}); "
               f"credentials in {args.credentials}; Ctrl-C stops it", flush=True)
         try:
             while True:
@@ -131,6 +151,7 @@ def cmd_session(args: argparse.Namespace) -> int:
         "live.retrain": False if args.no_retrain else None,
         "live.rate_limit": False if args.no_rate_limit else None,
         "live.poll_seconds": args.poll_seconds,
+        "live.status_host": args.status_host,
         "live.credentials": str(args.credentials) if getattr(args, "credentials", None) else None,
         "live.state": str(args.state) if getattr(args, "state", None) else None,
         "ml.use_model": getattr(args, "model", None),
@@ -155,6 +176,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     from kraken_global.sessions.operate import show_status
     from kraken_global.sessions.status import latest_session, read_status
 
+    if args.check:
+        from kraken_global.sessions.health import check_session
+
+        health = check_session(args.session, args.results, args.max_age)
+        print(health.reason, flush=True)
+        return EXIT_OK if health.healthy else EXIT_FAILED
+    if args.max_age is not None:
+        raise ConfigError("--max-age goes with --check")
     if args.json:
         folder = args.session if args.session is not None else latest_session(args.results)
         print_json(read_status(folder))

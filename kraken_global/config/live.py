@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from kraken_global.config.base import FiniteFloat, Flag, ListenPort, Port, Strict, UserPath, WholeNumber
 from kraken_global.config.capital import CapitalConfig
@@ -66,10 +67,22 @@ class LiveConfig(Strict):
     key_lock_dir: UserPath | None = None
     results: UserPath = Path("results")  # each session's folder is <results>/<mode>-<UTC start time> unless --out
     on_stop: Literal["cancel", "leave"] = "cancel"  # live: our open orders when the session stops
-    status_port: Port | None = None  # read-only JSON status on 127.0.0.1 (privileged ports refused)
+    status_port: Port | None = None  # read-only JSON status on status_host (privileged ports refused)
+    # 127.0.0.1: this host only; 0.0.0.0 inside a container, whose port the run scripts publish on the host's
+    # 127.0.0.1 only (anyone who reaches the address reads positions and P&L)
+    status_host: str = "127.0.0.1"
     risk: RiskConfig = RiskConfig()
     capital: CapitalConfig = CapitalConfig()
     dashboard: DashboardConfig = DashboardConfig()
+
+    @field_validator("status_host")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address to listen on: 127.0.0.1 (this host only) or, in a "
+                             "container whose port is published on the host's 127.0.0.1, 0.0.0.0") from None
 
     @model_validator(mode="after")
     def _refresh_before_expiry(self) -> LiveConfig:

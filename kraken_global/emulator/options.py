@@ -7,6 +7,7 @@ without a traceback (exit 2).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ def add_emulator_options(parser: argparse.ArgumentParser) -> None:
 
 @dataclass(frozen=True)
 class EmulatorOptions:
+    host: str
     port: int
     speed: float
     start: datetime
@@ -88,8 +90,13 @@ def emulator_options(args: argparse.Namespace, market: Market) -> EmulatorOption
         raise ConfigError(f"--fees must be one of {', '.join(PRESETS)}, got {args.fees!r}")
     if args.fills not in FILL_MODELS:
         raise ConfigError(f"--fills must be one of {', '.join(FILL_MODELS)}, got {args.fills!r}")
+    try:
+        host = str(ipaddress.ip_address(args.host))
+    except ValueError:
+        raise ConfigError(f"--host must be an IP address to listen on (127.0.0.1, or 0.0.0.0 in a container), "
+                          f"got {args.host!r}") from None
     skew = _check(args.clock_skew, "clock-skew", minimum=-MAX_SKEW, maximum=MAX_SKEW)
-    return EmulatorOptions(args.port, speed, start, usd, permissions, PRESETS[args.fees], args.fills,
+    return EmulatorOptions(host, args.port, speed, start, usd, permissions, PRESETS[args.fees], args.fills,
                            args.asset_pairs, skew)
 
 

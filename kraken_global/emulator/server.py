@@ -1,4 +1,8 @@
-"""Run the emulator on 127.0.0.1, in this process (a background thread: tests) or in the foreground (CLI)."""
+"""Run the emulator on 127.0.0.1, in this process (a background thread: tests) or in the foreground (CLI).
+
+``host`` may widen that, for one case: an emulator in a container that sessions in other containers on the same
+Docker network reach by its name (``scripts/docker-smoke.sh``). It is a test exchange with play money; it still
+checks every signature."""
 
 from __future__ import annotations
 
@@ -69,7 +73,8 @@ class EmulatorServer:
                  fault_delay: float = 10.0, market: Market | None = None,
                  permissions: frozenset[str] | None = None, asset_pairs: Path | None = None,
                  fees: FeeSchedule = KRAKEN_LEGACY, exchange_clock: Clock = SYSTEM, clock_skew: float = 0.0,
-                 fills: str = "close", participation: float = DEFAULT_PARTICIPATION) -> None:
+                 fills: str = "close", participation: float = DEFAULT_PARTICIPATION,
+                 host: str = "127.0.0.1") -> None:
         generated_key, generated_secret = new_credentials()
         self.key = key or generated_key
         self.secret = secret or generated_secret
@@ -85,6 +90,7 @@ class EmulatorServer:
                                  participation)
         self.faults = FaultPlan()
         self.app = EmulatorApp(self.exchange, self.faults, fault_delay)
+        self.host = host
         self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -94,7 +100,9 @@ class EmulatorServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """The URL a client on this host uses (127.0.0.1 when the emulator listens on every interface)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
 
     def advance(self, seconds: float) -> datetime:
         """Move the market (not Kraken's clock) forward by ``seconds``."""
@@ -122,7 +130,7 @@ class EmulatorServer:
     async def _start(self) -> None:
         self._runner = web.AppRunner(self.app.build(), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
         self._ticker = asyncio.get_running_loop().create_task(self._tick())
@@ -149,7 +157,7 @@ class EmulatorServer:
             self._thread.join(30)
             self._loop.close()
             self._loop = None
-            raise ConfigError(f"cannot listen on 127.0.0.1:{self.port}: {failure[0].strerror or failure[0]} "
+            raise ConfigError(f"cannot listen on {self.host}:{self.port}: {failure[0].strerror or failure[0]} "
                               f"(another emulator running? choose another --port)")
         return self
 

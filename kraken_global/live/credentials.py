@@ -18,6 +18,7 @@ from kraken_global.files import read_json_limited
 
 ENV_KEY = "KRAKEN_API_KEY"
 ENV_SECRET = "KRAKEN_API_SECRET"
+DOCKER_SECRETS = Path("/run/secrets")
 MAX_CREDENTIALS_BYTES = 10_000  # a key and a secret are about 150 bytes
 
 
@@ -56,9 +57,14 @@ def load_credentials(path: Path | None = None, environ: dict[str, str] | None = 
     try:
         mode = path.stat().st_mode
     except OSError:
-        raise ConfigError(f"credentials file {path} not found") from None
+        where = "" if path.is_absolute() else f" (relative to {Path.cwd()}: give an absolute path)"
+        raise ConfigError(f"credentials file {path} not found{where}") from None
     if mode & 0o077:
-        raise ConfigError(f"credentials file {path} can be read by others (mode {oct(mode & 0o777)}): chmod 600 it")
+        fix = "chmod 600 it"
+        if DOCKER_SECRETS in path.parents:
+            fix = ("Docker (swarm) mounts a secret 0444 unless its `mode` is 0400 with the container's `uid`: set "
+                   "them, or bind-mount the 0600 file read-only as scripts/run-live.sh does")
+        raise ConfigError(f"credentials file {path} can be read by others (mode {oct(mode & 0o777)}): {fix}")
     if not path.is_file():
         raise ConfigError(f"credentials {path} is not a file: give the JSON file with 'key' and 'secret'")
     stored = read_json_limited(path, "credentials file", MAX_CREDENTIALS_BYTES)

@@ -31,10 +31,13 @@ class CandlePoller:
     """One polling schedule for all the feeds of a run. Raises the store's ``LiveError`` when a round fails."""
 
     def __init__(self, store, symbols: list[str], interval: str = "1h", poll_seconds: float = 5.0,
-                 on_closed: Callable[[str, pd.DataFrame], object] | None = None) -> None:
-        """``on_closed(symbol, candles)``: called with each batch of released candles (the session's record)."""
+                 on_closed: Callable[[str, pd.DataFrame], object] | None = None,
+                 on_polled: Callable[[], object] | None = None) -> None:
+        """``on_closed(symbol, candles)``: called with each batch of released candles (the session's record);
+        ``on_polled()``: after each round the exchange answered (the session's heartbeat, between two bars)."""
         self.store = store
         self.on_closed = on_closed
+        self.on_polled = on_polled
         self.symbols = list(symbols)
         self.interval = interval
         self.bar = parse_timeframe(interval)
@@ -68,6 +71,7 @@ class CandlePoller:
             if len(candles) and (self.market_now is None or candles.index[-1] > self.market_now):
                 self.market_now = candles.index[-1]
             fetched[symbol] = candles.iloc[:-1]
+        self._polled()
         if any(frame.empty for frame in fetched.values()):
             return
         cutoff = min(frame.index[-1] for frame in fetched.values())
@@ -79,6 +83,14 @@ class CandlePoller:
             self.pending[symbol] = pd.concat([self.pending[symbol], new]) if symbol in self.pending else new
             self.released[symbol] = new.index[-1]
             self._record(symbol, new)
+
+    def _polled(self) -> None:
+        if self.on_polled is None:
+            return
+        try:
+            self.on_polled()
+        except OSError as exc:  # a status file that cannot be written must not stop trading
+            log.error("could not write the session's heartbeat: %s", exc)
 
     def _record(self, symbol: str, candles: pd.DataFrame) -> None:
         if self.on_closed is None:

@@ -69,7 +69,7 @@ def run_session(args: argparse.Namespace, config) -> int:
     alerts = install_alerts(config.alerts, [*secrets, token or ""], session=out.name)
     exchange = config.live.api_url or "https://api.kraken.com"
     board = StatusBoard(out, mode=args.mode, exchange=exchange, model=runner.approved.get("id"), results=str(out),
-                        log=str(log_file), feed="STARTING", link="connecting",
+                        log=str(log_file), feed="STARTING", link="connecting", poll_seconds=config.live.poll_seconds,
                         model_registry=approval_line(runner.approval) if runner.approval else None)
     board.update()
     runner.board = board
@@ -77,7 +77,7 @@ def run_session(args: argparse.Namespace, config) -> int:
     ending = "failed"
     try:
         try:
-            servers.append(_status_server(board, args.status_port or config.live.status_port))
+            servers.append(_status_server(board, config.live.status_port, config.live.status_host))
             if dashboard_port is not None:
                 servers.append(_dashboard(args, config, runner, board, controls, out, dashboard_port, token))
         except ConfigError as exc:  # a busy port: the session never started
@@ -209,12 +209,12 @@ def print_session_summary(mode: str, result, out: Path, log_file: Path, model: s
     console.print(hint, markup=False, highlight=False)
 
 
-def _status_server(board: StatusBoard, port: int | None):
+def _status_server(board: StatusBoard, port: int | None, host: str):
     if not port:
         return None
     from kraken_global.sessions.status_http import serve_status
 
-    return serve_status(board, port)
+    return serve_status(board, port, host)
 
 
 def show_status(session: Path | None, results: Path) -> dict[str, Any]:

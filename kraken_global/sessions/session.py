@@ -274,7 +274,8 @@ class SessionRunner:
             recorder = CandleRecorder(config.live.record_candles, config.universe.build(),
                                       parse_timeframe(config.data.timeframe), config.data.gaps.max_fill)
         poller = CandlePoller(store, symbols, config.data.timeframe, config.live.poll_seconds,
-                              on_closed=recorder.record if recorder is not None else None)
+                              on_closed=recorder.record if recorder is not None else None,
+                              on_polled=self.board.beat if self.board is not None else None)
         regime = config.strategy.name == "regime"
         for index, symbol in enumerate(symbols):
             lines = [*(plan_lines() if regime and symbol == config.regimes.reference else ()),

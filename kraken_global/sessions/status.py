@@ -1,7 +1,9 @@
 """A session's status file (``status.json`` in its results folder) and how ``kraken-global status`` reads it.
 
-The running session rewrites the file atomically (a temporary file renamed over it) at each bar and at each feed
-status change, so a reader never sees half a file; the last write, when the session ends, says how it ended.
+The running session rewrites the file atomically (a temporary file renamed over it) at each bar, at each feed
+status change and, between bars, after polls the exchange answered (:meth:`StatusBoard.beat`, at most every
+:data:`BEAT_SECONDS`), so a reader never sees half a file and a recent ``updated_at`` means the session is alive
+(:mod:`kraken_global.sessions.health`); the last write, when the session ends, says how it ended.
 This module imports only the standard library: ``kraken-global status`` must answer at once.
 """
 
@@ -22,6 +24,7 @@ from kraken_global.files import read_json_limited
 STATUS_FILE = "status.json"
 RUNNING, STOPPING = "running", "stopping"
 ENDED = ("finished", "stopped", "failed")
+BEAT_SECONDS = 5.0
 
 
 class StatusBoard:
@@ -32,13 +35,25 @@ class StatusBoard:
         self._lock = threading.Lock()
         self._status: dict[str, Any] = {"state": RUNNING, "pid": os.getpid(),
                                         "started_at": _utc_now(), **facts}
+        self._written = float("-inf")
 
     def update(self, **values: Any) -> None:
         """Merge ``values`` and rewrite the file."""
         with self._lock:
             self._status.update(values, updated_at=_utc_now())
             text = json.dumps(self._status, indent=2, sort_keys=True, default=str) + "\n"
+            self._written = time.monotonic()
         write_atomically(self.path, text)
+
+    def beat(self) -> None:
+        """The exchange answered a poll: ``polled_at`` is now. The file is rewritten only when it is older than
+        :data:`BEAT_SECONDS` (else the next update carries it), so polling many times a second does not rewrite
+        it as often."""
+        with self._lock:
+            self._status["polled_at"] = _utc_now()
+            due = time.monotonic() - self._written >= BEAT_SECONDS
+        if due:
+            self.update()
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -61,13 +76,21 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
+def session_folders(results: Path) -> list[Path]:
+    """The session folders under ``results``, the one whose status file changed last first."""
+    if not results.is_dir():
+        return []
+    found = sorted(results.glob(f"*/{STATUS_FILE}"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return [path.parent for path in found]
+
+
 def latest_session(results: Path) -> Path:
     """The session folder under ``results`` whose status file changed last."""
-    found = sorted(results.glob(f"*/{STATUS_FILE}"), key=lambda p: p.stat().st_mtime) if results.is_dir() else []
+    found = session_folders(results)
     if not found:
         raise ConfigError(f"no session found under {results}/ (a paper or live session writes "
                           f"<folder>/{STATUS_FILE}); pass the session folder: kraken-global status SESSION_DIR")
-    return found[-1].parent
+    return found[0]
 
 
 MAX_STATUS_BYTES = 10_000_000  # a status names positions and open orders: kilobytes, not megabytes
@@ -78,9 +101,9 @@ _TEXT, _NUMBER, _WHOLE = (str,), (int, float), (int,)
 _FIELDS: dict[str, tuple[type, ...]] = {
     "state": _TEXT, "mode": _TEXT, "ended": _TEXT, "last_bar": _TEXT, "feed": _TEXT, "link": _TEXT,
     "exchange": _TEXT, "model": _TEXT, "regime": _TEXT, "updated_at": _TEXT, "started_at": _TEXT,
-    "results": _TEXT, "log": _TEXT, "pid": _WHOLE, "live_bars": _WHOLE, "fills": _WHOLE, "rejections": _WHOLE,
-    "value": _NUMBER, "cash": _NUMBER, "day_pnl": _NUMBER, "session_pnl": _NUMBER, "positions": (dict,),
-    "open_orders": (list,),
+    "results": _TEXT, "log": _TEXT, "polled_at": _TEXT, "pid": _WHOLE, "live_bars": _WHOLE, "fills": _WHOLE,
+    "rejections": _WHOLE, "poll_seconds": _NUMBER, "value": _NUMBER, "cash": _NUMBER, "day_pnl": _NUMBER,
+    "session_pnl": _NUMBER, "positions": (dict,), "open_orders": (list,),
 }
 _POSITION = {"size": _NUMBER, "value": _NUMBER}
 _SHORT = reprlib.Repr()  # a wrong value quoted in one line, shortened
@@ -150,7 +173,8 @@ def format_status(status: dict[str, Any], session: Path) -> str:
              f"{' (' + status['ended'] + ')' if status.get('ended') else ''}",
              f"  last bar     {status.get('last_bar') or '-'} ({status.get('feed') or '-'}, "
              f"{status.get('live_bars', 0)} live bars); status written {status.get('updated_at', '-')}",
-             f"  exchange     {status.get('exchange', '-')} link {status.get('link', '-')}",
+             f"  exchange     {status.get('exchange', '-')} link {status.get('link', '-')}"
+             f"{', last answer ' + status['polled_at'] if status.get('polled_at') else ''}",
              f"  model        {status.get('model') or 'none'}"
              + (f" ({status['model_registry']})" if status.get("model_registry") else ""),
              f"  regime       {status.get('regime') or '-'}",

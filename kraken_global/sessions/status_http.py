@@ -1,17 +1,24 @@
 """An optional read-only HTTP endpoint for a running session's status (``live.status_port``, off by default).
 
 ``GET /`` or ``GET /status`` answers the session's status as JSON; anything else is 404, every other method 405.
-It binds 127.0.0.1 only: a dashboard or monitor on the same host reads it; exposing it is a deliberate proxy's job.
+It binds 127.0.0.1 (``live.status_host``): a dashboard or monitor on the same host reads it; exposing it beyond is
+a deliberate proxy's job. The one exception is a container: its own 127.0.0.1 cannot be published, so the run
+scripts bind 0.0.0.0 inside it and publish the port on the host's 127.0.0.1 only; any other address is warned
+about, since whoever reaches it reads the session's positions and P&L.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from kraken_global.errors import ConfigError
 from kraken_global.sessions.status import StatusBoard
+
+log = logging.getLogger("kraken_global.session")
 
 
 def serve_status(board: StatusBoard, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
@@ -40,6 +47,10 @@ def serve_status(board: StatusBoard, port: int, host: str = "127.0.0.1") -> Thre
     except OSError as exc:
         raise ConfigError(f"status port {port} on {host} is not free ({exc.strerror}): choose another "
                           f"--status-port or live.status_port") from None
+    if not ipaddress.ip_address(host).is_loopback:
+        log.warning("the status is served on %s:%d, beyond this host's loopback: whoever reaches that address reads "
+                    "the session's positions and P&L (in a container, publish the port on the host's 127.0.0.1 "
+                    "only: -p 127.0.0.1:%d:%d)", host, server.server_address[1], port, port)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="status-http", daemon=True).start()
     return server
