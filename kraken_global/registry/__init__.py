@@ -12,8 +12,8 @@ from kraken_global.registry.errors import (
     RegistryError,
     UntrustedModelError,
 )
+from kraken_global.registry.model_registry import ModelRegistry
 from kraken_global.registry.paths import ArtifactRoot
-from kraken_global.registry.store import ModelRegistry
 
 __all__ = [
     "ArtifactRoot", "AuditLog", "ConfirmationRequired", "IntegrityError", "ModelRegistry", "PathEscapeError",

@@ -9,10 +9,12 @@ The audit key and anchors live elsewhere (:mod:`kraken_global.registry.keys`).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
 from pathlib import Path
+from typing import Any
 
 from kraken_global.registry.errors import IntegrityError, PathEscapeError
 
@@ -117,3 +119,8 @@ def fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def file_json(data: Any) -> bytes:
+    """The bytes the registry writes for a JSON document (reports, state, policy copy)."""
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()

@@ -32,7 +32,7 @@ from kraken_global.registry.keys import sign
 from kraken_global.registry.paths import atomic_write, check_id, read_regular
 
 if TYPE_CHECKING:
-    from kraken_global.registry.store import ModelRegistry
+    from kraken_global.registry.store import RegistryStore
 
 log = logging.getLogger(__name__)
 KRAKEN = "kraken"
@@ -59,7 +59,7 @@ class AuditedSession:
 class SessionLedger:
     """Sessions in one registry namespace's chain."""
 
-    def __init__(self, registry: ModelRegistry) -> None:
+    def __init__(self, registry: RegistryStore) -> None:
         self.registry = registry
 
     def progress_file(self, session: str):
@@ -138,7 +138,7 @@ class SessionRecorder:
         self.ledger.registry.record("session_end", self.progress())
 
 
-def audit_session(registry: ModelRegistry, mode: str, exchange_url: str | None,
+def audit_session(registry: RegistryStore, mode: str, exchange_url: str | None,
                   folder: str | None) -> SessionRecorder | None:
     """Enter a starting session in ``registry``'s chain; None (with a warning) when the chain cannot take it: the
     session trades on, and shadow runs of it count no days."""

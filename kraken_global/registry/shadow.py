@@ -20,16 +20,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from kraken_global.registry.errors import RegistryError
-from kraken_global.registry.paths import atomic_write, check_id
+from kraken_global.registry.paths import atomic_write, check_id, file_json
 from kraken_global.registry.sessions import SessionLedger
-from kraken_global.registry.verification import file_json
 
 if TYPE_CHECKING:
-    from kraken_global.registry.store import ModelRegistry
+    from kraken_global.registry.store import RegistryStore
 
 
 class ShadowArea:
-    def __init__(self, registry: ModelRegistry) -> None:
+    def __init__(self, registry: RegistryStore) -> None:
         self.registry = registry
 
     def folder(self, candidate_id: str, session: str):

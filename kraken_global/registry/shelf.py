@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kraken_global.registry.approvals import last_entry as _last
 from kraken_global.registry.errors import IntegrityError, RegistryError, UnknownCandidateError
 from kraken_global.registry.paths import atomic_write, check_id, fsync_dir, read_regular
+from kraken_global.registry.paths import file_json as _json
 from kraken_global.registry.serialization import MAX_MODEL_BYTES, load_model, save_model, sha256
-from kraken_global.registry.verification import file_json as _json
-from kraken_global.registry.verification import last_entry as _last
 
 if TYPE_CHECKING:
     from kraken_global.registry.audit import AuditLog
@@ -30,10 +30,10 @@ MANIFEST_FIELDS = ("id", "sha256", "created", "feature_schema", "library_version
 
 
 class CandidateShelf:
-    """Candidates and gates reports; mixed into :class:`~kraken_global.registry.store.ModelRegistry`, which provides
+    """Candidates and gates reports; mixed into :class:`~kraken_global.registry.store.RegistryStore`, which provides
     the namespace's paths, audit log, lock and :meth:`record`."""
 
-    paths: ArtifactRoot  # with audit, locked() and record(): provided by ModelRegistry
+    paths: ArtifactRoot  # with audit, locked() and record(): provided by RegistryStore
     audit: AuditLog
 
     # -- candidates --------------------------------------------------------------------------------------

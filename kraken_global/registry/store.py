@@ -6,7 +6,7 @@ State changes (promote, rollback) are transactions under a file lock (two promot
 2. append the audit entry, which names the state sequence number it creates;
 3. rename ``state.json.next`` over ``state.json``.
 
-A crash can stop this anywhere. :meth:`ModelRegistry.recover`, run under the lock before every command (the
+A crash can stop this anywhere. :meth:`RegistryStore.recover`, run under the lock before every command (the
 read-only ones too) and every audited append, finishes or undoes it: when the last audit entry records a change
 whose state ``state.json`` does not hold yet, ``state.json`` is rewritten from the chain (the decision was
 recorded; the leftover ``state.json.next`` only marks the interruption and its content is never trusted); any
@@ -36,6 +36,7 @@ import getpass
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,19 +52,21 @@ from kraken_global.registry.approvals import (
     backing_validation,
     replay_approvals,
 )
+from kraken_global.registry.approvals import last_entry as _last
 from kraken_global.registry.audit import AuditLog
 from kraken_global.registry.crash import crash_point
 from kraken_global.registry.errors import ConfirmationRequired, IntegrityError, RegistryError
 from kraken_global.registry.keys import AuditKeys
 from kraken_global.registry.paths import ArtifactRoot, atomic_write, fsync_dir
-from kraken_global.registry.shadow import ShadowArea
+from kraken_global.registry.paths import file_json as _json
 from kraken_global.registry.shelf import CandidateShelf, read_registry_json
-from kraken_global.registry.verification import file_json as _json
-from kraken_global.registry.verification import last_entry as _last
 
 log = logging.getLogger(__name__)
 PROMOTE_WORD = "yes-promote"
-__all__ = ["POLICY_WORD", "PROMOTE_WORD", "ROLLBACK_WORD", "ModelRegistry", "replay_approvals"]
+__all__ = ["POLICY_WORD", "PROMOTE_WORD", "ROLLBACK_WORD", "PromotionCheck", "RegistryStore", "replay_approvals"]
+# A check a promotion must pass besides the gates (the shadow days): (entries, candidate id, model SHA256, policy),
+# raising RegistryError to refuse. Called under the lock, on the entries the promotion is decided on.
+PromotionCheck = Callable[[list[dict[str, Any]], str, str, GatePolicy], None]
 ROLLBACK_WORD = "yes-rollback"
 
 
@@ -75,8 +78,11 @@ def _actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-class ModelRegistry(CandidateShelf):
-    """One namespace of the registry: candidates (:class:`CandidateShelf`), the policy, the approved state."""
+class RegistryStore(CandidateShelf):
+    """One namespace of the registry: candidates (:class:`CandidateShelf`), the policy, the approved state.
+
+    The bottom of the registry: it imports none of the modules built on it (shadow days, verification, sessions,
+    trials). :class:`kraken_global.registry.model_registry.ModelRegistry` adds what needs them."""
 
     def __init__(self, base: Path, namespace: str = "kraken_global", lock_timeout: float = 60.0,
                  key_dir: Path | None = None) -> None:
@@ -236,9 +242,9 @@ class ModelRegistry(CandidateShelf):
                                 f"({policy.sha256()[:12]}): run `kraken-global gates {candidate_id}` again")
         return recorded
 
-    def promote(self, candidate_id: str, confirm: str | None) -> dict[str, Any]:
+    def approve(self, candidate_id: str, confirm: str | None, check: PromotionCheck) -> dict[str, Any]:
         """Approve a candidate whose audited gates report passed, on its exact current hash, under the current
-        policy."""
+        policy, if ``check`` (the shadow days) passes too: use ``ModelRegistry.promote``, which supplies it."""
         if confirm != PROMOTE_WORD:
             raise ConfirmationRequired(f"nothing was promoted: pass --confirm {PROMOTE_WORD} to approve {candidate_id}")
         with self.locked():
@@ -265,7 +271,7 @@ class ModelRegistry(CandidateShelf):
                 failed = [g["name"] for g in report.get("gates", []) if not g.get("passed")]
                 raise RegistryError(f"candidate {candidate_id} failed its gates ({', '.join(failed)}); not promoted")
             backing = self.passing_validation(entries, candidate_id, actual, policy)
-            ShadowArea(self).check_for_promotion(entries, candidate_id, actual, policy.min_shadow_days)
+            check(entries, candidate_id, actual, policy)
             state = self.checked_state(entries)
             if state["approved"] and state["approved"]["id"] == candidate_id:
                 raise RegistryError(f"candidate {candidate_id} is already the approved model")
@@ -355,12 +361,6 @@ class ModelRegistry(CandidateShelf):
         return {"namespace": self.paths.namespace, "artifacts": str(self.paths.base), "policy_sha256": policy.sha256(),
                 "policy_looser_than_defaults": looser, "approval": status, "copy_of": identity["copy_of"],
                 "copied_at_entry": identity["copied_at_entry"], "flags": flags}
-
-    def verify(self) -> tuple[int, list[str]]:
-        """The audit chain's length (raises if it is broken), and every stored file that no longer matches it."""
-        from kraken_global.registry.verification import verify_registry
-
-        return verify_registry(self)
 
 
 @dataclass(frozen=True)

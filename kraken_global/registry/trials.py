@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kraken_global.canonical import canonical_sha256
-from kraken_global.registry.store import ModelRegistry
+from kraken_global.registry.store import RegistryStore
 
 # Below this many trials with a Sharpe, their variance says little; the DSR then uses the estimator's own variance.
 MIN_TRIALS_FOR_VARIANCE = 5
@@ -54,10 +54,10 @@ class TrialLedger:
 
     ``TrialLedger(registry)``, or ``TrialLedger(root)`` with the namespace folder (``registry.root``)."""
 
-    def __init__(self, registry: ModelRegistry | Path) -> None:
-        if not isinstance(registry, ModelRegistry):
+    def __init__(self, registry: RegistryStore | Path) -> None:
+        if not isinstance(registry, RegistryStore):
             root = Path(registry).resolve()
-            registry = ModelRegistry(root.parent, root.name)
+            registry = RegistryStore(root.parent, root.name)
         self.registry = registry
         self.file = registry.audit.path  # where the ledger lives: the audit log
 

@@ -9,7 +9,6 @@ policy), policy changes, and what the namespace is (the original, moved, or a co
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from kraken_global.registry.approvals import (
@@ -21,19 +20,15 @@ from kraken_global.registry.approvals import (
     replay_approvals,
 )
 from kraken_global.registry.errors import RegistryError
+from kraken_global.registry.paths import file_json
 
 if TYPE_CHECKING:
-    from kraken_global.registry.store import ModelRegistry
+    from kraken_global.registry.store import RegistryStore
 
-__all__ = ["file_json", "last_entry", "registry_history", "replay_approvals", "verify_registry"]
-
-
-def file_json(data: Any) -> bytes:
-    """The bytes the registry writes for a JSON document (reports, state, policy copy)."""
-    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+__all__ = ["last_entry", "registry_history", "replay_approvals", "verify_registry"]
 
 
-def verify_registry(registry: ModelRegistry) -> tuple[int, list[str]]:
+def verify_registry(registry: RegistryStore) -> tuple[int, list[str]]:
     """The audit chain's length (raises if it is broken), and every stored file that no longer matches it:
     gates reports, the approved pointer and model file, the manifests, the policy copy."""
     entries = registry.recovered_entries()
@@ -65,7 +60,7 @@ def verify_registry(registry: ModelRegistry) -> tuple[int, list[str]]:
     return len(entries), problems
 
 
-def _approved_model_problems(registry: ModelRegistry, entries: list[dict[str, Any]]) -> list[str]:
+def _approved_model_problems(registry: RegistryStore, entries: list[dict[str, Any]]) -> list[str]:
     """The approved model's file must still have the promoted SHA256, and its promotion its backing gates run."""
     stack = approval_entries(entries)
     if not stack:
@@ -82,7 +77,7 @@ def _approved_model_problems(registry: ModelRegistry, entries: list[dict[str, An
     return []
 
 
-def registry_history(registry: ModelRegistry) -> dict[str, Any]:
+def registry_history(registry: RegistryStore) -> dict[str, Any]:
     """What the chain says, in order: the namespace and what it is, every approval on the stack with its flags,
     every promotion and rollback, and every policy change."""
     entries = registry.audit.verify_entries()
