@@ -5,7 +5,8 @@
 #  1. paper, with the warm-up read from the history mount: live bars, `docker inspect` says healthy, the status
 #     and the dashboard answer on their ports published on the host's 127.0.0.1, `docker stop` -> exit 0 and every
 #     result file;
-#  2. live (a tiny model promoted with the test suite's own helper: the smoke checks the container, not a model;
+#  2. live (a tiny model promoted with the test suite's own helper and the trading configuration started by the
+#     logged override: the smoke checks the container, not a model or a configuration;
 #     the emulator's credentials by a relative KG_CREDENTIALS): live bars and healthy; a second container on the
 #     same key is refused while the first runs; `docker stop` -> exit 0, results written. Before it, the key's
 #     nonce floor is set an hour ahead of the clock (as after a clock stepped back), so the emulator, which
@@ -154,7 +155,7 @@ KeyGuard(json.load(open("/run/secrets/kraken.json"))["key"], "/data/locks").nonc
 live_port=$(free_port)
 run_live() {  # from the work folder, with relative paths: the run script must resolve them
   (cd "$work" && KG_HOME=kg-data KG_CREDENTIALS=emulator/credentials.json "$repo/scripts/run-live.sh" \
-    "${session[@]}" "$@")
+    "${session[@]}" --unapproved-config yes-trade-unapproved "$@")  # the container, not a configuration, is tested
 }
 explain=$work/live.log
 KG_NAME=$prefix-live KG_STATUS_PORT=$live_port run_live --out /data/results/live >"$explain" 2>&1 &

@@ -62,3 +62,18 @@ LENIENT_POLICY = {"min_sharpe": "-50", "max_drawdown_pct": "100", "max_tail_loss
 def relax_policy(registry: ModelRegistry, **changes: str) -> None:
     """Relax the namespace's gate policy the only way there is: its audited command."""
     registry.set_policy({**LENIENT_POLICY, **changes}, "yes-change-policy")
+
+
+def approved_configuration(registry: ModelRegistry, config) -> str:
+    """Approve ``config``'s trading configuration with a passing gates report recorded the registry's own way (the
+    real gates run in tests/test_configuration_approval.py); returns its fingerprint."""
+    from kraken_global.config.fingerprint import configuration_fingerprint, configuration_setup
+    from kraken_global.registry.configurations import ConfigurationApprovals
+
+    approvals = ConfigurationApprovals(registry)
+    fingerprint = configuration_fingerprint(config)
+    approvals.record_validation(fingerprint, {"kind": "trading_configuration", "fingerprint": fingerprint,
+                                              "setup": configuration_setup(config), "gates": [], "passed": True,
+                                              "policy_sha256": registry.policy().sha256()})
+    approvals.promote(fingerprint, "yes-promote")
+    return fingerprint

@@ -24,6 +24,7 @@ import pytest
 
 from kraken_global.live.credentials import Credentials
 from kraken_global.live.state import FINAL
+from kraken_global.sessions.configuration_check import OVERRIDE_WORD
 from kraken_global.sessions.session import SessionRunner
 from tests.session_helpers import (
     approve_a_model,
@@ -80,7 +81,8 @@ def test_faults_during_a_live_session_neither_double_an_order_nor_lose_a_fill(tm
         server.faults.add("QueryOrders", "http_500")
         server.faults.add("Balance", "rate_limit")
         server.faults.add("OHLC", "unavailable", count=2)
-        result = SessionRunner(config, "live", Credentials(server.key, server.secret)).run()
+        result = SessionRunner(config, "live", Credentials(server.key, server.secret),
+                               unapproved_config=OVERRIDE_WORD).run()
         injected = [f.endpoint for f in server.faults.injected]
         assert injected.count("AddOrder") == len(ORDER_FAULTS) + len(late), \
             "the session placed too few orders to test faults"
@@ -91,7 +93,7 @@ def test_faults_during_a_live_session_neither_double_an_order_nor_lose_a_fill(tm
 
 def _live_command(config_file: Path, credentials: Path, bars: int | None = None) -> list[str]:
     command = [sys.executable, "-m", "kraken_global.cli", "live", "--config", str(config_file),
-               "--credentials", str(credentials)]
+               "--credentials", str(credentials), "--unapproved-config", OVERRIDE_WORD]
     return [*command, "--max-bars", str(bars)] if bars else command
 
 
@@ -255,7 +257,7 @@ def test_the_kill_switch_sells_only_the_bots_coins_and_leaves_the_owners(tmp_pat
         config = session_config(server, tmp_path).with_overrides({"live.risk.max_daily_loss_pct": 0.05,
                                                                    "live.dead_mans_switch_seconds": None})
         approve_a_model(config.ml.artifacts)
-        SessionRunner(config, "live", Credentials(server.key, server.secret)).run()
+        SessionRunner(config, "live", Credentials(server.key, server.secret), unapproved_config=OVERRIDE_WORD).run()
         assert_matches_exchange(server, config.live.state, before)
         assert server.exchange.orders[server.key][hand].status == "open", "the hand-placed order was cancelled"
         balances = server.exchange.accounts[server.key].balances

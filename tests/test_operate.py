@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from kraken_global.sessions.configuration_check import OVERRIDE_WORD
 from tests.session_helpers import (
     approve_a_model,
     emulator,
@@ -129,7 +130,8 @@ def test_sigterm_ends_a_live_session_cleanly_and_the_state_matches_the_exchange(
         config.write_text(config.read_text().replace(f"key_lock_dir: {tmp_path / 'keys'}", "key_lock_dir: null"))
         approve_a_model(tmp_path / "artifacts")
         credentials = write_credentials(server, tmp_path / "credentials.json")
-        process, out = start_session(tmp_path, "live", "--credentials", str(credentials),
+        process, out = start_session(tmp_path, "live", "--credentials", str(credentials), "--unapproved-config",
+                                     OVERRIDE_WORD,
                                      env={"HOME": str(home), "KRAKEN_GLOBAL_LOCK_DIR": str(volume),
                                           "MPLCONFIGDIR": str(tmp_path / "mpl")})
         try:
@@ -164,7 +166,8 @@ def test_a_second_signal_stops_a_live_session_at_once_and_the_state_stays_consis
         write_config_file(server, tmp_path, bars=UNBOUNDED)
         approve_a_model(tmp_path / "artifacts")
         credentials = write_credentials(server, tmp_path / "credentials.json")
-        process, out = start_session(tmp_path, "live", "--credentials", str(credentials))
+        process, out = start_session(tmp_path, "live", "--credentials", str(credentials),
+                                     "--unapproved-config", OVERRIDE_WORD)
         try:
             wait_for(process, "a live bar", lambda: status_of(out).get("live_bars", 0) >= 2)
         finally:

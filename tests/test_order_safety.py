@@ -25,6 +25,7 @@ from kraken_global.live.errors import (
 from kraken_global.live.keyguard import KeyGuard, KeyInUse
 from kraken_global.live.state import TradingState
 from kraken_global.live.store import KrakenStore, StoreSettings, new_client_order_id, rfc3339
+from kraken_global.sessions.configuration_check import OVERRIDE_WORD
 
 
 @pytest.fixture
@@ -380,7 +381,8 @@ def test_a_second_live_session_on_the_same_key_is_refused_with_one_line(tmp_path
         running = KeyGuard(server.key, tmp_path / "keys").acquire()  # the first session
         try:
             second = subprocess.run([sys.executable, "-m", "kraken_global.cli", "live", "--config", str(config_file),
-                                     "--credentials", str(credentials)], capture_output=True, text=True, timeout=120)
+                                     "--credentials", str(credentials), "--unapproved-config", OVERRIDE_WORD],
+                                    capture_output=True, text=True, timeout=120)
         finally:
             running.release()
     assert second.returncode == 2 and "Traceback" not in second.stderr

@@ -13,7 +13,8 @@ LAYERS = {  # module -> registry modules it may import (at any depth, lazily or 
     "store": {"approvals", "audit", "crash", "errors", "keys", "paths", "shelf", "serialization"},
     "shelf": {"approvals", "audit", "errors", "paths", "serialization", "model_check"},
     "shadow": {"errors", "paths", "sessions", "store"},
-    "verification": {"approvals", "errors", "paths", "store"},
+    "verification": {"approvals", "configurations", "errors", "paths", "store"},
+    "configurations": {"errors", "paths", "store"},
     "sessions": {"approvals", "errors", "keys", "paths", "store"},
     "model_registry": {"shadow", "store", "verification"},
 }

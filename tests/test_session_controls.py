@@ -13,6 +13,7 @@ import pandas as pd
 
 from kraken_global.live.credentials import Credentials
 from kraken_global.sessions.audit_trail import AuditTrail, read_trail
+from kraken_global.sessions.configuration_check import OVERRIDE_WORD
 from kraken_global.sessions.controls import SessionControls
 from kraken_global.sessions.session import SessionRunner
 from kraken_global.sessions.stop import StopRequest
@@ -47,7 +48,8 @@ def test_flatten_and_stop_a_live_session_from_its_controls(tmp_path):
         approve_a_model(config.ml.artifacts)
         stop = StopRequest()
         controls = SessionControls(stop, AuditTrail(tmp_path / "session"))
-        runner = SessionRunner(config, "live", Credentials(server.key, server.secret), stop=stop, controls=controls)
+        runner = SessionRunner(config, "live", Credentials(server.key, server.secret), stop=stop, controls=controls,
+                               unapproved_config=OVERRIDE_WORD)
         outcome: dict = {}
         worker = threading.Thread(target=lambda: outcome.update(result=runner.run()), daemon=True)
         worker.start()

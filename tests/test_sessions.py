@@ -17,6 +17,7 @@ from kraken_global.live.credentials import Credentials
 from kraken_global.ml.retraining import ModelRefused
 from kraken_global.registry import ModelRegistry
 from kraken_global.selection import STRATEGY_NAMES
+from kraken_global.sessions.configuration_check import OVERRIDE_WORD
 from kraken_global.sessions.session import SessionRunner, write_session
 from tests.ledger_checks import assert_books_add_up
 from tests.session_helpers import (
@@ -77,7 +78,8 @@ def test_a_live_session_matches_the_exchange_order_for_order_and_fill_for_fill(t
     with emulator() as server:
         config = session_config(server, tmp_path)
         approve_a_model(config.ml.artifacts)
-        result = SessionRunner(config, "live", Credentials(server.key, server.secret)).run()
+        result = SessionRunner(config, "live", Credentials(server.key, server.secret),
+                               unapproved_config=OVERRIDE_WORD).run()
         orders, trades = exchange_orders(server), exchange_trades(server)
         balances = dict(server.exchange.accounts[server.key].balances)
     assert orders, "the live session placed no order"

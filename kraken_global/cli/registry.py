@@ -20,6 +20,13 @@ from kraken_global.cli.common import (
     print_json,
     registry_config,
 )
+from kraken_global.cli.configurations import (
+    add_configs_command,
+    add_configuration_options,
+    cmd_gate_configuration,
+    cmd_promote_configuration,
+    cmd_rollback_configuration,
+)
 from kraken_global.errors import ConfigError, KrakenGlobalError
 from kraken_global.registry.errors import RegistryError
 from kraken_global.reports import registry_tables
@@ -31,20 +38,34 @@ def add_registry_commands(commands, registry_options, cluster_options) -> None:
     train = command(commands, "train", "train a candidate model", f"{KG} train --config configs/gates-demo.yaml",
                     computing, "Walk-forward folds on the config's data; the candidate waits for its gates.")
     train.set_defaults(handler=cmd_train)
-    gates = command(commands, "gates", "run the gates on a candidate: JSON report; exit 0 pass, 1 fail, 2 error",
-                    f"{KG} gates CANDIDATE --config configs/gates-demo.yaml", computing)
-    gates.add_argument("candidate", help="the candidate id (train prints it; models list shows them)")
+    gates = command(commands, "gates", "run the gates on a candidate or a trading configuration: JSON report; "
+                                       "exit 0 pass, 1 fail, 2 error",
+                    f"{KG} gates CANDIDATE --config configs/gates-demo.yaml", computing,
+                    "A candidate model: integrity, schema, out-of-sample performance under the namespace's policy.\n"
+                    "--trading-config (no CANDIDATE): the config's trading configuration, over the grid it was "
+                    "chosen from\n(--set): walk-forward Sharpe, PBO, 2x costs, the SMA baseline and buy-and-hold; "
+                    f"e.g.\n  {KG} gates --trading-config --config configs/quick.yaml --set "
+                    "strategy.params.fast=20,40,60,80 --set strategy.params.slow=150,200,300,500")
+    gates.add_argument("candidate", nargs="?", help="the candidate id (train prints it; models list shows them)")
     gates.add_argument("--output", type=Path, help="also write the JSON report here (default: stdout only)")
+    add_configuration_options(gates)
     gates.set_defaults(handler=cmd_gates)
-    promote = command(commands, "promote", "approve a candidate that passed",
+    promote = command(commands, "promote", "approve a candidate (or with --trading-config the config's trading "
+                                           "configuration) that passed",
                       f"{KG} promote CANDIDATE --config configs/gates-demo.yaml --confirm yes-promote", registry)
-    promote.add_argument("candidate", help="the candidate id (it must have passed its gates)")
+    promote.add_argument("candidate", nargs="?", help="the candidate id (it must have passed its gates)")
     promote.add_argument("--confirm", help="must be exactly yes-promote (no default: without it nothing changes)")
+    promote.add_argument("--trading-config", action="store_true",
+                         help="approve the config's trading configuration (it must have passed gates --trading-config)")
     promote.set_defaults(handler=cmd_promote)
-    rollback = command(commands, "rollback", "return to the previous model",
+    rollback = command(commands, "rollback", "return to the previous model (or with --trading-config withdraw the "
+                                             "config's approval)",
                        f"{KG} rollback --config configs/gates-demo.yaml --confirm yes-rollback", registry)
     rollback.add_argument("--confirm", help="must be exactly yes-rollback (no default: without it nothing changes)")
+    rollback.add_argument("--trading-config", action="store_true",
+                          help="withdraw the approval of the config's trading configuration")
     rollback.set_defaults(handler=cmd_rollback)
+    add_configs_command(commands, registry_options)
     models = command(commands, "models", "list, show or trace models",
                      f"{KG} models list --config configs/gates-demo.yaml", registry,
                      "list: every candidate, its training window, AUC and gates verdict (the approved one marked);\n"
@@ -92,6 +113,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_gates(args: argparse.Namespace) -> int:
     import json
 
+    if args.trading_config:
+        return cmd_gate_configuration(args)
+    if args.candidate is None:
+        raise ConfigError("gates needs a CANDIDATE (models list shows them), or --trading-config to gate the config's "
+                          "trading configuration")
+    if args.assignments or args.out or args.start or args.end:
+        raise ConfigError("--set, --out, --from and --to belong to gates --trading-config; a candidate is gated "
+                          "on the config's out-of-sample windows")
+
     from kraken_global.gating.gates import run_gates
     from kraken_global.gating.summary import summarize
 
@@ -117,6 +147,10 @@ def cmd_gates(args: argparse.Namespace) -> int:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
+    if args.trading_config:
+        return cmd_promote_configuration(args)
+    if args.candidate is None:
+        raise ConfigError("promote needs a CANDIDATE (models list shows them), or --trading-config")
     with _alerting(args):
         state = open_registry(args).promote(args.candidate, args.confirm)
     print(f"approved {state['approved']['id']} (sha256 {state['approved']['sha256']})")
@@ -124,6 +158,8 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    if args.trading_config:
+        return cmd_rollback_configuration(args)
     with _alerting(args):
         state = open_registry(args).rollback(args.confirm)
     print(f"rolled back: approved is now {state['approved']['id']} (sha256 {state['approved']['sha256']})")

@@ -109,6 +109,9 @@ def _session_commands(commands) -> None:
             session.add_argument("--credentials", type=Path,
                                  help="JSON file (mode 0600) with key and secret (default: KRAKEN_API_KEY/SECRET)")
             session.add_argument("--state", type=Path, help="SQLite trading state (default: live.state)")
+            session.add_argument("--unapproved-config", metavar="yes-trade-unapproved",
+                                 help="trade a trading configuration the registry has not approved (gates "
+                                      "--trading-config, promote --trading-config); logged, alerted and audited")
         else:
             session.add_argument("--model", choices=["none", "approved"],
                                  help="filter entries with the approved model (default: ml.use_model, none)")

@@ -51,3 +51,19 @@ def trading_setup(config: BacktestConfig) -> dict[str, Any]:
 def trading_fingerprint(config: BacktestConfig) -> str:
     """SHA256 of :func:`trading_setup`: two configs trade alike exactly when their fingerprints are equal."""
     return canonical_sha256(trading_setup(config))
+
+
+def configuration_setup(config: BacktestConfig) -> dict[str, Any]:
+    """What a configuration approval binds: :func:`trading_setup` without the starting cash.
+
+    A live session trades the account's balance (capped by ``live.capital``), not ``broker.cash``, and every
+    strategy sizes in fractions of value; so the cash a backtest started from is not part of the decisions an
+    approval vouches for. Everything else is: one parameter changed is another configuration."""
+    setup = trading_setup(config)
+    setup["broker"] = {key: value for key, value in setup["broker"].items() if key != "cash"}
+    return setup
+
+
+def configuration_fingerprint(config: BacktestConfig) -> str:
+    """SHA256 of :func:`configuration_setup`: the name of a trading configuration in the registry."""
+    return canonical_sha256(configuration_setup(config))

@@ -74,6 +74,14 @@ class GatePolicy(BaseModel):
     min_slippage_bps: float = Field(default=5.0, ge=0, le=1000)
     max_volume_share: float | None = Field(default=0.1, gt=0, le=1)
     data_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    # a trading configuration (``gates --trading-config``): the walk-forward's stitched out-of-sample Sharpe at
+    # least config_min_oos_sharpe, PBO of its grid at most config_max_pbo, and when true: an edge that survives 2x
+    # costs, a Sharpe above the SMA baseline's and above buy-and-hold's on the same out-of-sample days
+    config_min_oos_sharpe: float = Field(default=0.5, ge=-100, le=100)
+    config_max_pbo: float = Field(default=0.3, ge=0, le=1)
+    config_survive_2x_costs: bool = True
+    config_beat_baseline: bool = True
+    config_beat_buy_and_hold: bool = True
 
     @model_validator(mode="after")
     def _long_enough(self) -> GatePolicy:
@@ -121,7 +129,10 @@ POLICY_STRICTER: dict[str, str] = {**STRICTER, "min_oos_days": "higher", "champi
                                    "champion_confidence": "higher", "min_shadow_days": "higher",
                                    "min_slippage_bps": "higher", "max_volume_share": "lower",
                                    "dsr_gate": "true", "require_survive_without_best_day": "true",
-                                   "fee_floor": "kraken-legacy < kraken-pro < kraken-2026-07"}
+                                   "fee_floor": "kraken-legacy < kraken-pro < kraken-2026-07",
+                                   "config_min_oos_sharpe": "higher", "config_max_pbo": "lower",
+                                   "config_survive_2x_costs": "true", "config_beat_baseline": "true",
+                                   "config_beat_buy_and_hold": "true"}
 FEE_FLOOR_ORDER = (None, "kraken-legacy", "kraken-pro", "kraken-2026-07")
 
 

@@ -19,6 +19,7 @@ from kraken_global.registry.approvals import (
     policy_changes,
     replay_approvals,
 )
+from kraken_global.registry.configurations import ConfigurationApprovals
 from kraken_global.registry.errors import RegistryError
 from kraken_global.registry.paths import file_json
 
@@ -30,7 +31,8 @@ __all__ = ["last_entry", "registry_history", "replay_approvals", "verify_registr
 
 def verify_registry(registry: RegistryStore) -> tuple[int, list[str]]:
     """The audit chain's length (raises if it is broken), and every stored file that no longer matches it:
-    gates reports, the approved pointer and model file, the manifests, the policy copy."""
+    gates reports, the approved pointer and model file, the manifests, the policy copy, the trading
+    configurations' gates reports and approvals."""
     entries = registry.recovered_entries()
     problems = []
     for candidate in sorted({e["details"].get("id") for e in entries if e["action"] == "validation"}):
@@ -51,6 +53,7 @@ def verify_registry(registry: RegistryStore) -> tuple[int, list[str]]:
     except (RegistryError, ValueError) as exc:
         problems.append(str(exc))
     problems += _approved_model_problems(registry, entries)
+    problems += ConfigurationApprovals(registry).problems(entries)
     recorded = last_entry(entries, "policy")
     copy = registry.policy_file
     if recorded is not None and (copy.exists() or copy.is_symlink()) and (

@@ -62,7 +62,8 @@ def run_session(args: argparse.Namespace, config) -> int:
         check_binding(getattr(args, "dashboard_host", None) or config.live.dashboard.host, token)
     trail = AuditTrail(out)
     controls = SessionControls(stop, trail) if token and dashboard_port is not None else None
-    runner = SessionRunner(config, args.mode, stop=stop, controls=controls, trail=trail)
+    runner = SessionRunner(config, args.mode, stop=stop, controls=controls, trail=trail,
+                           unapproved_config=getattr(args, "unapproved_config", None))
     secrets = [runner.credentials.key, runner.credentials.secret] if runner.credentials else []
     log_file = configure_session_logging(config.live.logs, args.mode, [*secrets, token], quiet=args.quiet,
                                          stamp=stamp)

@@ -74,6 +74,7 @@ from kraken_global.registry.sessions import audit_session, end_audited_session
 from kraken_global.selection import RegimeSelector
 from kraken_global.sessions.audit_trail import AuditTrail
 from kraken_global.sessions.brokers import SessionLiveBroker, SessionPaperBroker
+from kraken_global.sessions.configuration_check import check_trading_configuration, record_override
 from kraken_global.sessions.controls import SessionControls
 from kraken_global.sessions.journal import SessionJournal
 from kraken_global.sessions.live_plan import FEATURE_WINDOW, LivePlanKeeper
@@ -200,10 +201,12 @@ class SessionRunner:
     def __init__(self, config: BacktestConfig, mode: Mode, credentials: Credentials | None = None,
                  registry: ModelRegistry | None = None, stop: StopRequest | None = None,
                  board: StatusBoard | None = None, controls: SessionControls | None = None,
-                 trail: AuditTrail | None = None, clock: Clock = SYSTEM) -> None:
+                 trail: AuditTrail | None = None, clock: Clock = SYSTEM,
+                 unapproved_config: str | None = None) -> None:
         """``stop``: ends the session cleanly when requested; ``board``: the status file to keep current;
         ``controls``: the operator's (dashboard's) pause and flatten; ``trail``: the session's audit trail;
-        ``clock``: the local clock (tests pass a stepped one)."""
+        ``clock``: the local clock (tests pass a stepped one); ``unapproved_config``: the override word that lets
+        live trade a configuration the registry has not approved (logged and audited)."""
         self.config = config
         self.stop = stop or StopRequest()
         self.board = board
@@ -226,6 +229,8 @@ class SessionRunner:
         elif credentials is None:
             credentials = optional_credentials(config)
         self.credentials = credentials
+        # live: an approved trading configuration, or the explicit override; refused before anything connects
+        self.configuration = check_trading_configuration(self.config, mode, unapproved_config, self.registry)
         self.clock = clock
         self.fees: AccountFees | None = None
         self.state: TradingState | None = None
@@ -311,9 +316,11 @@ class SessionRunner:
         self.recorder = audit_session(self.registry, self.mode, self.config.live.api_url,
                                       self.board.path.parent.name if self.board is not None else None)
         try:
+            record_override(self.configuration, self.registry, self.recorder.session if self.recorder else None,
+                            self.mode)
             cerebro = self.build(store)
-            log.info("%s session starting against %s; %s%s", self.mode, exchange, self.model_line(),
-                     f"; {approval_line(self.approval)}" if self.approval else "")
+            log.info("%s session starting against %s; %s%s; %s", self.mode, exchange, self.model_line(),
+                     f"; {approval_line(self.approval)}" if self.approval else "", self.configuration.line())
             strategies = cerebro.run()
             if self.mode == "live":
                 cerebro.broker.on_session_stop(self.config.live.on_stop)
@@ -345,6 +352,9 @@ class SessionRunner:
         metrics = collect_metrics(trading, broker, closes, end_reason=SESSION_STOP)
         honest_periods(metrics, len(trading[0].analyzers.returns.values), parse_timeframe(self.config.data.timeframe))
         metrics["session"] = {"mode": self.mode, "model": self.approved.get("id"),
+                              "trading_configuration": {"fingerprint": self.configuration.fingerprint,
+                                                        "approved": bool(self.configuration.status.get("approved")),
+                                                        "overridden": self.configuration.overridden},
                               "model_sha256": self.approved.get("sha256"),
                               "late_seconds_max": monitor.max_late_seconds if monitor is not None else None}
         metrics["model"] = {"id": self.approved.get("id"), "sha256": self.approved.get("sha256"),

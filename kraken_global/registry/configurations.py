@@ -1,0 +1,196 @@
+"""Trading configurations approved like models: gated, promoted and rolled back in the namespace's keyed chain.
+
+A configuration is named by its fingerprint (:func:`kraken_global.config.fingerprint.configuration_fingerprint`:
+everything that changes decisions, not where files live). Its gates report (``gates --trading-config``) is stored
+under ``configurations/<fingerprint>.json`` with the setup it binds beside it, and audited like a model's
+(``config_validation``: the report file's SHA256, the policy's hash, the verdict). ``config_promote`` approves it,
+resting on that entry; ``config_rollback`` withdraws the approval. The approved set is replayed from the chain:
+no state file holds it, so there is nothing to edit but the chain, which the key vouches for.
+
+Several configurations may be approved at once (one per account or universe, say). A configuration approved under
+an earlier policy stays approved and is flagged, as a model is: tightening the policy never stops a running bot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from kraken_global.registry.errors import ConfirmationRequired, IntegrityError, RegistryError
+from kraken_global.registry.paths import atomic_write, file_json, read_regular
+from kraken_global.registry.store import PROMOTE_WORD, ROLLBACK_WORD, RegistryStore
+
+VALIDATION, PROMOTE, ROLLBACK, OVERRIDE = "config_validation", "config_promote", "config_rollback", "config_override"
+REPORT_BYTES = 64 * 1024 ** 2  # a walk-forward report is a few hundred kB; bounded like every registry read
+FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
+
+
+def check_fingerprint(fingerprint: str) -> str:
+    if not isinstance(fingerprint, str) or not FINGERPRINT.match(fingerprint):
+        raise RegistryError(f"{fingerprint!r} is not a configuration fingerprint (64 hex digits)")
+    return fingerprint
+
+
+class ConfigurationApprovals:
+    """The namespace's trading configurations: their audited gates reports and approvals."""
+
+    def __init__(self, registry: RegistryStore) -> None:
+        self.registry = registry
+
+    def report_file(self, fingerprint: str):
+        return self.registry.paths.path("configurations", f"{check_fingerprint(fingerprint)}.json")
+
+    def setup_file(self, fingerprint: str):
+        return self.registry.paths.path("configurations", f"{check_fingerprint(fingerprint)}.setup.json")
+
+    def record_validation(self, fingerprint: str, report: dict[str, Any]) -> dict[str, Any]:
+        """Store a configuration's gates report (and its setup, readable) and audit the report's SHA256."""
+        data = file_json(report)
+        with self.registry.locked():
+            self.report_file(fingerprint).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.setup_file(fingerprint), file_json(report["setup"]))
+            atomic_write(self.report_file(fingerprint), data)
+            return self.registry.record(VALIDATION, {
+                "fingerprint": fingerprint, "passed": bool(report.get("passed")),
+                "policy_sha256": report.get("policy_sha256"), "report_sha256": hashlib.sha256(data).hexdigest()})
+
+    def audited_report(self, fingerprint: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        """The configuration's last gates report, checked against its audit entry; raises on any mismatch."""
+        recorded = _last_for(entries, VALIDATION, fingerprint)
+        if recorded is None:
+            raise RegistryError(f"configuration {fingerprint[:12]} was never gated in namespace "
+                                f"{self.registry.paths.namespace}")
+        path = self.report_file(fingerprint)
+        if not path.exists() and not path.is_symlink():
+            raise IntegrityError(f"the gates report of configuration {fingerprint[:12]} ({path}) is missing")
+        data = read_regular(path, "configuration gates report", max_bytes=REPORT_BYTES)  # no symlink, no FIFO
+        if hashlib.sha256(data).hexdigest() != recorded["details"]["report_sha256"]:
+            raise IntegrityError(f"{path} does not match its audit entry (line {recorded['seq']}): the report was "
+                                 "edited or replaced")
+        return json.loads(data)  # the bytes the chain vouches for were written by record_validation
+
+    def promote(self, fingerprint: str, confirm: str | None) -> dict[str, Any]:
+        """Approve a configuration whose audited gates report passed under the current policy."""
+        check_fingerprint(fingerprint)
+        if confirm != PROMOTE_WORD:
+            raise ConfirmationRequired(f"nothing was promoted: pass --confirm {PROMOTE_WORD} to approve "
+                                       f"configuration {fingerprint[:12]}")
+        with self.registry.locked():
+            self.registry.recover()
+            entries = self.registry.audit.verify_entries()
+            policy = self.registry.policy()
+            recorded = _last_for(entries, VALIDATION, fingerprint)
+            if recorded is None:
+                raise RegistryError(f"configuration {fingerprint[:12]} has no gates report: run `kraken-global gates "
+                                    "--trading-config` on it first")
+            report = self.audited_report(fingerprint, entries)
+            if report.get("fingerprint") != fingerprint:
+                raise IntegrityError(f"the gates report of {fingerprint[:12]} names configuration "
+                                     f"{str(report.get('fingerprint'))[:12]}")
+            if recorded["details"]["policy_sha256"] != policy.sha256():
+                raise RegistryError(f"the gates of configuration {fingerprint[:12]} ran under another policy "
+                                    f"({str(recorded['details']['policy_sha256'])[:12]}, current "
+                                    f"{policy.sha256()[:12]}): run the gates again under the current policy")
+            if not recorded["details"]["passed"]:
+                failed = [g["name"] for g in report.get("gates", []) if not g.get("passed")]
+                raise RegistryError(f"configuration {fingerprint[:12]} failed its gates ({', '.join(failed)}); "
+                                    "not promoted")
+            if self.approval(entries, fingerprint) is not None:
+                raise RegistryError(f"configuration {fingerprint[:12]} is already approved")
+            return self.registry.record(PROMOTE, {"fingerprint": fingerprint, "validation_entry": recorded["seq"],
+                                                  "policy_sha256": policy.sha256()})
+
+    def rollback(self, fingerprint: str, confirm: str | None) -> dict[str, Any]:
+        """Withdraw a configuration's approval: ``live`` refuses it again."""
+        check_fingerprint(fingerprint)
+        if confirm != ROLLBACK_WORD:
+            raise ConfirmationRequired(f"nothing was rolled back: pass --confirm {ROLLBACK_WORD}")
+        with self.registry.locked():
+            self.registry.recover()
+            entries = self.registry.audit.verify_entries()
+            promoted = self.approval(entries, fingerprint)
+            if promoted is None:
+                raise RegistryError(f"configuration {fingerprint[:12]} is not approved; nothing to roll back")
+            return self.registry.record(ROLLBACK, {"fingerprint": fingerprint, "promote_entry": promoted["seq"]})
+
+    def approval(self, entries: list[dict[str, Any]], fingerprint: str) -> dict[str, Any] | None:
+        """The ``config_promote`` entry that approves ``fingerprint`` now, or None (never, or rolled back)."""
+        for entry in reversed(entries):
+            if entry["action"] in (PROMOTE, ROLLBACK) and entry["details"].get("fingerprint") == fingerprint:
+                return entry if entry["action"] == PROMOTE else None
+        return None
+
+    def status(self, fingerprint: str, entries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Whether ``fingerprint`` is approved, on which gates run, and what a reader should know (flags)."""
+        entries = self.registry.audit.verify_entries() if entries is None else entries
+        promoted = self.approval(entries, fingerprint)
+        gated = _last_for(entries, VALIDATION, fingerprint)
+        flags = []
+        if promoted is not None:
+            backing = next((e for e in entries if e["seq"] == promoted["details"]["validation_entry"]), None)
+            if backing is None or backing["action"] != VALIDATION or not backing["details"]["passed"] \
+                    or backing["details"].get("fingerprint") != fingerprint:
+                raise IntegrityError(f"the approval of configuration {fingerprint[:12]} (line {promoted['seq']}) "
+                                     "rests on no passing gates run of it")
+            if promoted["details"]["policy_sha256"] != self.registry.policy().sha256():
+                flags.append("approved under an earlier policy")
+            if gated is not None and gated["seq"] > backing["seq"] and not gated["details"]["passed"]:
+                flags.append(f"a later gates run failed (line {gated['seq']})")
+        return {"fingerprint": fingerprint, "namespace": self.registry.paths.namespace,
+                "approved": promoted is not None, "approved_at_entry": promoted["seq"] if promoted else None,
+                "approved_at": promoted["time"] if promoted else None,
+                "gated": gated is not None, "last_gates_passed": gated["details"]["passed"] if gated else None,
+                "flags": flags}
+
+    def listing(self) -> list[dict[str, Any]]:
+        """Every configuration the chain knows (gated or approved), newest gating last."""
+        entries = self.registry.audit.verify_entries()
+        seen = []
+        for entry in entries:
+            fingerprint = entry["details"].get("fingerprint") if entry["action"] == VALIDATION else None
+            if fingerprint and fingerprint not in seen:
+                seen.append(fingerprint)
+        return [self.status(f, entries) for f in seen]
+
+    def record_override(self, fingerprint: str, session: str, mode: str) -> dict[str, Any]:
+        """A session started on an unapproved configuration by explicit override: in the chain, for the record."""
+        return self.registry.record(OVERRIDE, {"fingerprint": check_fingerprint(fingerprint), "session": session,
+                                               "mode": mode})
+
+    def problems(self, entries: list[dict[str, Any]]) -> list[str]:
+        """Every configuration report that no longer matches the chain (for ``audit verify``)."""
+        out = []
+        for fingerprint in sorted({e["details"].get("fingerprint") for e in entries if e["action"] == VALIDATION}):
+            try:
+                report = self.audited_report(fingerprint, entries)
+            except (IntegrityError, RegistryError) as exc:
+                out.append(str(exc))
+                continue
+            setup = self.setup_file(fingerprint)
+            try:
+                matches = read_regular(setup, "configuration setup", max_bytes=REPORT_BYTES) == \
+                    file_json(report.get("setup"))
+            except (OSError, RegistryError):
+                matches = False
+            if not matches:
+                out.append(f"{setup} differs from the setup in its audited gates report: restore it (the report's "
+                           "setup is the configuration that was gated)")
+        for entry in entries:
+            if entry["action"] == PROMOTE and self.approval(entries, entry["details"]["fingerprint"]) is entry:
+                try:
+                    self.status(entry["details"]["fingerprint"], entries)
+                except IntegrityError as exc:
+                    out.append(str(exc))
+        return out
+
+
+def _last_for(entries: list[dict[str, Any]], action: str, fingerprint: str) -> dict[str, Any] | None:
+    for entry in reversed(entries):
+        if entry["action"] == action and entry["details"].get("fingerprint") == fingerprint:
+            return entry
+    return None
+
+
+__all__ = ["OVERRIDE", "PROMOTE", "ROLLBACK", "VALIDATION", "ConfigurationApprovals", "check_fingerprint"]

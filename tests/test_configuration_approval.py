@@ -1,0 +1,193 @@
+"""A trading configuration is approved like a model: gated out of sample over the grid it was chosen from (the real
+walk-forward on bundled data, through the CLI), promoted under the keyed audit chain, refused by ``live`` when it
+was not (or was edited by one parameter since), and started anyway only by an explicit, logged, audited override.
+Tried the way an impatient user or an attacker with write access to the artifacts folder would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kraken_global.config import load_config
+from kraken_global.config.fingerprint import configuration_fingerprint
+from kraken_global.errors import ConfigError
+from kraken_global.live.credentials import Credentials
+from kraken_global.registry import ModelRegistry
+from kraken_global.registry.configurations import ConfigurationApprovals
+from kraken_global.registry.errors import RegistryError
+from kraken_global.sessions.configuration_check import OVERRIDE_WORD, check_trading_configuration
+from kraken_global.sessions.session import SessionRunner
+from tests.registry_helpers import approved_configuration
+from tests.session_helpers import approve_a_model, session_overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+GRID = ("--set", "strategy.params.fast=20,40,80", "--set", "strategy.params.slow=150,200,300,500")
+RELAXED = ("config_min_oos_sharpe=-10", "config_max_pbo=1", "config_survive_2x_costs=false",
+           "config_beat_baseline=false", "config_beat_buy_and_hold=false")
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kraken_global.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+class FakeServer:
+    base_url = "http://127.0.0.1:9"  # never reached: every check here happens before anything connects
+
+
+@pytest.fixture(scope="module")
+def gated(tmp_path_factory):
+    """quick.yaml's baseline (fast 60 / slow 300, added to a 12-point grid) gated on 4h bundled data, 2018-2019,
+    under the default policy: it fails."""
+    folder = tmp_path_factory.mktemp("config-gates")
+    registry_args = ("--config", "configs/quick.yaml", "--artifacts", str(folder / "artifacts"))
+    args = ("gates", "--trading-config", *registry_args, *GRID, "--from", "2018-01-01", "--scheduler", "serial",
+            "--out", str(folder / "wf"))
+    done = cli(*args)
+    return folder, registry_args, args, done
+
+
+def test_the_default_policy_fails_a_configuration_that_does_not_hold_up_out_of_sample(gated):
+    folder, _, _, done = gated
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    gates = {g["name"]: g for g in report["gates"]}
+    assert list(gates) == ["out_of_sample_days", "walk_forward_sharpe", "pbo", "survives_2x_costs",
+                           "beats_sma_baseline", "beats_buy_and_hold"]
+    assert report["passed"] is False and not gates["walk_forward_sharpe"]["passed"]
+    # the grid holds the configuration itself: its own values were added where the --set axes missed them
+    assert report["grid_added"] == {"strategy.params.fast": 60}
+    assert report["grid"]["strategy.params.fast"] == [20, 40, 80, 60]
+    assert report["walk_forward"]["pbo"]["configurations"] == 16
+    assert report["fingerprint"] == configuration_fingerprint(load_config(ROOT / "configs/quick.yaml"))
+    assert report["trading_setup"]["data"]["sha256"] and report["policy_sha256"]
+    assert "FAIL walk_forward_sharpe" in done.stderr and "failed its gates" in done.stderr
+    stored = folder / "artifacts" / "kraken_global" / "configurations" / f"{report['fingerprint']}.json"
+    assert json.loads(stored.read_text())["passed"] is False
+
+
+def test_a_failed_configuration_cannot_be_promoted_and_is_shown_unapproved(gated):
+    _, registry_args, _, _ = gated
+    refused = cli("promote", "--trading-config", *registry_args, "--confirm", "yes-promote")
+    assert refused.returncode == 1 and "failed its gates" in refused.stderr and "Traceback" not in refused.stderr
+    shown = cli("configs", "show", *registry_args)
+    assert shown.returncode == 1 and "gated, not approved" in shown.stdout
+
+
+def test_a_configuration_that_passes_is_promoted_and_an_edit_of_one_parameter_is_another_configuration(gated):
+    folder, registry_args, gate_args, _ = gated
+    assert cli("policy", "set", *RELAXED, *registry_args, "--confirm", "yes-change-policy").returncode == 0
+    again = cli(*gate_args)  # the sweep resumes: no point runs twice
+    assert again.returncode == 0, again.stderr
+    assert cli("promote", "--trading-config", *registry_args).returncode == 2  # no confirmation word: nothing
+    assert cli("configs", "show", *registry_args).returncode == 1
+    promoted = cli("promote", "--trading-config", *registry_args, "--confirm", "yes-promote")
+    assert promoted.returncode == 0, promoted.stderr
+    shown = cli("configs", "show", *registry_args, "--json")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["approved"] is True
+    edited = folder / "edited.yaml"
+    tree = yaml.safe_load((ROOT / "configs/quick.yaml").read_text())
+    tree["strategy"]["params"]["fast"] = 61
+    edited.write_text(yaml.safe_dump(tree))
+    other = cli("configs", "show", "--config", str(edited), "--artifacts", str(folder / "artifacts"))
+    assert other.returncode == 1 and "never gated" in other.stdout
+    verified = cli("audit", "verify", *registry_args, "--json")
+    assert verified.returncode == 0 and json.loads(verified.stdout)["intact"], verified.stderr
+
+
+def test_an_edited_configuration_report_is_found_and_a_rollback_withdraws_the_approval(gated):
+    folder, registry_args, _, _ = gated
+    fingerprint = configuration_fingerprint(load_config(ROOT / "configs/quick.yaml"))
+    setup = folder / "artifacts" / "kraken_global" / "configurations" / f"{fingerprint}.setup.json"
+    original = setup.read_bytes()
+    setup.write_text(original.decode().replace('"fast": 60', '"fast": 61'))
+    verified = cli("audit", "verify", *registry_args)
+    assert verified.returncode == 1 and f"{fingerprint}.setup.json differs" in verified.stderr
+    setup.write_bytes(original)
+    rolled = cli("rollback", "--trading-config", *registry_args, "--confirm", "yes-rollback")
+    assert rolled.returncode == 0, rolled.stderr
+    assert cli("configs", "show", *registry_args).returncode == 1
+    listed = json.loads(cli("configs", "list", *registry_args, "--json").stdout)
+    assert [(row["fingerprint"], row["approved"]) for row in listed] == [(fingerprint, False)]
+
+
+def live_config(tmp_path: Path, **changes):
+    from kraken_global.config import BacktestConfig
+
+    return BacktestConfig().with_overrides({**session_overrides(FakeServer(), tmp_path), **changes})
+
+
+def test_live_starts_only_on_the_approved_configuration_or_by_the_logged_override(tmp_path):
+    config = live_config(tmp_path)
+    approve_a_model(config.ml.artifacts)
+    credentials = Credentials("key", "c2VjcmV0")
+    with pytest.raises(ConfigError, match=r"live refuses trading configuration .* was never gated in namespace "
+                                          r"kraken_global\. Gate it: kraken-global gates --trading-config"):
+        SessionRunner(config, "live", credentials)
+    SessionRunner(config, "paper")  # paper runs anything
+    registry = ModelRegistry(config.ml.artifacts)
+    approved_configuration(registry, config)
+    runner = SessionRunner(config, "live", credentials)
+    assert runner.configuration.status["approved"] and "approved in namespace" in runner.configuration.line()
+    for key, value in (("regimes.thresholds.trend_band", 0.021), ("live.risk.max_daily_loss_pct", 4.0),
+                       ("broker.slippage_bps", 6.0), ("universe.pairs", ["BTC/USD"])):
+        with pytest.raises(ConfigError, match="live refuses trading configuration"):
+            SessionRunner(config.with_overrides({key: value}), "live", credentials)
+    # what does not change a decision is not another configuration: the starting cash, folders, the exchange URL
+    same = config.with_overrides({"broker.cash": 123.0, "live.results": str(tmp_path / "elsewhere"),
+                                  "live.api_url": "http://127.0.0.1:10", "live.max_bars": 3})
+    assert SessionRunner(same, "live", credentials).configuration.fingerprint == runner.configuration.fingerprint
+
+
+def test_the_override_must_be_the_exact_word_and_is_audited(tmp_path):
+    config = live_config(tmp_path, **{"regimes.thresholds.trend_band": 0.03})
+    registry = ModelRegistry(config.ml.artifacts)
+    for word in ("yes", "YES-TRADE-UNAPPROVED", ""):
+        with pytest.raises(ConfigError, match="must be exactly yes-trade-unapproved"):
+            check_trading_configuration(config, "live", word, registry)
+    with pytest.raises(ConfigError, match="for live sessions"):
+        check_trading_configuration(config, "paper", OVERRIDE_WORD, registry)
+    check = check_trading_configuration(config, "live", OVERRIDE_WORD, registry)
+    assert check.overridden and "NOT approved" in check.line()
+    from kraken_global.sessions.configuration_check import record_override
+
+    record_override(check, registry, "live-test", "live")
+    entries = registry.audit.verify_entries()
+    assert [e["details"]["fingerprint"] for e in entries if e["action"] == "config_override"] == [check.fingerprint]
+
+
+def test_the_cli_refuses_an_unapproved_configuration_in_one_line(tmp_path):
+    tree: dict = {}
+    for dotted, value in session_overrides(FakeServer(), tmp_path).items():
+        node = tree
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    config_file = tmp_path / "session.yaml"
+    config_file.write_text(yaml.safe_dump(tree))
+    approve_a_model(tmp_path / "artifacts")
+    credentials = tmp_path / "credentials.json"
+    credentials.write_text(json.dumps({"key": "key", "secret": "c2VjcmV0"}))
+    credentials.chmod(0o600)
+    done = cli("live", "--config", str(config_file), "--credentials", str(credentials), timeout=120)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert any("live refuses trading configuration" in line and "--unapproved-config yes-trade-unapproved" in line
+               for line in lines), done.stderr
+
+
+def test_promote_and_rollback_refuse_what_is_not_there(tmp_path):
+    registry = ModelRegistry(tmp_path / "artifacts")
+    approvals = ConfigurationApprovals(registry)
+    with pytest.raises(RegistryError, match="no gates report"):
+        approvals.promote("a" * 64, "yes-promote")
+    with pytest.raises(RegistryError, match="not approved; nothing to roll back"):
+        approvals.rollback("a" * 64, "yes-rollback")
+    with pytest.raises(RegistryError, match="not a configuration fingerprint"):
+        approvals.promote("../../etc/passwd", "yes-promote")
