@@ -189,7 +189,12 @@ def test_the_emulator_command_serves_and_keeps_its_secret_out_of_its_output(tmp_
         assert stored["secret"] not in line and stored["key"] not in line
     finally:
         os.killpg(process.pid, signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
+        try:
+            output, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # never leave it running
+            raise
+    assert process.returncode == 0, output
     assert stored["secret"] not in (output or "")
     credentials.chmod(0o644)
     refused = subprocess.run([sys.executable, "-m", "kraken_global.cli", "emulator", "--credentials",

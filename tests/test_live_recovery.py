@@ -282,6 +282,6 @@ def test_the_kill_switch_sells_only_the_bots_coins_and_leaves_the_owners(tmp_pat
         if asset != "ZUSD":
             assert balances[asset] >= amount - 1e-9, f"the owner's {asset} was sold"
     seen = [getattr(r, "kg_event", None) for r in caplog.records]
-    assert seen.count("session_start") == 1 and seen.count("session_stop") == 1 and "kill_switch" in seen
+    assert "kill_switch" in seen  # (session_start/stop are raised once by operate: tests/test_live_events.py)
     tripped = next(r for r in caplog.records if getattr(r, "kg_event", None) == "kill_switch")
     assert tripped.kg_fields["max_daily_loss_pct"] == 0.05

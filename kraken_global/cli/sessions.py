@@ -131,15 +131,29 @@ def cmd_emulator(args: argparse.Namespace) -> int:
                             market=market, permissions=options.permissions, asset_pairs=options.asset_pairs,
                             fees=options.fees, fills=options.fills, clock_skew=options.clock_skew,
                             host=options.host)
-    with server:
-        where = server.base_url if options.host == "127.0.0.1" else f"{options.host}:{server.port}"
-        print(f"Kraken emulator on {where} (market time {server.clock.now()}, x{options.speed}); "
-              f"credentials in {args.credentials}; Ctrl-C stops it", flush=True)
-        try:
+    stop_on_interrupt_or_term()
+    try:
+        with server:
+            where = server.base_url if options.host == "127.0.0.1" else f"{options.host}:{server.port}"
+            print(f"Kraken emulator on {where} (market time {server.clock.now()}, x{options.speed}); "
+                  f"credentials in {args.credentials}; Ctrl-C stops it", flush=True)
             while True:
                 time.sleep(3600)
-        except KeyboardInterrupt:
-            return EXIT_OK
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def stop_on_interrupt_or_term() -> None:
+    """Ctrl-C and SIGTERM (``docker stop``) stop the emulator cleanly. Installed explicitly: a shell that starts a
+    program in the background without job control hands it SIGINT ignored, and Python then leaves it ignored, so
+    Ctrl-C (or a test's SIGINT) would never reach it."""
+    import signal
+
+    def interrupt(signum, frame) -> None:
+        raise KeyboardInterrupt
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, interrupt)
 
 
 def cmd_session(args: argparse.Namespace) -> int:
