@@ -17,7 +17,7 @@ from kraken_global.cli.common import (
     registry_config,
 )
 
-SET_HELP = "a config key and the values to try, e.g. strategy.params.fast=20,40,60 (repeatable; one at least)"
+SET_HELP = "a config key and the values to try, e.g. strategy.params.fast=20,40 (repeatable; no default: one at least)"
 
 
 def add_research_commands(commands, registry_options, cluster_options) -> None:

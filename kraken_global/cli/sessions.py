@@ -111,7 +111,8 @@ def _session_commands(commands) -> None:
             session.add_argument("--state", type=Path, help="SQLite trading state (default: live.state)")
             session.add_argument("--unapproved-config", metavar="yes-trade-unapproved",
                                  help="trade a trading configuration the registry has not approved (gates "
-                                      "--trading-config, promote --trading-config); logged, alerted and audited")
+                                      "--trading-config, promote --trading-config); logged, alerted and audited "
+                                      "(default: refuse an unapproved configuration)")
         else:
             session.add_argument("--model", choices=["none", "approved"],
                                  help="filter entries with the approved model (default: ml.use_model, none)")
