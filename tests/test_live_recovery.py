@@ -62,6 +62,7 @@ def assert_matches_exchange(server, state_path: Path, before: dict[str, float] |
         assert held == pytest.approx(expected, abs=1e-9), f"{symbol} position differs"
 
 
+@pytest.mark.slow
 def test_faults_during_a_live_session_neither_double_an_order_nor_lose_a_fill(tmp_path):
     with emulator() as server:
         # resting orders now live in real time (the dead man's switch runs on the wall clock), so the session holds
@@ -202,6 +203,7 @@ def _wait_for_orders(state: Path, count: int, process: subprocess.Popen, seconds
     pytest.fail(f"the live process did not reach {count} orders (exit code {process.poll()})")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)  # three live processes on a machine shared with other test runs
 @pytest.mark.parametrize("seed", [7, 11])
 def test_processes_killed_at_random_moments_under_every_fault_kind_reconcile(tmp_path, seed):
