@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from kraken_global.registry import ModelRegistry
 from kraken_global.sessions.configuration_check import OVERRIDE_WORD
 from tests.session_helpers import (
     approve_a_model,
@@ -183,6 +184,12 @@ def test_a_second_signal_stops_a_live_session_at_once_and_the_state_stays_consis
     db.close()
     assert {f["trade_id"] for f in state_rows(tmp_path / "state.sqlite", "fills")} <= set(trades)
     assert status_of(out)["state"] == "stopped"
+    # started on an ungated configuration by the override: said in the status and the log, entered in the chain
+    assert "NOT approved (never gated): started by override" in status_of(out)["configuration"]
+    log_text = "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
+    assert "UNAPPROVED trading configuration" in log_text
+    entries = ModelRegistry(tmp_path / "artifacts").audit.verify_entries()
+    assert [e["details"]["mode"] for e in entries if e["action"] == "config_override"] == ["live"]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT])

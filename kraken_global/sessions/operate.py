@@ -71,7 +71,8 @@ def run_session(args: argparse.Namespace, config) -> int:
     exchange = config.live.api_url or "https://api.kraken.com"
     board = StatusBoard(out, mode=args.mode, exchange=exchange, model=runner.approved.get("id"), results=str(out),
                         log=str(log_file), feed="STARTING", link="connecting", poll_seconds=config.live.poll_seconds,
-                        model_registry=approval_line(runner.approval) if runner.approval else None)
+                        model_registry=approval_line(runner.approval) if runner.approval else None,
+                        configuration=runner.configuration.line())
     board.update()
     runner.board = board
     servers = []

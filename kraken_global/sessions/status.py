@@ -101,7 +101,8 @@ _TEXT, _NUMBER, _WHOLE = (str,), (int, float), (int,)
 _FIELDS: dict[str, tuple[type, ...]] = {
     "state": _TEXT, "mode": _TEXT, "ended": _TEXT, "last_bar": _TEXT, "feed": _TEXT, "link": _TEXT,
     "exchange": _TEXT, "model": _TEXT, "regime": _TEXT, "updated_at": _TEXT, "started_at": _TEXT,
-    "results": _TEXT, "log": _TEXT, "polled_at": _TEXT, "pid": _WHOLE, "live_bars": _WHOLE, "fills": _WHOLE,
+    "results": _TEXT, "log": _TEXT, "polled_at": _TEXT, "configuration": _TEXT, "pid": _WHOLE,
+    "live_bars": _WHOLE, "fills": _WHOLE,
     "rejections": _WHOLE, "poll_seconds": _NUMBER, "value": _NUMBER, "cash": _NUMBER, "day_pnl": _NUMBER,
     "session_pnl": _NUMBER, "positions": (dict,), "open_orders": (list,),
 }
@@ -177,6 +178,7 @@ def format_status(status: dict[str, Any], session: Path) -> str:
              f"{', last answer ' + status['polled_at'] if status.get('polled_at') else ''}",
              f"  model        {status.get('model') or 'none'}"
              + (f" ({status['model_registry']})" if status.get("model_registry") else ""),
+             f"  config       {status.get('configuration') or '-'}",
              f"  regime       {status.get('regime') or '-'}",
              f"  value        {number('value')} USD  cash {number('cash')} USD",
              f"  P&L          day {number('day_pnl')} USD  session {number('session_pnl')} USD",
