@@ -23,7 +23,7 @@ from kraken_global.registry.errors import RegistryError
 from kraken_global.sessions.configuration_check import OVERRIDE_WORD, check_trading_configuration
 from kraken_global.sessions.session import SessionRunner
 from tests.registry_helpers import approved_configuration
-from tests.session_helpers import approve_a_model, session_overrides
+from tests.session_helpers import approve_a_model, session_overrides, write_config_file
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = ("--set", "strategy.params.fast=20,40,80", "--set", "strategy.params.slow=150,200,300,500")
@@ -162,15 +162,7 @@ def test_the_override_must_be_the_exact_word_and_is_audited(tmp_path):
 
 
 def test_the_cli_refuses_an_unapproved_configuration_in_one_line(tmp_path):
-    tree: dict = {}
-    for dotted, value in session_overrides(FakeServer(), tmp_path).items():
-        node = tree
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-    config_file = tmp_path / "session.yaml"
-    config_file.write_text(yaml.safe_dump(tree))
+    config_file = write_config_file(FakeServer(), tmp_path)
     approve_a_model(tmp_path / "artifacts")
     credentials = tmp_path / "credentials.json"
     credentials.write_text(json.dumps({"key": "key", "secret": "c2VjcmV0"}))
