@@ -1,0 +1,62 @@
+"""Attacks on the configuration approval from outside: someone who may write the artifacts folder and the config
+files (never the audit key folder), or an impatient user who wants ``live`` to start or the gates to pass.
+
+Each test is a hole that was open: a planted temp file that made the registry write through a symlink, a model
+operating point moved by the configuration the gates run without a model, a buy-and-hold rival chosen outside
+the configuration's identity, a grid that chose among costs or among things that are no configuration, and a crash
+between a configuration's report and its audit entry that left an honest registry looking tampered with. All run
+in seconds: nothing here runs a walk-forward (the refusals happen before any backtest)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from kraken_global.config import BacktestConfig
+from kraken_global.config.fingerprint import configuration_fingerprint, configuration_setup
+from kraken_global.registry import ModelRegistry
+from kraken_global.registry.configurations import ConfigurationApprovals
+from kraken_global.registry.verification import verify_registry
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class FakeServer:
+    base_url = "http://127.0.0.1:9"  # never reached: every check here happens before anything connects
+
+
+def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kraken_global.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})})
+
+
+def report_for(registry: ModelRegistry, config: BacktestConfig, passed: bool = True, note: str = "") -> dict:
+    fingerprint = configuration_fingerprint(config)
+    return {"kind": "trading_configuration", "fingerprint": fingerprint, "setup": configuration_setup(config),
+            "gates": [], "passed": passed, "policy_sha256": registry.policy().sha256(), "note": note}
+
+
+# -- the registry writes through nothing an attacker planted ---------------------------------------------------
+
+def test_a_planted_temp_file_symlink_cannot_make_the_registry_overwrite_a_file_outside_it(tmp_path):
+    """``atomic_write`` wrote to ``.NAME.tmp-PID`` with a plain ``open``, which follows a symlink: whoever may write
+    the artifacts folder planted that name (PIDs are guessable) pointing at any file of the registry's user, the
+    audit key for one, and the next gates run overwrote it with a JSON report."""
+    registry = ModelRegistry(tmp_path / "artifacts")
+    config = BacktestConfig()
+    fingerprint = configuration_fingerprint(config)
+    victim = tmp_path / "elsewhere" / "audit.key"
+    victim.parent.mkdir()
+    victim.write_text("precious\n")
+    folder = registry.root / "configurations"
+    folder.mkdir()
+    (folder / f".{fingerprint}.setup.json.tmp-{os.getpid()}").symlink_to(victim)
+    os.mkfifo(folder / f".{fingerprint}.json.tmp-{os.getpid()}")  # a FIFO must not hang the write either
+    ConfigurationApprovals(registry).record_validation(fingerprint, report_for(registry, config, passed=False))
+    assert victim.read_text() == "precious\n"
+    assert json.loads((folder / f"{fingerprint}.json").read_text())["fingerprint"] == fingerprint
+    assert not list(folder.glob(".*.tmp-*"))
+    assert verify_registry(registry)[1] == []
