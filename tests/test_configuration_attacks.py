@@ -15,8 +15,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kraken_global.config import BacktestConfig
+import pytest
+import yaml
+
+from kraken_global.config import BacktestConfig, load_config
 from kraken_global.config.fingerprint import configuration_fingerprint, configuration_setup
+from kraken_global.errors import ConfigError
 from kraken_global.registry import ModelRegistry
 from kraken_global.registry.configurations import ConfigurationApprovals
 from kraken_global.registry.verification import verify_registry
@@ -60,3 +64,18 @@ def test_a_planted_temp_file_symlink_cannot_make_the_registry_overwrite_a_file_o
     assert json.loads((folder / f"{fingerprint}.json").read_text())["fingerprint"] == fingerprint
     assert not list(folder.glob(".*.tmp-*"))
     assert verify_registry(registry)[1] == []
+
+
+# -- what the configuration decides is what the gates measured -------------------------------------------------
+
+def test_a_configuration_cannot_move_the_model_operating_point_per_strategy(tmp_path):
+    """``strategy.per_strategy.<sleeve>.min_probability`` was accepted and, in a session with the approved model,
+    replaced the threshold the model was gated at (``params.setdefault``): 0 switched the model off for that sleeve.
+    The configuration's gates run without a model, so nothing ever measured it, and ``bind_operating_point`` (which
+    refuses another ``ml.min_probability``) never saw it."""
+    for section in ({"name": "regime", "per_strategy": {"TrendFollower": {"min_probability": 0.0}}},
+                    {"name": "TrendFollower", "params": {"min_probability": 0.9}}):
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump({"strategy": section}))
+        with pytest.raises(ConfigError, match=r"min_probability: .*ml\.min_probability"):
+            load_config(path)
