@@ -21,9 +21,13 @@ import yaml
 from kraken_global.config import BacktestConfig, load_config
 from kraken_global.config.fingerprint import configuration_fingerprint, configuration_setup
 from kraken_global.errors import ConfigError
+from kraken_global.live.credentials import Credentials
 from kraken_global.registry import ModelRegistry
 from kraken_global.registry.configurations import ConfigurationApprovals
 from kraken_global.registry.verification import verify_registry
+from kraken_global.sessions.session import SessionRunner
+from tests.registry_helpers import approved_configuration
+from tests.session_helpers import approve_a_model, session_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,3 +83,23 @@ def test_a_configuration_cannot_move_the_model_operating_point_per_strategy(tmp_
         path.write_text(yaml.safe_dump({"strategy": section}))
         with pytest.raises(ConfigError, match=r"min_probability: .*ml\.min_probability"):
             load_config(path)
+
+
+def live_config(tmp_path: Path, **changes) -> BacktestConfig:
+    return BacktestConfig().with_overrides({**session_overrides(FakeServer(), tmp_path), **changes})
+
+
+def test_the_benchmark_the_gates_held_buy_and_hold_to_is_part_of_the_configuration(tmp_path):
+    """``beats_buy_and_hold`` compares with buy-and-hold of ``universe.benchmark``, but the benchmark was outside the
+    fingerprint: gate with a benchmark that only lost (or a stablecoin), pass, and trade live with BTC/USD under the
+    same approval."""
+    config = live_config(tmp_path)
+    approve_a_model(config.ml.artifacts)
+    approved_configuration(ModelRegistry(config.ml.artifacts), config)
+    credentials = Credentials("key", "c2VjcmV0")
+    assert SessionRunner(config, "live", credentials).configuration.status["approved"]
+    other = config.with_overrides({"universe.benchmark": "ETH/USD"})
+    assert configuration_fingerprint(other) != configuration_fingerprint(config)
+    assert configuration_setup(other)["universe"]["benchmark"] == "ETH/USD"
+    with pytest.raises(ConfigError, match="live refuses trading configuration"):
+        SessionRunner(other, "live", credentials)
