@@ -103,3 +103,35 @@ def test_the_benchmark_the_gates_held_buy_and_hold_to_is_part_of_the_configurati
     assert configuration_setup(other)["universe"]["benchmark"] == "ETH/USD"
     with pytest.raises(ConfigError, match="live refuses trading configuration"):
         SessionRunner(other, "live", credentials)
+
+
+GATES = ("gates", "--trading-config", "--config", "configs/quick.yaml", "--scheduler", "serial",
+         "--set", "strategy.params.fast=20,30,40,50,70,80,90,100,110,120")
+
+
+@pytest.mark.parametrize(("axis", "refusal"), [
+    ("broker.slippage_bps=0,5", "costs"),  # the walk-forward would choose the cheapest costs: below the policy
+    ("broker.fees.preset=kraken-legacy,kraken-pro", "costs"),
+    ("universe.benchmark=ETH/USD", "benchmark"),  # the legs' buy-and-hold would be the chosen point's rival
+    ("run.seed=1,2", "not part of the trading configuration"),  # an inert axis doubles the columns PBO counts
+    ("ml.use_model=approved", "not part of the trading configuration"),
+    ("data.directory=tests/data", "not part of the trading configuration"),
+    ("broker={cash: 5000.0}", "not part of the trading configuration"),
+])
+def test_the_grid_of_a_configuration_holds_only_choices_the_configuration_makes(tmp_path, axis, refusal):
+    """The gates read the walk-forward over the grid, and its out-of-sample legs trade the point chosen in each
+    window, not the configuration: an axis outside the configuration (or over costs) let the legs trade a cheaper
+    market, another data folder, a model, or a rival of the user's choice, all under the configuration's name."""
+    done = cli(*GATES, "--set", axis, "--artifacts", str(tmp_path / "artifacts"), "--out", str(tmp_path / "wf"))
+    assert done.returncode == 2, done.stderr
+    assert refusal in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "wf").exists()  # refused before any backtest
+
+
+def test_the_grid_must_hold_the_configuration_itself(tmp_path):
+    """The configuration's own value is added to an axis that misses it, compared with ``==``: ``60.0`` counted as
+    quick.yaml's ``fast: 60``, but a whole-number parameter refuses 60.0, so the configuration never ran."""
+    done = cli("gates", "--trading-config", "--config", "configs/quick.yaml", "--scheduler", "serial",
+               "--set", "strategy.params.fast=20,30,40,50,60.0,70,80,90,100,110", "--artifacts",
+               str(tmp_path / "artifacts"), "--out", str(tmp_path / "wf"))
+    assert done.returncode == 2 and "does not hold the configuration itself" in done.stderr, done.stderr

@@ -61,7 +61,7 @@ def _fingerprint(args: argparse.Namespace) -> tuple[object, str]:
 
 
 def cmd_gate_configuration(args: argparse.Namespace) -> int:
-    from kraken_global.gating.configuration import gate_configuration
+    from kraken_global.gating.configuration import gate_configuration, gated_config, grid_with_configuration
     from kraken_global.reports.summary import json_ready
     from kraken_global.runners.grid import parse_grid
     from kraken_global.runners.progress import progress_bar
@@ -77,6 +77,7 @@ def cmd_gate_configuration(args: argparse.Namespace) -> int:
     period = {"data.start": args.start, "data.end": args.end}
     config = config.with_overrides({k: v for k, v in period.items() if v is not None})
     grid = parse_grid(args.assignments)
+    grid_with_configuration(gated_config(config), grid)  # a grid that is no choice is refused before any cluster
     out = args.out or CONFIG_GATES_OUT / fingerprint[:12]
     check_folder(out, "--out")
     if args.output is not None:

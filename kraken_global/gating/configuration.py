@@ -45,6 +45,39 @@ from kraken_global.runners.grid import Grid
 KIND = "trading_configuration"
 
 
+# What a configuration chooses, so what its grid may vary: these config keys and what is under them. Not the costs
+# (the market's: the walk-forward trades the point it chooses in each out-of-sample leg, so an axis over fees or
+# slippage had the legs trade the cheapest, below the floor the policy holds the configuration's own costs to), not
+# the benchmark (the rival its gates compare with: each leg held the chosen point's buy-and-hold), and nothing
+# outside the configuration (a seed, a data folder, the model, the cash, the research settings): points that
+# differ only there are one configuration, so such an axis chose among data or models under the configuration's
+# name, or doubled the columns PBO counts.
+GRID_KEYS = ("strategy", "regimes", "universe.pairs", "universe.custom_pairs", "data.timeframe", "data.gaps",
+             "broker.max_pair_share", "schedule", "live.risk")
+COST_KEYS = ("broker.fees", "broker.slippage_bps", "broker.random_slippage_bps", "broker.volume_share")
+RIVAL_KEY = "universe.benchmark"
+
+
+def _under(key: str, prefixes: tuple[str, ...]) -> bool:
+    return any(key == prefix or key.startswith(f"{prefix}.") for prefix in prefixes)
+
+
+def check_grid_keys(grid: Grid) -> None:
+    """Refuse (ConfigError, one line) a ``--set`` key that is no choice of the configuration (see GRID_KEYS)."""
+    for key in grid.keys:
+        if _under(key, COST_KEYS):
+            raise ConfigError(f"--set {key}: costs are the market's, not a choice of the configuration (the "
+                              "walk-forward would trade the cheapest in its out-of-sample legs); gate it at its own "
+                              "costs, which the policy holds to its floor")
+        if _under(key, (RIVAL_KEY,)):
+            raise ConfigError(f"--set {key}: the benchmark is the rival the gates compare with (buy-and-hold), not a "
+                              "choice; set universe.benchmark in the config")
+        if not _under(key, GRID_KEYS):
+            raise ConfigError(f"--set {key} is not part of the trading configuration: points that differ only there "
+                              "are one configuration, so the grid would choose among something else under its name. "
+                              f"Vary what the configuration decides: {', '.join(GRID_KEYS)}")
+
+
 def value_at(config: BacktestConfig, key: str) -> Any:
     """The configuration's value at a dotted ``--set`` key; a ConfigError when the config does not set it."""
     node: Any = config.model_dump(mode="json")
@@ -57,13 +90,29 @@ def value_at(config: BacktestConfig, key: str) -> Any:
 
 
 def grid_with_configuration(config: BacktestConfig, grid: Grid) -> tuple[Grid, dict[str, Any]]:
-    """``grid`` with the configuration's own value on every axis (added last where missing), and what was added."""
-    axes, added = {}, {}
+    """``grid`` with the configuration's own value on every axis (added last where missing), and what was added.
+
+    Refuses a key that is no choice of the configuration (:func:`check_grid_keys`), and a grid whose point of the
+    configuration's own values is not the configuration: a value equal to the configuration's by ``==`` is not
+    always the same (``60.0`` for a whole-number ``fast: 60`` is refused by the config checks, so the configuration
+    itself never ran, yet nothing was added)."""
+    check_grid_keys(grid)
+    axes, added, own_point = {}, {}, {}
     for key, values in grid.to_dict().items():
         own = value_at(config, key)
-        axes[key] = list(values) if own in values else [*values, own]
-        if own not in values:
+        same = [value for value in values if value == own]
+        axes[key] = list(values) if same else [*values, own]
+        own_point[key] = same[0] if same else own
+        if not same:
             added[key] = own
+    try:
+        holds = configuration_fingerprint(config.with_overrides(own_point)) == configuration_fingerprint(config)
+    except ConfigError:
+        holds = False
+    if not holds:
+        raise ConfigError(f"the grid does not hold the configuration itself: its point {own_point} is not the "
+                          "configuration (refused, or another one); write each --set value that stands for the "
+                          "configuration's own exactly as the config has it")
     return Grid.from_dict(axes), added
 
 
