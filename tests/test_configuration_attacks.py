@@ -24,6 +24,8 @@ from kraken_global.errors import ConfigError
 from kraken_global.live.credentials import Credentials
 from kraken_global.registry import ModelRegistry
 from kraken_global.registry.configurations import ConfigurationApprovals
+from kraken_global.registry.crash import ENV as CRASH_ENV
+from kraken_global.registry.crash import EXIT_CODE as CRASH_EXIT_CODE
 from kraken_global.registry.verification import verify_registry
 from kraken_global.sessions.session import SessionRunner
 from tests.registry_helpers import approved_configuration
@@ -61,12 +63,14 @@ def test_a_planted_temp_file_symlink_cannot_make_the_registry_overwrite_a_file_o
     victim.write_text("precious\n")
     folder = registry.root / "configurations"
     folder.mkdir()
-    (folder / f".{fingerprint}.setup.json.tmp-{os.getpid()}").symlink_to(victim)
-    os.mkfifo(folder / f".{fingerprint}.json.tmp-{os.getpid()}")  # a FIFO must not hang the write either
+    planted = [folder / f".{fingerprint}.{name}.tmp-{os.getpid()}" for name in ("setup.json", "json", "json.next")]
+    planted[0].symlink_to(victim)
+    planted[1].symlink_to(victim)
+    os.mkfifo(planted[2])  # a FIFO must not hang the write either
     ConfigurationApprovals(registry).record_validation(fingerprint, report_for(registry, config, passed=False))
     assert victim.read_text() == "precious\n"
     assert json.loads((folder / f"{fingerprint}.json").read_text())["fingerprint"] == fingerprint
-    assert not list(folder.glob(".*.tmp-*"))
+    assert not planted[0].exists() and not planted[2].exists()  # the names the registry wrote under
     assert verify_registry(registry)[1] == []
 
 
@@ -135,3 +139,43 @@ def test_the_grid_must_hold_the_configuration_itself(tmp_path):
                "--set", "strategy.params.fast=20,30,40,50,60.0,70,80,90,100,110", "--artifacts",
                str(tmp_path / "artifacts"), "--out", str(tmp_path / "wf"))
     assert done.returncode == 2 and "does not hold the configuration itself" in done.stderr, done.stderr
+
+
+# -- a crash between the report and its audit entry ---------------------------------------------------------------
+
+RECORD = """
+import sys
+from kraken_global.config import BacktestConfig
+from kraken_global.config.fingerprint import configuration_fingerprint
+from kraken_global.registry import ModelRegistry
+from kraken_global.registry.configurations import ConfigurationApprovals
+from tests.test_configuration_attacks import report_for
+
+registry, config = ModelRegistry(sys.argv[1]), BacktestConfig()
+report = report_for(registry, config, passed=False, note="the re-run")
+ConfigurationApprovals(registry).record_validation(configuration_fingerprint(config), report)
+"""
+
+
+@pytest.mark.parametrize("step", ["config_validation:after_next", "config_validation:after_audit"])
+def test_a_crash_between_the_report_and_its_audit_entry_leaves_the_registry_honest(tmp_path, step):
+    """A configuration is gated again (after a policy change, on more data) and the process dies between writing
+    the new report and its audit entry: the report on disk was the new one, the chain's last entry the old one, so
+    ``audit verify`` called an honest registry tampered with and ``promote`` refused, until the gates ran again.
+    Now the report a crash interrupts is kept aside until its entry is written, and finished from the chain."""
+    registry = ModelRegistry(tmp_path / "artifacts")
+    config = BacktestConfig()
+    fingerprint = approved_configuration(registry, config)
+    crashed = subprocess.run([sys.executable, "-c", RECORD, str(tmp_path / "artifacts")], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60, env={**os.environ, CRASH_ENV: step})
+    assert crashed.returncode == CRASH_EXIT_CODE, crashed.stderr
+    registry = ModelRegistry(tmp_path / "artifacts")
+    approvals = ConfigurationApprovals(registry)
+    assert verify_registry(registry)[1] == []
+    report = approvals.audited_report(fingerprint, registry.audit.verify_entries())
+    assert report.get("note") == ("the re-run" if step.endswith("after_audit") else None)
+    status = approvals.status(fingerprint)
+    assert status["approved"]
+    if step.endswith("after_audit"):  # the failed re-run was recorded: the approval stands, flagged
+        assert any("later gates run failed" in flag for flag in status["flags"])
+    assert not list((registry.root / "configurations").glob("*.next"))
