@@ -179,3 +179,32 @@ def test_a_crash_between_the_report_and_its_audit_entry_leaves_the_registry_hone
     if step.endswith("after_audit"):  # the failed re-run was recorded: the approval stands, flagged
         assert any("later gates run failed" in flag for flag in status["flags"])
     assert not list((registry.root / "configurations").glob("*.next"))
+
+
+# -- the sweep a configuration's gates resume from ----------------------------------------------------------------
+
+def test_the_gates_resume_only_sweep_points_the_registry_ran(tmp_path):
+    """The gates resume the sweep in ``--out``, a results folder outside the registry, and took every point found
+    there as it was: its daily returns choose the point each walk-forward window trades and make the PBO. A line
+    edited there (returns moved between windows) or planted (a strong rival marked as refused) passed the gates on
+    made-up evidence. The ledger now vouches for each line's SHA256 (a short period keeps this to one small sweep:
+    the walk-forward itself then refuses the period, after the sweep)."""
+    args = (*GATES, "--from", "2019-10-01", "--artifacts", str(tmp_path / "artifacts"), "--out", str(tmp_path / "wf"))
+    first = cli(*args)
+    points = tmp_path / "wf" / "points.jsonl"
+    assert first.returncode == 2 and "needs at least" in first.stderr, first.stderr
+    original = points.read_text()
+    assert len(original.splitlines()) == 11  # the grid and quick.yaml's own fast: 60
+    again = cli(*args)  # the registry's own points resume
+    assert again.returncode == 2 and "needs at least" in again.stderr and "vouch" not in again.stderr, again.stderr
+    lines = original.splitlines()
+    edited = json.loads(lines[0])
+    edited["daily_returns"] = edited["daily_returns"][::-1]
+    planted = {key: value for key, value in json.loads(lines[3]).items() if key in ("point", "overrides")}
+    for tampered in ([json.dumps(edited, sort_keys=True), *lines[1:]],
+                     [*lines[:3], json.dumps({**planted, "error": "refused"}, sort_keys=True), *lines[4:]]):
+        points.write_text("\n".join(tampered) + "\n")
+        refused = cli(*args)
+        assert refused.returncode == 1 and "does not vouch for" in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+    assert points.read_text() != original  # refused before the sweep ran anything again

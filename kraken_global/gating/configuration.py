@@ -173,6 +173,31 @@ def baseline_legs(config: BacktestConfig, windows: list[Any], client=None) -> di
     return {"strategy": "baseline", **return_figures(returns)}
 
 
+def check_resumed_sweep(config: BacktestConfig, grid: Grid, out: Path, registry: ModelRegistry) -> None:
+    """Refuse to resume a sweep folder holding points the registry did not run.
+
+    The sweep resumes from ``--out``, a results folder outside the registry, and every point found there is
+    skipped and read as it is: its daily returns choose the point each walk-forward window trades, and make the
+    PBO. Lines planted or edited there (returns moved from one window to another, a strong rival marked as refused)
+    passed the gates on made-up evidence. The registry's ledger vouches for the SHA256 of every line a sweep wrote
+    (:meth:`~kraken_global.registry.trials.TrialLedger.vouched_lines`); any other line refuses the resume."""
+    from kraken_global.registry.errors import IntegrityError
+    from kraken_global.registry.trials import TrialLedger
+    from kraken_global.runners.sweep import sweep_manifest
+    from kraken_global.runners.sweep_store import SweepStore
+
+    store = SweepStore(out)
+    if not store.points_file.exists() and not store.points_file.is_symlink():
+        return
+    identity = sweep_manifest(config, grid)["identity"]
+    unvouched = store.unvouched(TrialLedger(registry).vouched_lines(identity))
+    if unvouched:
+        raise IntegrityError(f"the sweep in {out} holds {len(unvouched)} point(s) the registry's ledger does not "
+                             f"vouch for (point {unvouched[0]} first): edited, planted, or run before sweeps were "
+                             "vouched for. The gates do not resume from them: delete the folder or choose another "
+                             "--out")
+
+
 def gate_configuration(config: BacktestConfig, grid: Grid, out: Path, registry: ModelRegistry | None = None,
                        client=None, on_done: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Gate ``config`` over ``grid`` (its walk-forward kept in ``out``), record the audited report, return it.
@@ -186,6 +211,7 @@ def gate_configuration(config: BacktestConfig, grid: Grid, out: Path, registry: 
     config = gated_config(config)
     check_setup(policy, config)
     grid, added = grid_with_configuration(config, grid)
+    check_resumed_sweep(config, grid, out, registry)
     fingerprint = configuration_fingerprint(config)
     data, _ = RunInputs(cache=0).data(config)
     record = setup_record(config, data)
