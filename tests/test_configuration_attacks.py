@@ -208,3 +208,25 @@ def test_the_gates_resume_only_sweep_points_the_registry_ran(tmp_path):
         assert refused.returncode == 1 and "does not vouch for" in refused.stderr, refused.stderr
         assert "Traceback" not in refused.stderr
     assert points.read_text() != original  # refused before the sweep ran anything again
+
+
+def test_points_that_trade_alike_count_once_in_the_pbo_of_a_configuration():
+    """Five configurations and an axis the backtests never meet (``live.risk``: sessions only) made ten columns with
+    pairwise equal returns: PBO was computed where it means nothing (fewer than ten configurations)."""
+    import numpy as np
+
+    from kraken_global.gating.configuration import configuration_gates, distinct_pbo
+    from kraken_global.gating.policy import GatePolicy
+    from kraken_global.research.pbo import pbo
+
+    five = np.random.default_rng(3).normal(0.0005, 0.02, (540, 5))
+    twins = np.repeat(five, 2, axis=1)
+    walk_pbo = pbo(twins, 16).to_dict()  # what the walk-forward computes over every column: a number
+    counted = distinct_pbo(walk_pbo, twins, 16)
+    assert counted["identical_points"] == 5 and "at least 10 configurations" in counted["refused"]
+    walk = {"stitched": {"sharpe": 1.0, "days": 400}, "pbo": counted, "cost_stress": {"survives_2x_costs": True},
+            "buy_and_hold": {"sharpe": 0.1}}
+    gates = {g["name"]: g for g in configuration_gates(GatePolicy(), walk, {"sharpe": 0.1})}
+    assert not gates["pbo"]["passed"] and "could not be computed" in gates["pbo"]["detail"]
+    ten = np.random.default_rng(4).normal(0.0005, 0.02, (540, 10))
+    assert distinct_pbo(pbo(ten, 16).to_dict(), ten, 16) == pbo(ten, 16).to_dict()  # all distinct: unchanged

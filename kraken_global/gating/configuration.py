@@ -162,6 +162,26 @@ def configuration_gates(policy: GatePolicy, walk: dict[str, Any], baseline: dict
     return gates
 
 
+def distinct_pbo(walk_pbo: dict[str, Any], matrix: np.ndarray, splits: int) -> dict[str, Any]:
+    """The grid's PBO over its distinct configurations: columns of the sweep with the same daily returns count once.
+
+    An axis the backtests never meet (``live.risk`` acts only in sessions; the regime rules under a single
+    strategy) gives each point a twin with the very same returns: five configurations and such an axis made the ten
+    columns PBO asks for, so a PBO was computed where it means nothing (fewer than ten) and passed. ``walk_pbo``
+    (the walk-forward's, over every column) is kept when no two columns are equal."""
+    from kraken_global.research.pbo import pbo
+    from kraken_global.runners.stress import or_refusal
+
+    if matrix.ndim != 2 or not matrix.shape[1]:
+        return walk_pbo
+    _, first = np.unique(matrix, axis=1, return_index=True)
+    if len(first) == matrix.shape[1]:
+        return walk_pbo
+    distinct = matrix[:, np.sort(first)]
+    return {**or_refusal(lambda: pbo(distinct, splits).to_dict()), "identical_points": matrix.shape[1] - len(first),
+            "note": f"{matrix.shape[1] - len(first)} point(s) of the grid traded exactly like another and count once"}
+
+
 def baseline_legs(config: BacktestConfig, windows: list[Any], client=None) -> dict[str, Any]:
     """The SMA baseline traded fresh on each out-of-sample leg of the walk-forward, stitched."""
     from kraken_global.runners.optimize import leg_config, run_legs
@@ -205,6 +225,7 @@ def gate_configuration(config: BacktestConfig, grid: Grid, out: Path, registry: 
     from kraken_global.assembly.inputs import RunInputs
     from kraken_global.gating.candidates import registry_for
     from kraken_global.runners.optimize import walk_forward
+    from kraken_global.runners.sweep_store import SweepStore
 
     registry = registry or registry_for(config)
     policy = registry.policy()
@@ -218,6 +239,7 @@ def gate_configuration(config: BacktestConfig, grid: Grid, out: Path, registry: 
     check_setup(policy, config, record["data"]["sha256"])
     result = walk_forward(config, grid, out, client, on_done)
     walk = result.to_dict()
+    walk["pbo"] = distinct_pbo(walk["pbo"], SweepStore(out).returns_matrix()[2], config.research.pbo_splits)
     baseline = baseline_legs(config, [w.window for w in result.windows], client)
     gates = configuration_gates(policy, walk, baseline)
     report = {"kind": KIND, "fingerprint": fingerprint, "setup": configuration_setup(config),
