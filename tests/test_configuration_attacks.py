@@ -28,7 +28,7 @@ from kraken_global.registry.crash import ENV as CRASH_ENV
 from kraken_global.registry.crash import EXIT_CODE as CRASH_EXIT_CODE
 from kraken_global.registry.verification import verify_registry
 from kraken_global.sessions.session import SessionRunner
-from tests.registry_helpers import approved_configuration
+from tests.registry_helpers import approved_configuration, passed_candidate
 from tests.session_helpers import approve_a_model, session_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -230,3 +230,24 @@ def test_points_that_trade_alike_count_once_in_the_pbo_of_a_configuration():
     assert not gates["pbo"]["passed"] and "could not be computed" in gates["pbo"]["detail"]
     ten = np.random.default_rng(4).normal(0.0005, 0.02, (540, 10))
     assert distinct_pbo(pbo(ten, 16).to_dict(), ten, 16) == pbo(ten, 16).to_dict()  # all distinct: unchanged
+
+
+def test_a_configuration_approved_in_a_lenient_or_copied_namespace_says_so_in_its_session_line(tmp_path):
+    """``ml.namespace`` is no part of a configuration: a config may point at a namespace whose policy was relaxed
+    (audited, legitimately) or at a copy of another one. The model's approval line said so; the configuration's own
+    line (and ``session.trading_configuration`` in metrics.json) said only "approved"."""
+    import shutil
+
+    config = live_config(tmp_path, **{"ml.namespace": "lenient"})
+    registry = ModelRegistry(config.ml.artifacts, "lenient")
+    registry.set_policy({"config_max_pbo": "1", "config_beat_buy_and_hold": "false"}, "yes-change-policy")
+    registry.promote(passed_candidate(registry, operating_point={"min_probability": 0.05, "horizon_bars": 24}),
+                     "yes-promote")
+    approved_configuration(registry, config)
+    credentials = Credentials("key", "c2VjcmV0")
+    line = SessionRunner(config, "live", credentials).configuration.line()
+    assert "approved in namespace lenient" in line and "looser than the defaults for configurations" in line
+    assert "config_max_pbo 1.0 (default 0.3)" in line and "config_beat_buy_and_hold" in line
+    shutil.copytree(registry.root, tmp_path / "artifacts" / "copied")
+    copied = SessionRunner(config.with_overrides({"ml.namespace": "copied"}), "live", credentials).configuration
+    assert copied.status["approved"] and "namespace copied is a copy of" in copied.line()

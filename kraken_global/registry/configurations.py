@@ -19,6 +19,7 @@ import os
 import re
 from typing import Any
 
+from kraken_global.gating.policy import looser_than_defaults
 from kraken_global.registry.crash import crash_point
 from kraken_global.registry.errors import ConfirmationRequired, IntegrityError, RegistryError
 from kraken_global.registry.paths import atomic_write, file_json, fsync_dir, read_regular
@@ -27,6 +28,9 @@ from kraken_global.registry.store import PROMOTE_WORD, ROLLBACK_WORD, RegistrySt
 VALIDATION, PROMOTE, ROLLBACK, OVERRIDE = "config_validation", "config_promote", "config_rollback", "config_override"
 REPORT_BYTES = 64 * 1024 ** 2  # a walk-forward report is a few hundred kB; bounded like every registry read
 FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
+# the policy keys a configuration's gates are held to (gating/configuration.py and its trading setup's floors)
+CONFIG_POLICY_KEYS = ("min_oos_days", "fee_floor", "min_slippage_bps", "max_volume_share", "config_min_oos_sharpe",
+                      "config_max_pbo", "config_survive_2x_costs", "config_beat_baseline", "config_beat_buy_and_hold")
 
 
 def check_fingerprint(fingerprint: str) -> str:
@@ -179,15 +183,31 @@ class ConfigurationApprovals:
                     or backing["details"].get("fingerprint") != fingerprint:
                 raise IntegrityError(f"the approval of configuration {fingerprint[:12]} (line {promoted['seq']}) "
                                      "rests on no passing gates run of it")
-            if promoted["details"]["policy_sha256"] != self.registry.policy().sha256():
+            policy = self.registry.policy()
+            if promoted["details"]["policy_sha256"] != policy.sha256():
                 flags.append("approved under an earlier policy")
             if gated is not None and gated["seq"] > backing["seq"] and not gated["details"]["passed"]:
                 flags.append(f"a later gates run failed (line {gated['seq']})")
+            flags += self._namespace_flags(policy)
         return {"fingerprint": fingerprint, "namespace": self.registry.paths.namespace,
                 "approved": promoted is not None, "approved_at_entry": promoted["seq"] if promoted else None,
                 "approved_at": promoted["time"] if promoted else None,
                 "gated": gated is not None, "last_gates_passed": gated["details"]["passed"] if gated else None,
                 "flags": flags}
+
+    def _namespace_flags(self, policy) -> list[str]:
+        """What the session's configuration line must say about the namespace that approves it.
+
+        ``ml.namespace`` is no part of a configuration, so a config may point at a namespace whose policy was
+        relaxed (``policy set``, audited) or at a copy of another namespace; the model's approval line said so, the
+        configuration's line did not, so a reader of that line took a lenient approval for a strict one."""
+        looser = [item for item in looser_than_defaults(policy) if item.split()[0] in CONFIG_POLICY_KEYS]
+        flags = [f"the policy of namespace {self.registry.paths.namespace} is looser than the defaults for "
+                 f"configurations: {'; '.join(looser)}"] if looser else []
+        copy_of = self.registry.audit.identity()["copy_of"]
+        if copy_of:
+            flags.append(f"namespace {self.registry.paths.namespace} is a copy of {copy_of}")
+        return flags
 
     def listing(self) -> list[dict[str, Any]]:
         """Every configuration the chain knows (gated or approved), newest gating last."""
