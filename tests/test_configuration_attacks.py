@@ -208,6 +208,8 @@ def test_the_gates_resume_only_sweep_points_the_registry_ran(tmp_path):
         assert refused.returncode == 1 and "does not vouch for" in refused.stderr, refused.stderr
         assert "Traceback" not in refused.stderr
     assert points.read_text() != original  # refused before the sweep ran anything again
+    other = cli(*args[:-4], "--set", "strategy.params.slow=300,400", *args[-4:])  # another sweep's folder
+    assert other.returncode == 2 and "holds another sweep" in other.stderr, other.stderr
 
 
 def test_points_that_trade_alike_count_once_in_the_pbo_of_a_configuration():

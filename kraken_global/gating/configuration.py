@@ -210,6 +210,9 @@ def check_resumed_sweep(config: BacktestConfig, grid: Grid, out: Path, registry:
     if not store.points_file.exists() and not store.points_file.is_symlink():
         return
     identity = sweep_manifest(config, grid)["identity"]
+    manifest = store.manifest()
+    if manifest is not None and manifest.get("identity") != identity:
+        return  # another sweep's folder: the sweep refuses to mix them, saying so
     unvouched = store.unvouched(TrialLedger(registry).vouched_lines(identity))
     if unvouched:
         raise IntegrityError(f"the sweep in {out} holds {len(unvouched)} point(s) the registry's ledger does not "
