@@ -32,7 +32,8 @@ def add_configuration_options(gates: argparse.ArgumentParser) -> None:
                             "walk-forward over the --set grid, PBO, 2x costs, SMA baseline and buy-and-hold")
     gates.add_argument("--set", dest="assignments", action="append", metavar="KEY=V1,V2",
                        help="with --trading-config: the grid the configuration was chosen from, e.g. "
-                            "strategy.params.fast=20,40,60 (repeatable; 10 points at least for PBO)")
+                            "strategy.params.fast=20,40,60 (repeatable; 10 points at least for PBO; only keys the "
+                            "configuration decides, no costs) (default: none, required with --trading-config)")
     gates.add_argument("--from", dest="start", type=parse_date,
                        help="with --trading-config: first day of the walk-forward (default: data.start)")
     gates.add_argument("--to", dest="end", type=parse_date,
