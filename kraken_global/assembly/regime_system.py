@@ -78,8 +78,8 @@ def add_regime_strategies(cerebro, config: BacktestConfig, with_model: bool, tra
         params = dict(config.strategy.per_strategy.get(name, {}))
         if name == "VolatilitySwing":
             params.setdefault("bars_per_year", bars_per_year)
-        if with_model:
-            params.setdefault("min_probability", config.ml.min_probability)
+        if with_model:  # the model's operating point, whatever the sleeve's parameters (config refuses them)
+            params["min_probability"] = config.ml.min_probability
         cerebro.addstrategy(REGIME_STRATEGIES[name], trade_from=trade_from, **params)
     cerebro.addanalyzer(RegimeAnalyzer, _name="regime")
 

@@ -32,8 +32,8 @@ def add_configuration_options(gates: argparse.ArgumentParser) -> None:
                             "walk-forward over the --set grid, PBO, 2x costs, SMA baseline and buy-and-hold")
     gates.add_argument("--set", dest="assignments", action="append", metavar="KEY=V1,V2",
                        help="with --trading-config: the grid the configuration was chosen from, e.g. "
-                            "strategy.params.fast=20,40,60 (repeatable; 10 points at least for PBO; no default: "
-                            "required with --trading-config)")
+                            "strategy.params.fast=20,40,60 (repeatable; 10 points at least for PBO; only keys the "
+                            "configuration decides, no costs) (default: none, required with --trading-config)")
     gates.add_argument("--from", dest="start", type=parse_date,
                        help="with --trading-config: first day of the walk-forward (default: data.start)")
     gates.add_argument("--to", dest="end", type=parse_date,
@@ -62,7 +62,7 @@ def _fingerprint(args: argparse.Namespace) -> tuple[object, str]:
 
 
 def cmd_gate_configuration(args: argparse.Namespace) -> int:
-    from kraken_global.gating.configuration import gate_configuration
+    from kraken_global.gating.configuration import gate_configuration, gated_config, grid_with_configuration
     from kraken_global.reports.summary import json_ready
     from kraken_global.runners.grid import parse_grid
     from kraken_global.runners.progress import progress_bar
@@ -78,6 +78,7 @@ def cmd_gate_configuration(args: argparse.Namespace) -> int:
     period = {"data.start": args.start, "data.end": args.end}
     config = config.with_overrides({k: v for k, v in period.items() if v is not None})
     grid = parse_grid(args.assignments)
+    grid_with_configuration(gated_config(config), grid)  # a grid that is no choice is refused before any cluster
     out = args.out or CONFIG_GATES_OUT / fingerprint[:12]
     check_folder(out, "--out")
     if args.output is not None:

@@ -9,7 +9,8 @@ pairs (with any custom pair rules), the timeframe and gap policy, the broker's c
 schedule resolved to its tiers, slippage, the volume and pair-share caps), the downtime schedule and the live risk
 limits. What is not: where files live (data, registry, results, logs), how the run is executed (scheduler,
 progress, plotting), the live connection, the reporting-only benchmark, the model (a trial names it by its own
-SHA256 and the model fixes its operating point) and the data (named by its own fingerprint).
+SHA256 and the model fixes its operating point) and the data (named by its own fingerprint). A configuration
+approval (:func:`configuration_setup`) binds the benchmark too: its gates compare it with buy-and-hold of it.
 """
 
 from __future__ import annotations
@@ -54,13 +55,19 @@ def trading_fingerprint(config: BacktestConfig) -> str:
 
 
 def configuration_setup(config: BacktestConfig) -> dict[str, Any]:
-    """What a configuration approval binds: :func:`trading_setup` without the starting cash.
+    """What a configuration approval binds: :func:`trading_setup` without the starting cash, with the benchmark.
 
     A live session trades the account's balance (capped by ``live.capital``), not ``broker.cash``, and every
     strategy sizes in fractions of value; so the cash a backtest started from is not part of the decisions an
-    approval vouches for. Everything else is: one parameter changed is another configuration."""
+    approval vouches for. Everything else is: one parameter changed is another configuration.
+
+    The benchmark (``universe.benchmark``) decides no trade, but the configuration's gates hold it to buy-and-hold
+    of that pair (``beats_buy_and_hold``). Left out, a configuration gated against a pair that only lost (or a
+    stablecoin) passed, and was then traded under the same approval with BTC/USD as its benchmark: the approval
+    binds the rival its gates beat, so another benchmark is another configuration, gated again."""
     setup = trading_setup(config)
     setup["broker"] = {key: value for key, value in setup["broker"].items() if key != "cash"}
+    setup["universe"] = {**setup["universe"], "benchmark": config.universe.benchmark}
     return setup
 
 

@@ -14,10 +14,21 @@ STRATEGY_CHOICES = Literal["regime", "baseline", "TrendFollower", "VolatilitySwi
 Params = dict[str, float | int | bool | str]
 
 
+# A sleeve's model filter threshold is the model's operating point (``ml.min_probability``, fixed in the model's
+# manifest and bound to every run with it), never a strategy parameter: set per sleeve, it replaced the threshold the
+# model was gated at (0 switched the model off for that sleeve) in a configuration gated without any model.
+_NOT_PARAMETERS = {"schedule": None,
+                   "min_probability": "the model's entry threshold is its operating point, ml.min_probability, fixed "
+                                      "when it was trained and gated: it cannot be set per strategy"}
+
+
 def _check_params(strategy: str, params: Params) -> None:
     from kraken_global.strategies import STRATEGIES
 
-    known = set(STRATEGIES[strategy].params._getkeys()) - {"schedule"}
+    refused = sorted(name for name in params if _NOT_PARAMETERS.get(name))
+    if refused:
+        raise ValueError(f"{strategy}.{refused[0]}: {_NOT_PARAMETERS[refused[0]]}")
+    known = set(STRATEGIES[strategy].params._getkeys()) - set(_NOT_PARAMETERS)
     unknown = sorted(set(params) - known)
     if unknown:
         raise ValueError(f"unknown parameter(s) {', '.join(unknown)} for strategy {strategy!r}; "

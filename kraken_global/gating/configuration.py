@@ -45,6 +45,39 @@ from kraken_global.runners.grid import Grid
 KIND = "trading_configuration"
 
 
+# What a configuration chooses, so what its grid may vary: these config keys and what is under them. Not the costs
+# (the market's: the walk-forward trades the point it chooses in each out-of-sample leg, so an axis over fees or
+# slippage had the legs trade the cheapest, below the floor the policy holds the configuration's own costs to), not
+# the benchmark (the rival its gates compare with: each leg held the chosen point's buy-and-hold), and nothing
+# outside the configuration (a seed, a data folder, the model, the cash, the research settings): points that
+# differ only there are one configuration, so such an axis chose among data or models under the configuration's
+# name, or doubled the columns PBO counts.
+GRID_KEYS = ("strategy", "regimes", "universe.pairs", "universe.custom_pairs", "data.timeframe", "data.gaps",
+             "broker.max_pair_share", "schedule", "live.risk")
+COST_KEYS = ("broker.fees", "broker.slippage_bps", "broker.random_slippage_bps", "broker.volume_share")
+RIVAL_KEY = "universe.benchmark"
+
+
+def _under(key: str, prefixes: tuple[str, ...]) -> bool:
+    return any(key == prefix or key.startswith(f"{prefix}.") for prefix in prefixes)
+
+
+def check_grid_keys(grid: Grid) -> None:
+    """Refuse (ConfigError, one line) a ``--set`` key that is no choice of the configuration (see GRID_KEYS)."""
+    for key in grid.keys:
+        if _under(key, COST_KEYS):
+            raise ConfigError(f"--set {key}: costs are the market's, not a choice of the configuration (the "
+                              "walk-forward would trade the cheapest in its out-of-sample legs); gate it at its own "
+                              "costs, which the policy holds to its floor")
+        if _under(key, (RIVAL_KEY,)):
+            raise ConfigError(f"--set {key}: the benchmark is the rival the gates compare with (buy-and-hold), not a "
+                              "choice; set universe.benchmark in the config")
+        if not _under(key, GRID_KEYS):
+            raise ConfigError(f"--set {key} is not part of the trading configuration: points that differ only there "
+                              "are one configuration, so the grid would choose among something else under its name. "
+                              f"Vary what the configuration decides: {', '.join(GRID_KEYS)}")
+
+
 def value_at(config: BacktestConfig, key: str) -> Any:
     """The configuration's value at a dotted ``--set`` key; a ConfigError when the config does not set it."""
     node: Any = config.model_dump(mode="json")
@@ -57,13 +90,29 @@ def value_at(config: BacktestConfig, key: str) -> Any:
 
 
 def grid_with_configuration(config: BacktestConfig, grid: Grid) -> tuple[Grid, dict[str, Any]]:
-    """``grid`` with the configuration's own value on every axis (added last where missing), and what was added."""
-    axes, added = {}, {}
+    """``grid`` with the configuration's own value on every axis (added last where missing), and what was added.
+
+    Refuses a key that is no choice of the configuration (:func:`check_grid_keys`), and a grid whose point of the
+    configuration's own values is not the configuration: a value equal to the configuration's by ``==`` is not
+    always the same (``60.0`` for a whole-number ``fast: 60`` is refused by the config checks, so the configuration
+    itself never ran, yet nothing was added)."""
+    check_grid_keys(grid)
+    axes, added, own_point = {}, {}, {}
     for key, values in grid.to_dict().items():
         own = value_at(config, key)
-        axes[key] = list(values) if own in values else [*values, own]
-        if own not in values:
+        same = [value for value in values if value == own]
+        axes[key] = list(values) if same else [*values, own]
+        own_point[key] = same[0] if same else own
+        if not same:
             added[key] = own
+    try:
+        holds = configuration_fingerprint(config.with_overrides(own_point)) == configuration_fingerprint(config)
+    except ConfigError:
+        holds = False
+    if not holds:
+        raise ConfigError(f"the grid does not hold the configuration itself: its point {own_point} is not the "
+                          "configuration (refused, or another one); write each --set value that stands for the "
+                          "configuration's own exactly as the config has it")
     return Grid.from_dict(axes), added
 
 
@@ -113,6 +162,26 @@ def configuration_gates(policy: GatePolicy, walk: dict[str, Any], baseline: dict
     return gates
 
 
+def distinct_pbo(walk_pbo: dict[str, Any], matrix: np.ndarray, splits: int) -> dict[str, Any]:
+    """The grid's PBO over its distinct configurations: columns of the sweep with the same daily returns count once.
+
+    An axis the backtests never meet (``live.risk`` acts only in sessions; the regime rules under a single
+    strategy) gives each point a twin with the very same returns: five configurations and such an axis made the ten
+    columns PBO asks for, so a PBO was computed where it means nothing (fewer than ten) and passed. ``walk_pbo``
+    (the walk-forward's, over every column) is kept when no two columns are equal."""
+    from kraken_global.research.pbo import pbo
+    from kraken_global.runners.stress import or_refusal
+
+    if matrix.ndim != 2 or not matrix.shape[1]:
+        return walk_pbo
+    _, first = np.unique(matrix, axis=1, return_index=True)
+    if len(first) == matrix.shape[1]:
+        return walk_pbo
+    distinct = matrix[:, np.sort(first)]
+    return {**or_refusal(lambda: pbo(distinct, splits).to_dict()), "identical_points": matrix.shape[1] - len(first),
+            "note": f"{matrix.shape[1] - len(first)} point(s) of the grid traded exactly like another and count once"}
+
+
 def baseline_legs(config: BacktestConfig, windows: list[Any], client=None) -> dict[str, Any]:
     """The SMA baseline traded fresh on each out-of-sample leg of the walk-forward, stitched."""
     from kraken_global.runners.optimize import leg_config, run_legs
@@ -124,6 +193,34 @@ def baseline_legs(config: BacktestConfig, windows: list[Any], client=None) -> di
     return {"strategy": "baseline", **return_figures(returns)}
 
 
+def check_resumed_sweep(config: BacktestConfig, grid: Grid, out: Path, registry: ModelRegistry) -> None:
+    """Refuse to resume a sweep folder holding points the registry did not run.
+
+    The sweep resumes from ``--out``, a results folder outside the registry, and every point found there is
+    skipped and read as it is: its daily returns choose the point each walk-forward window trades, and make the
+    PBO. Lines planted or edited there (returns moved from one window to another, a strong rival marked as refused)
+    passed the gates on made-up evidence. The registry's ledger vouches for the SHA256 of every line a sweep wrote
+    (:meth:`~kraken_global.registry.trials.TrialLedger.vouched_lines`); any other line refuses the resume."""
+    from kraken_global.registry.errors import IntegrityError
+    from kraken_global.registry.trials import TrialLedger
+    from kraken_global.runners.sweep import sweep_manifest
+    from kraken_global.runners.sweep_store import SweepStore
+
+    store = SweepStore(out)
+    if not store.points_file.exists() and not store.points_file.is_symlink():
+        return
+    identity = sweep_manifest(config, grid)["identity"]
+    manifest = store.manifest()
+    if manifest is not None and manifest.get("identity") != identity:
+        return  # another sweep's folder: the sweep refuses to mix them, saying so
+    unvouched = store.unvouched(TrialLedger(registry).vouched_lines(identity))
+    if unvouched:
+        raise IntegrityError(f"the sweep in {out} holds {len(unvouched)} point(s) the registry's ledger does not "
+                             f"vouch for (point {unvouched[0]} first): edited, planted, or run before sweeps were "
+                             "vouched for. The gates do not resume from them: delete the folder or choose another "
+                             "--out")
+
+
 def gate_configuration(config: BacktestConfig, grid: Grid, out: Path, registry: ModelRegistry | None = None,
                        client=None, on_done: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Gate ``config`` over ``grid`` (its walk-forward kept in ``out``), record the audited report, return it.
@@ -131,18 +228,21 @@ def gate_configuration(config: BacktestConfig, grid: Grid, out: Path, registry: 
     from kraken_global.assembly.inputs import RunInputs
     from kraken_global.gating.candidates import registry_for
     from kraken_global.runners.optimize import walk_forward
+    from kraken_global.runners.sweep_store import SweepStore
 
     registry = registry or registry_for(config)
     policy = registry.policy()
     config = gated_config(config)
     check_setup(policy, config)
     grid, added = grid_with_configuration(config, grid)
+    check_resumed_sweep(config, grid, out, registry)
     fingerprint = configuration_fingerprint(config)
     data, _ = RunInputs(cache=0).data(config)
     record = setup_record(config, data)
     check_setup(policy, config, record["data"]["sha256"])
     result = walk_forward(config, grid, out, client, on_done)
     walk = result.to_dict()
+    walk["pbo"] = distinct_pbo(walk["pbo"], SweepStore(out).returns_matrix()[2], config.research.pbo_splits)
     baseline = baseline_legs(config, [w.window for w in result.windows], client)
     gates = configuration_gates(policy, walk, baseline)
     report = {"kind": KIND, "fingerprint": fingerprint, "setup": configuration_setup(config),

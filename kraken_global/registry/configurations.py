@@ -15,16 +15,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from typing import Any
 
+from kraken_global.gating.policy import looser_than_defaults
+from kraken_global.registry.crash import crash_point
 from kraken_global.registry.errors import ConfirmationRequired, IntegrityError, RegistryError
-from kraken_global.registry.paths import atomic_write, file_json, read_regular
+from kraken_global.registry.paths import atomic_write, file_json, fsync_dir, read_regular
 from kraken_global.registry.store import PROMOTE_WORD, ROLLBACK_WORD, RegistryStore
 
 VALIDATION, PROMOTE, ROLLBACK, OVERRIDE = "config_validation", "config_promote", "config_rollback", "config_override"
 REPORT_BYTES = 64 * 1024 ** 2  # a walk-forward report is a few hundred kB; bounded like every registry read
 FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
+# the policy keys a configuration's gates are held to (gating/configuration.py and its trading setup's floors)
+CONFIG_POLICY_KEYS = ("min_oos_days", "fee_floor", "min_slippage_bps", "max_volume_share", "config_min_oos_sharpe",
+                      "config_max_pbo", "config_survive_2x_costs", "config_beat_baseline", "config_beat_buy_and_hold")
 
 
 def check_fingerprint(fingerprint: str) -> str:
@@ -45,16 +51,58 @@ class ConfigurationApprovals:
     def setup_file(self, fingerprint: str):
         return self.registry.paths.path("configurations", f"{check_fingerprint(fingerprint)}.setup.json")
 
+    def pending_file(self, fingerprint: str):
+        """A report written but not yet entered in the chain (see :meth:`record_validation`)."""
+        return self.registry.paths.path("configurations", f"{check_fingerprint(fingerprint)}.json.next")
+
     def record_validation(self, fingerprint: str, report: dict[str, Any]) -> dict[str, Any]:
-        """Store a configuration's gates report (and its setup, readable) and audit the report's SHA256."""
+        """Store a configuration's gates report (and its setup, readable) and audit the report's SHA256.
+
+        A configuration is gated again (under a new policy, on more data), so a report may replace one the chain
+        vouches for. Written in place before its entry, a crash between the two left the new report beside the old
+        entry: ``audit verify`` called an honest registry tampered with and ``promote`` refused until the gates ran
+        again. So the report is written beside (``FINGERPRINT.json.next``), entered in the chain, then renamed over
+        the old one; :meth:`finish_pending` completes or drops what a crash left, from the chain."""
         data = file_json(report)
         with self.registry.locked():
             self.report_file(fingerprint).parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.setup_file(fingerprint), file_json(report["setup"]))
-            atomic_write(self.report_file(fingerprint), data)
-            return self.registry.record(VALIDATION, {
+            atomic_write(self.setup_file(fingerprint), file_json(report["setup"]))  # the same bytes for a fingerprint
+            pending = self.pending_file(fingerprint)
+            atomic_write(pending, data)
+            crash_point(f"{VALIDATION}:after_next")
+            entry = self.registry.record(VALIDATION, {
                 "fingerprint": fingerprint, "passed": bool(report.get("passed")),
                 "policy_sha256": report.get("policy_sha256"), "report_sha256": hashlib.sha256(data).hexdigest()})
+            crash_point(f"{VALIDATION}:after_audit")
+            os.replace(pending, self.report_file(fingerprint))
+            fsync_dir(pending.parent)
+            return entry
+
+    def finish_pending(self, fingerprint: str) -> None:
+        """After a crash in :meth:`record_validation`: the pending report becomes the report when the chain's last
+        gates entry of the configuration vouches for it (the crash came after the entry), else it is dropped (it
+        was never recorded). Under the lock, on the chain as it is now."""
+        pending = self.pending_file(fingerprint)
+        if not pending.exists() and not pending.is_symlink():
+            return
+        with self.registry.locked():
+            if not pending.exists() and not pending.is_symlink():
+                return
+            recorded = _last_for(self.registry.audit.verify_entries(), VALIDATION, fingerprint)
+            try:
+                data = read_regular(pending, "pending configuration gates report", max_bytes=REPORT_BYTES)
+            except (OSError, RegistryError):
+                data = None
+            try:
+                if data is not None and recorded is not None and \
+                        hashlib.sha256(data).hexdigest() == recorded["details"]["report_sha256"]:
+                    os.replace(pending, self.report_file(fingerprint))
+                else:
+                    pending.unlink()
+            except OSError as exc:  # a folder planted there, say
+                raise IntegrityError(f"{pending} is not a report the registry wrote and cannot be removed ({exc}): "
+                                     "remove it") from None
+            fsync_dir(pending.parent)
 
     def audited_report(self, fingerprint: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
         """The configuration's last gates report, checked against its audit entry; raises on any mismatch."""
@@ -62,6 +110,7 @@ class ConfigurationApprovals:
         if recorded is None:
             raise RegistryError(f"configuration {fingerprint[:12]} was never gated in namespace "
                                 f"{self.registry.paths.namespace}")
+        self.finish_pending(fingerprint)
         path = self.report_file(fingerprint)
         if not path.exists() and not path.is_symlink():
             raise IntegrityError(f"the gates report of configuration {fingerprint[:12]} ({path}) is missing")
@@ -134,15 +183,31 @@ class ConfigurationApprovals:
                     or backing["details"].get("fingerprint") != fingerprint:
                 raise IntegrityError(f"the approval of configuration {fingerprint[:12]} (line {promoted['seq']}) "
                                      "rests on no passing gates run of it")
-            if promoted["details"]["policy_sha256"] != self.registry.policy().sha256():
+            policy = self.registry.policy()
+            if promoted["details"]["policy_sha256"] != policy.sha256():
                 flags.append("approved under an earlier policy")
             if gated is not None and gated["seq"] > backing["seq"] and not gated["details"]["passed"]:
                 flags.append(f"a later gates run failed (line {gated['seq']})")
+            flags += self._namespace_flags(policy)
         return {"fingerprint": fingerprint, "namespace": self.registry.paths.namespace,
                 "approved": promoted is not None, "approved_at_entry": promoted["seq"] if promoted else None,
                 "approved_at": promoted["time"] if promoted else None,
                 "gated": gated is not None, "last_gates_passed": gated["details"]["passed"] if gated else None,
                 "flags": flags}
+
+    def _namespace_flags(self, policy) -> list[str]:
+        """What the session's configuration line must say about the namespace that approves it.
+
+        ``ml.namespace`` is no part of a configuration, so a config may point at a namespace whose policy was
+        relaxed (``policy set``, audited) or at a copy of another namespace; the model's approval line said so, the
+        configuration's line did not, so a reader of that line took a lenient approval for a strict one."""
+        looser = [item for item in looser_than_defaults(policy) if item.split()[0] in CONFIG_POLICY_KEYS]
+        flags = [f"the policy of namespace {self.registry.paths.namespace} is looser than the defaults for "
+                 f"configurations: {'; '.join(looser)}"] if looser else []
+        copy_of = self.registry.audit.identity()["copy_of"]
+        if copy_of:
+            flags.append(f"namespace {self.registry.paths.namespace} is a copy of {copy_of}")
+        return flags
 
     def listing(self) -> list[dict[str, Any]]:
         """Every configuration the chain knows (gated or approved), newest gating last."""

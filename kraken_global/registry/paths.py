@@ -103,9 +103,17 @@ def read_regular(path: Path, what: str = "file", max_bytes: int | None = None) -
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` all-or-nothing: temp file, fsync, rename, fsync of the folder."""
+    """Write ``data`` to ``path`` all-or-nothing: temp file, fsync, rename, fsync of the folder.
+
+    The temp file's name (``.NAME.tmp-PID``) can be guessed, and whoever may write the artifacts folder may plant
+    it: a symlink there made a plain ``open`` write the report through it, over any file the registry's user may
+    write (the audit key in its own folder, say), and a FIFO made it hang. So whatever has that name is removed
+    and the temp file is created anew, never following a link (``O_CREAT | O_EXCL | O_NOFOLLOW``): a name planted
+    again in between makes the write fail, never write elsewhere."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
+    tmp.unlink(missing_ok=True)  # a leftover of this PID, or a planted symlink or FIFO (a folder: refused below)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())

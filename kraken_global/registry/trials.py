@@ -11,7 +11,10 @@ later gating of the same model under the same policy reuses it.
 
 The ledger lives in the namespace's keyed audit chain (``trial`` and ``dsr_basis`` entries), so a deleted,
 edited, cut or forged record is detected like any other entry, and the DSR reads only the audited count: nothing
-in the artifacts folder that the chain does not vouch for can lower it. A sweep's points are one write.
+in the artifacts folder that the chain does not vouch for can lower it. A sweep's points are one write, with a
+``sweep_points`` entry holding the SHA256 of each point's line as its sweep folder gets it (refused ones too), so
+that whoever resumes a sweep to judge it (a configuration's gates) can tell the points the registry ran from ones
+edited or planted in the folder, which lies outside the registry.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from kraken_global.registry.store import RegistryStore
 
 # Below this many trials with a Sharpe, their variance says little; the DSR then uses the estimator's own variance.
 MIN_TRIALS_FOR_VARIANCE = 5
-TRIAL, BASIS = "trial", "dsr_basis"
+TRIAL, BASIS, SWEEP_POINTS = "trial", "dsr_basis", "sweep_points"
 
 
 @dataclass(frozen=True)
@@ -88,14 +91,29 @@ class TrialLedger:
         the same trial."""
         return self.record_many(kind, [(model_sha, system, sharpe, ref)])[0]
 
-    def record_many(self, kind: str, trials: list[tuple[str | None, Any, float | None, str | None]]) -> list[str]:
+    def record_many(self, kind: str, trials: list[tuple[str | None, Any, float | None, str | None]],
+                    sweep_points: dict[str, Any] | None = None) -> list[str]:
         """Record several trials of one kind (``(model_sha, system, sharpe, ref)`` each) with one audited write:
-        a sweep's points."""
+        a sweep's points, with ``sweep_points`` (``{"sweep": identity, "lines": {point: sha256}}``) vouching for
+        the lines its folder gets."""
         records = [_trial(kind, *trial) for trial in trials]
-        with self.registry.locked():
-            self.registry.recover()
-            self.registry.audit.append_many([(TRIAL, record) for record in records])
+        items = [(TRIAL, record) for record in records]
+        if sweep_points is not None:
+            items.append((SWEEP_POINTS, sweep_points))
+        if items:
+            with self.registry.locked():
+                self.registry.recover()
+                self.registry.audit.append_many(items)
         return [record["key"] for record in records]
+
+    def vouched_lines(self, sweep: str) -> dict[int, set[str]]:
+        """For the sweep ``sweep`` (its manifest identity): each point's line SHA256s the chain vouches for."""
+        vouched: dict[int, set[str]] = {}
+        for entry in self.registry.audit.verify_entries():
+            if entry["action"] == SWEEP_POINTS and entry["details"].get("sweep") == sweep:
+                for point, sha in entry["details"].get("lines", {}).items():
+                    vouched.setdefault(int(point), set()).add(sha)
+        return vouched
 
     def basis(self, model_sha: str, policy_hash: str) -> DsrBasis:
         """The DSR basis of ``model_sha`` under ``policy_hash``: frozen now if this is its first gating."""

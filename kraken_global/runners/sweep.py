@@ -35,7 +35,7 @@ from kraken_global.research.objectives import best_column
 from kraken_global.research.pbo import pbo
 from kraken_global.runners.grid import Grid, check_grid_size
 from kraken_global.runners.stress import monte_carlo, or_refusal
-from kraken_global.runners.sweep_store import SweepStore, daily_fields
+from kraken_global.runners.sweep_store import SweepStore, daily_fields, point_sha256
 from kraken_global.runners.trials import SweepTrials, deflated_statistics, open_ledger
 
 REPORTED = ("total_return_pct", "sharpe", "max_drawdown_pct", "tail_loss_pct")
@@ -106,7 +106,8 @@ def run_sweep(config: BacktestConfig, grid: Grid, out: Path, client=None,
     check_grid_size(grid, config.run.max_grid_points)
     config.with_overrides(grid.point(0))  # a wrong key is refused here, before anything runs
     store = SweepStore(out)
-    with store.writing(sweep_manifest(config, grid)) as writer:
+    manifest = sweep_manifest(config, grid)
+    with store.writing(manifest) as writer:
         done = store.done_points()
         finished = len(done)
         if on_done is not None:
@@ -119,7 +120,10 @@ def run_sweep(config: BacktestConfig, grid: Grid, out: Path, client=None,
         limit = min(FLUSH_POINTS, max(1, grid.size // 100))
 
         def flush() -> None:
-            trials.record([(r["overrides"], r["figures"]["sharpe"]) for r in batch if r.get("error") is None])
+            if not batch:
+                return
+            trials.record([(r["overrides"], r["figures"]["sharpe"]) for r in batch if r.get("error") is None],
+                          {"sweep": manifest["identity"], "lines": {str(r["point"]): point_sha256(r) for r in batch}})
             for record in batch:
                 writer.append(record)
             batch.clear()

@@ -14,6 +14,7 @@ A line: ``{"point": 7, "overrides": {...}, "figures": {...}, "first_day": "2019-
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -90,6 +91,11 @@ class SweepStore:
                     seen.add(record["point"])
                     yield record
 
+    def unvouched(self, vouched: dict[int, set[str]]) -> list[int]:
+        """The points whose line is not one ``vouched`` holds (``TrialLedger.vouched_lines``): edited or planted."""
+        return [record["point"] for record in self.records() if point_sha256(record) not in vouched.get(
+            record["point"], set())]
+
     def done_points(self) -> set[int]:
         return {record["point"] for record in self.records()}
 
@@ -142,6 +148,16 @@ def record_days(record: dict[str, Any]) -> pd.DatetimeIndex:
     return pd.date_range(record["first_day"], periods=len(record["daily_returns"]), freq="D")
 
 
+def point_line(record: dict[str, Any]) -> bytes:
+    """A point's line in ``points.jsonl`` (without its newline): what the registry's ledger vouches for."""
+    return json.dumps(record, sort_keys=True, default=str).encode()
+
+
+def point_sha256(record: dict[str, Any]) -> str:
+    """SHA256 of :func:`point_line` (a line read back and written again gives the same bytes)."""
+    return hashlib.sha256(point_line(record)).hexdigest()
+
+
 def daily_fields(daily: pd.Series) -> dict[str, Any]:
     """The JSON fields of a point's daily returns: the first day, and every day only when they are not
     consecutive."""
@@ -166,7 +182,7 @@ class PointWriter:
         return self
 
     def append(self, record: dict[str, Any]) -> None:
-        self._handle.write((json.dumps(record, sort_keys=True, default=str) + "\n").encode())
+        self._handle.write(point_line(record) + b"\n")
         self._handle.flush()
 
     def __exit__(self, *exc) -> None:

@@ -30,14 +30,14 @@ class SweepTrials:
         self.ledger = TrialLedger(registry)
         self.config = config
 
-    def record(self, points: list[tuple[dict[str, Any], float]]) -> None:
-        """``(overrides, sharpe)`` of finished points, in one audited write."""
+    def record(self, points: list[tuple[dict[str, Any], float]], sweep_points: dict[str, Any] | None = None) -> None:
+        """``(overrides, sharpe)`` of finished points, and ``sweep_points`` (the SHA256 of each line the sweep
+        folder gets: see :meth:`TrialLedger.record_many`), in one audited write."""
         from kraken_global.gating.candidates import trading_system
 
-        if points:
-            self.ledger.record_many("sweep", [
-                (self.model_sha, trading_system(self.config.with_overrides(overrides)), sharpe,
-                 ",".join(f"{k}={v}" for k, v in overrides.items())) for overrides, sharpe in points])
+        self.ledger.record_many("sweep", [
+            (self.model_sha, trading_system(self.config.with_overrides(overrides)), sharpe,
+             ",".join(f"{k}={v}" for k, v in overrides.items())) for overrides, sharpe in points], sweep_points)
 
 
 def open_ledger(config: BacktestConfig):

@@ -354,7 +354,9 @@ class SessionRunner:
         metrics["session"] = {"mode": self.mode, "model": self.approved.get("id"),
                               "trading_configuration": {"fingerprint": self.configuration.fingerprint,
                                                         "approved": bool(self.configuration.status.get("approved")),
-                                                        "overridden": self.configuration.overridden},
+                                                        "overridden": self.configuration.overridden,
+                                                        "namespace": self.configuration.status.get("namespace"),
+                                                        "flags": list(self.configuration.status.get("flags", []))},
                               "model_sha256": self.approved.get("sha256"),
                               "late_seconds_max": monitor.max_late_seconds if monitor is not None else None}
         metrics["model"] = {"id": self.approved.get("id"), "sha256": self.approved.get("sha256"),
