@@ -183,3 +183,17 @@ def test_promote_and_rollback_refuse_what_is_not_there(tmp_path):
         approvals.rollback("a" * 64, "yes-rollback")
     with pytest.raises(RegistryError, match="not a configuration fingerprint"):
         approvals.promote("../../etc/passwd", "yes-promote")
+
+
+def test_a_release_that_moves_a_strategy_default_makes_another_configuration(monkeypatch, tmp_path):
+    """The config names only what it changes: the code's defaults are bound too, so an approval never carries over
+    to a strategy that trades differently after an upgrade."""
+    from kraken_global.strategies import TrendFollower
+
+    config = live_config(tmp_path)
+    before = configuration_fingerprint(config)
+    monkeypatch.setattr(TrendFollower.params, "stop_atr", TrendFollower.params.stop_atr + 0.5)
+    assert configuration_fingerprint(config) != before
+    pinned = config.with_overrides({"strategy.per_strategy": {"TrendFollower": {"stop_atr": 3.0}}})
+    monkeypatch.undo()
+    assert configuration_fingerprint(pinned) == before  # the same values, named or defaulted, are the same

@@ -68,7 +68,35 @@ def configuration_setup(config: BacktestConfig) -> dict[str, Any]:
     setup = trading_setup(config)
     setup["broker"] = {key: value for key, value in setup["broker"].items() if key != "cash"}
     setup["universe"] = {**setup["universe"], "benchmark": config.universe.benchmark}
+    setup["strategy"] = {"name": config.strategy.name, "parameters": strategy_parameters(config)}
     return setup
+
+
+# set by the run, not chosen: the bar size's bars per year, the model's threshold (its operating point), the
+# downtime schedule (in the setup already) and the first bar that may trade
+_RUN_PARAMETERS = {"bars_per_year", "min_probability", "schedule", "trade_from"}
+
+
+def strategy_parameters(config: BacktestConfig) -> dict[str, dict[str, Any]]:
+    """Every parameter each strategy of the configuration trades with: the code's defaults with the config's values
+    over them. The config names only what it changes, so without this a new release that moved a default (a stop,
+    a window) would trade differently under the same approval; with it, that is another configuration, gated again."""
+    from kraken_global.strategies import REGIME_STRATEGIES, STRATEGIES
+
+    chosen = config.strategy
+    names = list(REGIME_STRATEGIES) if chosen.name == "regime" else [chosen.name]
+    out = {}
+    for name in names:
+        declared = STRATEGIES[name].params
+        given = chosen.per_strategy.get(name, {}) if chosen.name == "regime" else chosen.params
+        values = {key: getattr(declared, key) for key in declared._getkeys() if key not in _RUN_PARAMETERS}
+        out[name] = {key: _plain(value) for key, value in {**values, **given}.items()}
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """A parameter as JSON can hold it (an object a strategy declares is named by its text)."""
+    return value if isinstance(value, str | int | float | bool | type(None)) else repr(value)
 
 
 def configuration_fingerprint(config: BacktestConfig) -> str:
