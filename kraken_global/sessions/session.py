@@ -306,7 +306,9 @@ class SessionRunner:
         cerebro.addstrategy(SessionMonitor, board=self.board, journal=self.journal, ramp=self.ramp,
                             controls=self.controls, benchmark=config.universe.benchmark,
                             on_live_bar=self.recorder.live_bar if self.recorder is not None else None)
-        add_standard_analyzers(cerebro, config, evaluation_start=now.to_pydatetime())  # figures cover the session only
+        # the figures cover the session only: from the first bar that closes after it started (bars are stamped at
+        # their close, and the candle that closed at ``now`` is history the session never traded)
+        add_standard_analyzers(cerebro, config, evaluation_start=(now + pd.Timedelta(microseconds=1)).to_pydatetime())
         cerebro.addanalyzer(OrderLog, _name="orders")
         return cerebro
 
