@@ -53,6 +53,9 @@ def test_the_backtest_replay_of_a_paper_session_takes_the_same_decisions_and_fil
     assert report["plan"]["compared"] == live_bars >= LIVE_BARS and not report["plan"]["differences"]
     orders = pd.read_csv(session_dir / "orders.csv")
     assert report["orders"]["compared"] == report["orders"]["session"] == report["orders"]["backtest"] == len(orders)
+    # every order says who decided it and why, as its fills do
+    assert len(orders) and orders["reason"].notna().all() and "unspecified" not in set(orders["reason"])
+    assert orders["regime"].notna().all()
     assert not report["orders"]["differences"]
     assert report["fills"]["compared"] == len(pd.read_csv(session_dir / "fills.csv")["order_id"].unique())
     assert report["fills"]["total_cost_usd"] == 0.0 and report["fills"]["total_cost_bps"] == 0.0

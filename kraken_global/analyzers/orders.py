@@ -3,7 +3,8 @@
 ``fills.csv`` says what was executed, not what was decided: an order refused by the broker or left open at the end
 has no fill, and a fill's time is the bar it executed on, not the bar the strategy acted on. :class:`OrderLog`
 keeps one row per order (the broker's run-local ``order_id``, the bar's close time, pair, side, size, order type,
-the strategy, the last status), so a session and its backtest replay can be compared decision by decision.
+the strategy, the regime and reason it gave, the last status), so a session and its backtest replay can be compared
+decision by decision.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import backtrader as bt
 import pandas as pd
 
-ORDER_COLUMNS = ["bar", "symbol", "side", "size", "exectype", "strategy", "order_id", "status"]
+from kraken_global.order_reasons import order_labels
+
+ORDER_COLUMNS = ["bar", "symbol", "side", "size", "exectype", "strategy", "regime", "reason", "order_id", "status"]
 
 
 class OrderLog(bt.Analyzer):
@@ -24,11 +27,12 @@ class OrderLog(bt.Analyzer):
         number = getattr(self.strategy.broker, "order_id", lambda o: o.ref)(order)
         row = self.rows.get(number)
         if row is None:
+            _, regime, reason = order_labels(order)  # who and why, as on the order's fills
             row = self.rows[number] = {
                 "bar": bt.num2date(order.created.dt), "symbol": order.data._name,
                 "side": "buy" if order.isbuy() else "sell", "size": abs(order.created.size),
                 "exectype": bt.Order.ExecTypes[order.exectype or bt.Order.Market],
-                "strategy": type(self.strategy).__name__, "order_id": number}
+                "strategy": type(self.strategy).__name__, "regime": regime, "reason": reason, "order_id": number}
         row["status"] = order.getstatusname()
 
     def get_analysis(self) -> list[dict]:
