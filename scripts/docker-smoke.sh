@@ -86,7 +86,7 @@ echo "smoke: building the image $image"
 explain=$work/build.log
 # shellcheck disable=SC2086  # KG_BUILD_OPTIONS holds several options
 docker build ${KG_BUILD_OPTIONS:-} -t "$image" . >"$explain" 2>&1 || fail "docker build"
-ok "image $image built"
+ok "built the image $image"
 
 # a uid the image does not know, so HOME is / and nothing may be written outside the mounts (root would hide that)
 user="$(id -u):$(id -g)"

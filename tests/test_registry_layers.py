@@ -14,7 +14,7 @@ LAYERS = {  # module -> registry modules it may import (at any depth, lazily or 
     "shelf": {"approvals", "audit", "errors", "paths", "serialization", "model_check"},
     "shadow": {"errors", "paths", "sessions", "store"},
     "verification": {"approvals", "configurations", "errors", "paths", "store"},
-    "configurations": {"crash", "errors", "paths", "store"},
+    "configurations": {"approvals", "crash", "errors", "paths", "store"},
     "sessions": {"approvals", "errors", "keys", "paths", "store"},
     "model_registry": {"shadow", "store", "verification"},
 }

@@ -36,12 +36,13 @@ def replay_approvals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def last_entry(entries: list[dict[str, Any]], action: str, candidate_id: str | None = None,
-               before_seq: int | None = None) -> dict[str, Any] | None:
-    """The chain's last ``action`` entry (for ``candidate_id`` when given, before ``before_seq`` when given)."""
+               before_seq: int | None = None, key: str = "id") -> dict[str, Any] | None:
+    """The chain's last ``action`` entry (whose ``details[key]`` is ``candidate_id`` when given: a candidate's
+    ``id``, or a trading configuration's ``fingerprint``; before ``before_seq`` when given)."""
     for entry in reversed(entries):
         if before_seq is not None and entry["seq"] >= before_seq:
             continue
-        if entry["action"] == action and (candidate_id is None or entry["details"].get("id") == candidate_id):
+        if entry["action"] == action and (candidate_id is None or entry["details"].get(key) == candidate_id):
             return entry
     return None
 

@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 from kraken_global.gating.policy import looser_than_defaults
+from kraken_global.registry.approvals import last_entry
 from kraken_global.registry.crash import crash_point
 from kraken_global.registry.errors import ConfirmationRequired, IntegrityError, RegistryError
 from kraken_global.registry.paths import atomic_write, file_json, fsync_dir, read_regular
@@ -88,7 +89,7 @@ class ConfigurationApprovals:
         with self.registry.locked():
             if not pending.exists() and not pending.is_symlink():
                 return
-            recorded = _last_for(self.registry.audit.verify_entries(), VALIDATION, fingerprint)
+            recorded = last_entry(self.registry.audit.verify_entries(), VALIDATION, fingerprint, key="fingerprint")
             try:
                 data = read_regular(pending, "pending configuration gates report", max_bytes=REPORT_BYTES)
             except (OSError, RegistryError):
@@ -106,7 +107,7 @@ class ConfigurationApprovals:
 
     def audited_report(self, fingerprint: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
         """The configuration's last gates report, checked against its audit entry; raises on any mismatch."""
-        recorded = _last_for(entries, VALIDATION, fingerprint)
+        recorded = last_entry(entries, VALIDATION, fingerprint, key="fingerprint")
         if recorded is None:
             raise RegistryError(f"configuration {fingerprint[:12]} was never gated in namespace "
                                 f"{self.registry.paths.namespace}")
@@ -130,7 +131,7 @@ class ConfigurationApprovals:
             self.registry.recover()
             entries = self.registry.audit.verify_entries()
             policy = self.registry.policy()
-            recorded = _last_for(entries, VALIDATION, fingerprint)
+            recorded = last_entry(entries, VALIDATION, fingerprint, key="fingerprint")
             if recorded is None:
                 raise RegistryError(f"configuration {fingerprint[:12]} has no gates report: run `kraken-global gates "
                                     "--trading-config` on it first")
@@ -175,7 +176,7 @@ class ConfigurationApprovals:
         """Whether ``fingerprint`` is approved, on which gates run, and what a reader should know (flags)."""
         entries = self.registry.audit.verify_entries() if entries is None else entries
         promoted = self.approval(entries, fingerprint)
-        gated = _last_for(entries, VALIDATION, fingerprint)
+        gated = last_entry(entries, VALIDATION, fingerprint, key="fingerprint")
         flags = []
         if promoted is not None:
             backing = next((e for e in entries if e["seq"] == promoted["details"]["validation_entry"]), None)
@@ -249,13 +250,6 @@ class ConfigurationApprovals:
                 except IntegrityError as exc:
                     out.append(str(exc))
         return out
-
-
-def _last_for(entries: list[dict[str, Any]], action: str, fingerprint: str) -> dict[str, Any] | None:
-    for entry in reversed(entries):
-        if entry["action"] == action and entry["details"].get("fingerprint") == fingerprint:
-            return entry
-    return None
 
 
 __all__ = ["OVERRIDE", "PROMOTE", "ROLLBACK", "VALIDATION", "ConfigurationApprovals", "check_fingerprint"]
