@@ -172,19 +172,17 @@ class ConfigurationApprovals:
                 return entry if entry["action"] == PROMOTE else None
         return None
 
-    def status(self, fingerprint: str, entries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """Whether ``fingerprint`` is approved, on which gates run, and what a reader should know (flags)."""
+    def status(self, fingerprint: str, entries: list[dict[str, Any]] | None = None,
+               policy=None) -> dict[str, Any]:
+        """Whether ``fingerprint`` is approved, on which gates run, and what a reader should know (flags).
+        ``entries`` and ``policy``: the chain and the policy already read (by a listing of many)."""
         entries = self.registry.audit.verify_entries() if entries is None else entries
         promoted = self.approval(entries, fingerprint)
         gated = last_entry(entries, VALIDATION, fingerprint, key="fingerprint")
         flags = []
         if promoted is not None:
-            backing = next((e for e in entries if e["seq"] == promoted["details"]["validation_entry"]), None)
-            if backing is None or backing["action"] != VALIDATION or not backing["details"]["passed"] \
-                    or backing["details"].get("fingerprint") != fingerprint:
-                raise IntegrityError(f"the approval of configuration {fingerprint[:12]} (line {promoted['seq']}) "
-                                     "rests on no passing gates run of it")
-            policy = self.registry.policy()
+            backing = self._backing(entries, promoted)
+            policy = policy if policy is not None else self.registry.policy()
             if promoted["details"]["policy_sha256"] != policy.sha256():
                 flags.append("approved under an earlier policy")
             if gated is not None and gated["seq"] > backing["seq"] and not gated["details"]["passed"]:
@@ -195,6 +193,17 @@ class ConfigurationApprovals:
                 "approved_at": promoted["time"] if promoted else None,
                 "gated": gated is not None, "last_gates_passed": gated["details"]["passed"] if gated else None,
                 "flags": flags}
+
+    @staticmethod
+    def _backing(entries: list[dict[str, Any]], promoted: dict[str, Any]) -> dict[str, Any]:
+        """The passing gates run of the same configuration a ``config_promote`` entry rests on; raises if none."""
+        fingerprint = promoted["details"]["fingerprint"]
+        backing = next((e for e in entries if e["seq"] == promoted["details"]["validation_entry"]), None)
+        if backing is None or backing["action"] != VALIDATION or not backing["details"]["passed"] \
+                or backing["details"].get("fingerprint") != fingerprint:
+            raise IntegrityError(f"the approval of configuration {fingerprint[:12]} (line {promoted['seq']}) "
+                                 "rests on no passing gates run of it")
+        return backing
 
     def _namespace_flags(self, policy) -> list[str]:
         """What the session's configuration line must say about the namespace that approves it.
@@ -218,7 +227,8 @@ class ConfigurationApprovals:
             fingerprint = entry["details"].get("fingerprint") if entry["action"] == VALIDATION else None
             if fingerprint and fingerprint not in seen:
                 seen.append(fingerprint)
-        return [self.status(f, entries) for f in seen]
+        policy = self.registry.policy() if any(e["action"] == PROMOTE for e in entries) else None
+        return [self.status(f, entries, policy) for f in seen]
 
     def record_override(self, fingerprint: str, session: str, mode: str) -> dict[str, Any]:
         """A session started on an unapproved configuration by explicit override: in the chain, for the record."""
@@ -246,7 +256,7 @@ class ConfigurationApprovals:
         for entry in entries:
             if entry["action"] == PROMOTE and self.approval(entries, entry["details"]["fingerprint"]) is entry:
                 try:
-                    self.status(entry["details"]["fingerprint"], entries)
+                    self._backing(entries, entry)
                 except IntegrityError as exc:
                     out.append(str(exc))
         return out
