@@ -62,6 +62,8 @@ def test_flatten_and_stop_a_live_session_from_its_controls(tmp_path):
             flattened_at = len(runner.journal.snapshot()["t"])
             wait_until(lambda: any("entries paused" in r.reason for r in runner_rejections(runner)),
                        "a buy refused while paused", worker)
+            # the refusal can come on the flatten's own bar: wait for a later bar too, so the check below has one
+            wait_until(lambda: len(runner.journal.snapshot()["t"]) > flattened_at, "a bar after the flatten", worker)
             controls.request("stop", "test")
             worker.join(WAIT)
         finally:
