@@ -13,7 +13,7 @@ from typing import Any, Literal, get_args
 
 Event = Literal["session_start", "session_stop", "kill_switch", "dms_refresh_failed", "order_unknown",
                 "order_refused", "falling_behind", "exchange_unreachable", "model_approved", "model_rolled_back",
-                "daily_summary", "ramp_step", "unapproved_config"]
+                "daily_summary", "ramp_step", "unapproved_config", "approval_withdrawn", "approval_restored"]
 EVENTS: tuple[str, ...] = get_args(Event)
 EVENT_ATTRIBUTE, FIELDS_ATTRIBUTE = "kg_event", "kg_fields"
 _PLAIN = (str, int, float, bool, type(None))

@@ -52,6 +52,8 @@ class LiveConfig(Strict):
     dedicated_account: Flag = False  # the account holds only the bot's orders: its dead man's switch may cancel all
     max_clock_skew_seconds: FiniteFloat | None = Field(default=60.0, gt=0, le=3600)  # None: trade whatever the skew
     clock_check_seconds: FiniteFloat = Field(default=300.0, gt=0, le=86_400)  # how often Kraken's clock is measured
+    # how often a running session re-reads the registry: a rolled-back model or configuration withdraws its entries
+    approval_check_seconds: FiniteFloat = Field(default=60.0, gt=0, le=3600)
     max_bars: WholeNumber | None = Field(default=None, ge=1)  # end the session after this many live bars
     max_idle_seconds: FiniteFloat | None = Field(default=None, gt=0)  # end it when no bar came for this long
     retrain: Flag = True  # train a candidate and run its gates in each downtime (never promotes)

@@ -9,6 +9,10 @@ class RegistryError(KrakenGlobalError):
     """The registry refused an operation; nothing stored was changed."""
 
 
+class RegistryBusy(RegistryError):
+    """Another command holds the registry's lock: nothing was read or changed; trying again later is safe."""
+
+
 class PathEscapeError(RegistryError):
     """A path points outside the registry's namespace (``..``, another namespace, or a symlink out)."""
 

@@ -55,7 +55,7 @@ from kraken_global.registry.approvals import (
 from kraken_global.registry.approvals import last_entry as _last
 from kraken_global.registry.audit import AuditLog
 from kraken_global.registry.crash import crash_point
-from kraken_global.registry.errors import ConfirmationRequired, IntegrityError, RegistryError
+from kraken_global.registry.errors import ConfirmationRequired, IntegrityError, RegistryBusy, RegistryError
 from kraken_global.registry.keys import AuditKeys
 from kraken_global.registry.paths import ArtifactRoot, atomic_write, fsync_dir
 from kraken_global.registry.paths import file_json as _json
@@ -107,7 +107,7 @@ class RegistryStore(CandidateShelf):
         try:
             self._lock.acquire()
         except Timeout:
-            raise RegistryError(f"another registry command holds {self._lock.lock_file}; try again") from None
+            raise RegistryBusy(f"another registry command holds {self._lock.lock_file}; try again") from None
         return _Release(self._lock)
 
     def recover(self) -> list[str]:

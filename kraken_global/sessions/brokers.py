@@ -2,7 +2,8 @@
 
 :class:`SessionRules` (a mixin over either broker) adds what an operator and the capital ramp decide:
 
-- a buy is refused while the operator has paused entries (``entries paused``);
+- a buy is refused while the operator has paused entries (``entries paused``), or while the registry no longer
+  approves the model or the configuration the session trades (:mod:`kraken_global.sessions.approval_watch`);
 - a buy is cut to fit, or refused when nothing fits, the capital cap: the bot's own exposure (its positions at
   the last close plus its open buys) may not exceed what the ramp allows (:mod:`kraken_global.sessions.ramp`);
 - a flatten the operator asked for runs at the broker's next loop, through the broker's own :meth:`flatten` (the
@@ -31,6 +32,7 @@ class SessionRules:
     """Mixin: put it before the broker class (``class B(SessionRules, KrakenPaperBroker)``)."""
 
     controls = None  # SessionControls: the operator's pause and flatten
+    approval_watch = None  # ApprovalWatch: withdraws entries when the registry no longer approves what is traded
     capital_cap: Callable[[float], float | None] | None = None  # value -> USD the bot may hold; None: no cap
     session_owner = None  # the strategy that owns orders the session places itself (flatten), set at start
     kill_switch_trips = 0
@@ -50,6 +52,8 @@ class SessionRules:
         if order.isbuy():
             if self.controls is not None and self.controls.paused:
                 return "entries paused by the operator (dashboard): exits and reductions only"
+            if self.approval_watch is not None and self.approval_watch.withdrawn:
+                return f"approval withdrawn: {self.approval_watch.reason}; exits and reductions only"
             cap = self.capital_cap(self.getvalue()) if self.capital_cap is not None else None
             if cap is not None and len(order.data):
                 notional = abs(order.size) * (order.created.price or order.data.close[0])

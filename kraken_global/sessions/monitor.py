@@ -49,12 +49,13 @@ def open_orders(broker) -> list[dict[str, Any]]:
 
 class SessionMonitor(OnePortfolio, bt.Strategy):
     """``board``: the status to keep current (None: log only); ``journal``: the dashboard's history; ``ramp``: the
-    capital ramp; ``controls``: the operator's controls (their state is published); ``benchmark``: the pair held
+    capital ramp; ``controls``: the operator's controls and ``approval``: the session's approval watch (their states
+    are published); ``benchmark``: the pair held
     by the buy-and-hold line; ``on_live_bar(when)``: called after each live bar (the registry signs the session's
     live bars with it). :attr:`values`, :attr:`benchmark_values`, :attr:`regimes`: per live bar."""
 
-    params = (("board", None), ("journal", None), ("ramp", None), ("controls", None), ("benchmark", None),
-              ("on_live_bar", None))
+    params = (("board", None), ("journal", None), ("ramp", None), ("controls", None), ("approval", None),
+              ("benchmark", None), ("on_live_bar", None))
     trades = False
 
     def __init__(self) -> None:
@@ -218,6 +219,8 @@ class SessionMonitor(OnePortfolio, bt.Strategy):
         values: dict[str, Any] = {"feed": self.feed, "link": self.link, "live_bars": self.live_bars}
         if self.p.controls is not None:
             values["controls"] = self.p.controls.state()
+        if self.p.approval is not None:
+            values["approval"] = self.p.approval.state()
         if self.p.ramp is not None:
             values["ramp"] = self.p.ramp.status()
         if when is not None:

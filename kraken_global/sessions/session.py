@@ -72,6 +72,7 @@ from kraken_global.registry import ModelRegistry
 from kraken_global.registry.approvals import approval_line
 from kraken_global.registry.sessions import audit_session, end_audited_session
 from kraken_global.selection import RegimeSelector
+from kraken_global.sessions.approval_watch import ApprovalWatch
 from kraken_global.sessions.audit_trail import AuditTrail
 from kraken_global.sessions.brokers import SessionLiveBroker, SessionPaperBroker
 from kraken_global.sessions.configuration_check import check_trading_configuration, record_override
@@ -241,6 +242,11 @@ class SessionRunner:
         if config.live.capital.ramp.enabled:  # its state is read now: a damaged file refuses before any trading
             self.ramp = CapitalRamp(config.live.capital, mode, config.broker.slippage_bps, trail)
         self.recorder = None  # signs the session's live bars in the registry (what shadow days count)
+        # what was approved at start is re-checked while the session runs: a rollback withdraws its entries
+        watched_configuration = (self.configuration.fingerprint if self.configuration.status.get("approved")
+                                 and mode == "live" else None)
+        self.approval_watch = ApprovalWatch(self.registry, self.approved or None,
+                                            watched_configuration, config.live.approval_check_seconds, trail)
 
     def build(self, store: KrakenStore) -> bt.Cerebro:
         config = self.config
@@ -269,6 +275,7 @@ class SessionRunner:
                                           risk=config.live.risk.limits())
         self.broker = cerebro.broker
         cerebro.broker.controls = self.controls
+        cerebro.broker.approval_watch = self.approval_watch
         cerebro.broker.capital_cap = capital_cap(config.live.capital, self.ramp, self.mode)
         now = self.started_at = _exchange_now(store, symbols[0], config.data.timeframe)
         history = local_history(config, now)
@@ -304,7 +311,7 @@ class SessionRunner:
                                           skip_while_running=True)
             cerebro.addstrategy(DowntimeRetrainer, job=self.retrain_job)
         cerebro.addstrategy(SessionMonitor, board=self.board, journal=self.journal, ramp=self.ramp,
-                            controls=self.controls, benchmark=config.universe.benchmark,
+                            controls=self.controls, approval=self.approval_watch, benchmark=config.universe.benchmark,
                             on_live_bar=self.recorder.live_bar if self.recorder is not None else None)
         # the figures cover the session only: from the first bar that closes after it started (bars are stamped at
         # their close, and the candle that closed at ``now`` is history the session never traded)
@@ -321,12 +328,14 @@ class SessionRunner:
             record_override(self.configuration, self.registry, self.recorder.session if self.recorder else None,
                             self.mode)
             cerebro = self.build(store)
+            self.approval_watch.start()
             log.info("%s session starting against %s; %s%s; %s", self.mode, exchange, self.model_line(),
                      f"; {approval_line(self.approval)}" if self.approval else "", self.configuration.line())
             strategies = cerebro.run()
             if self.mode == "live":
                 cerebro.broker.on_session_stop(self.config.live.on_stop)
         finally:
+            self.approval_watch.stop()
             if self.state is not None:
                 self.state.close()
             store.stop()

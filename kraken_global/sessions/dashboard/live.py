@@ -81,6 +81,10 @@ def health_rows(status: dict[str, Any], dead_mans_switch: str) -> list[list[Any]
             ["dead man's switch", status.get("dead_mans_switch") or dead_mans_switch, None]]
     if late is not None:
         rows.insert(1, ["lateness", f"{late:.0f} s behind the market", late < 300])
+    approval = status.get("approval")
+    if approval:  # the registry still approves what the session trades (sessions/approval_watch.py)
+        rows.append(["approval", f"WITHDRAWN, entries refused: {approval['reason']}" if approval.get("withdrawn")
+                     else f"approved ({approval.get('checks', 0)} checks)", not approval.get("withdrawn")])
     return rows
 
 

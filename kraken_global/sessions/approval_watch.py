@@ -1,0 +1,159 @@
+"""A running session keeps asking the registry whether what it trades is still approved.
+
+A session checks the approved model and the trading configuration once, at start. Without a watch, a ``rollback``
+(the operator's way of saying "stop trading this") would change nothing until someone restarts the bot, and a
+session would go on buying with a model or a configuration nobody vouches for any more. :class:`ApprovalWatch`
+re-reads the registry's keyed audit chain every ``live.approval_check_seconds`` on its own thread and withdraws the
+session's entries when:
+
+- the approved model is no longer the one the session loaded (a ``rollback``, or a newer model ``promote``-d: the
+  session trades what it loaded, so it waits for a restart to trade the new one);
+- the trading configuration the session was started on as approved has been rolled back (``rollback
+  --trading-config``); a configuration started by the explicit override was never approved and is not watched;
+- the chain cannot be verified (edited, deleted, or state.json disagrees with it): nothing vouches for anything.
+
+Withdrawn means what the operator's pause means: the broker refuses every buy, exits and the kill switch go on,
+open positions are kept (selling them is a trading decision: ``flatten`` from the dashboard does it). Unlike the
+operator's pause, ``resume`` does not lift it: only the registry can, when the same model and configuration are
+approved again. Each change is a log line, an alert event (``approval_withdrawn`` / ``approval_restored``) and a
+line in the session's audit trail. A registry busy with another command (its lock) is no verdict: the check is
+tried again at the next interval.
+
+The checks run on their own thread so that a slow disk or a registry lock never holds up the bar loop; the
+broker only reads :attr:`ApprovalWatch.withdrawn`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from kraken_global.events import event_extra
+from kraken_global.registry.approvals import approval_entries
+from kraken_global.registry.configurations import ConfigurationApprovals
+from kraken_global.registry.errors import RegistryBusy, RegistryError
+from kraken_global.registry.model_registry import ModelRegistry
+from kraken_global.sessions.audit_trail import AuditTrail
+
+log = logging.getLogger("kraken_global.session")
+
+
+class ApprovalWatch:
+    """Whether the model and the configuration a session trades are still approved; see the module docstring.
+
+    ``model``: the approval the session loaded (``{"id", "sha256"}``), None when it trades no approved model;
+    ``fingerprint``: the trading configuration to watch, None when it was not approved at start (paper, or the
+    override); ``registry``: the session's registry (the watch opens its own instance of it, whose lock waits
+    briefly: a busy registry is tried again at the next interval).
+    """
+
+    def __init__(self, registry: ModelRegistry, model: dict[str, Any] | None, fingerprint: str | None,
+                 interval_seconds: float, trail: AuditTrail | None = None,
+                 on_change: Callable[[str | None], None] | None = None) -> None:
+        self.registry = ModelRegistry(registry.paths.base, registry.paths.namespace, lock_timeout=5.0,
+                                      key_dir=registry.keys.folder)
+        self.model = {"id": model["id"], "sha256": model["sha256"]} if model else None
+        self.fingerprint = fingerprint
+        self.interval = interval_seconds
+        self.trail = trail
+        self.on_change = on_change
+        self.reason: str | None = None  # why entries are withdrawn; None: everything traded is approved
+        self.checks = 0  # completed verdicts (a busy registry is not one)
+        self.changes = 0
+        self._checked = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def watching(self) -> bool:
+        return self.model is not None or self.fingerprint is not None
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.reason is not None
+
+    # -- one check ---------------------------------------------------------------------------------------------
+
+    def verdict(self) -> str | None:
+        """Why the session's entries must be withdrawn now (None: still approved); raises RegistryBusy."""
+        try:
+            entries = self.registry.recovered_entries()
+            self.registry.checked_state(entries)
+        except RegistryBusy:
+            raise
+        except (RegistryError, OSError, ValueError) as exc:  # edited, deleted, unreadable: nothing vouches
+            return f"the registry's audit chain cannot be verified: {exc}"
+        if self.model is not None:
+            stack = approval_entries(entries)
+            now = {"id": stack[-1]["details"]["id"], "sha256": stack[-1]["details"]["sha256"]} if stack else None
+            if now is None:
+                return f"model {self.model['id']} was rolled back and no model is approved"
+            if now != self.model:
+                return (f"model {self.model['id']} is no longer the approved one ({now['id']} is, since a rollback "
+                        "or promote): restart the session to trade the approved model")
+        if self.fingerprint is not None and \
+                ConfigurationApprovals(self.registry).approval(entries, self.fingerprint) is None:
+            return (f"trading configuration {self.fingerprint[:12]} was rolled back: gate and promote it again, "
+                    "or restart on an approved one")
+        return None
+
+    def check(self) -> str | None:
+        """Run one check and act on a change; returns the reason entries are withdrawn (None: approved)."""
+        try:
+            reason = self.verdict()
+        except RegistryBusy as exc:
+            log.info("approval check skipped: %s", exc)
+            return self.reason
+        if reason != self.reason:
+            self._announce(reason)
+        with self._checked:
+            self.reason = reason
+            self.checks += 1
+            self._checked.notify_all()
+        return reason
+
+    def _announce(self, reason: str | None) -> None:
+        self.changes += 1
+        if reason is not None:
+            log.error("approval withdrawn: %s; new entries refused (exits go on; flatten from the dashboard to sell)",
+                      reason, extra=event_extra("approval_withdrawn", reason=reason))
+        else:
+            log.warning("approval restored: the model and configuration this session trades are approved again; "
+                        "new entries resume", extra=event_extra("approval_restored"))
+        if self.trail is not None:
+            self.trail.append("approval_withdrawn" if reason else "approval_restored", "registry",
+                              result=reason or "approved again")
+        if self.on_change is not None:
+            self.on_change(reason)
+
+    # -- the thread --------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if not self.watching or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._loop, name="approval-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.check()
+            except Exception:  # a bug in a check must not end the session: say so loudly, try again
+                log.exception("approval check failed; trying again in %.0f s", self.interval)
+
+    def wait_checks(self, count: int, timeout: float) -> bool:
+        """Block until ``count`` verdicts were reached (tests wait on this, not on time)."""
+        with self._checked:
+            return self._checked.wait_for(lambda: self.checks >= count, timeout)
+
+    def state(self) -> dict[str, Any]:
+        return {"withdrawn": self.withdrawn, "reason": self.reason, "checks": self.checks,
+                "model": (self.model or {}).get("id"),
+                "configuration": self.fingerprint[:12] if self.fingerprint else None}
