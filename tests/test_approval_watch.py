@@ -170,6 +170,14 @@ def test_a_busy_registry_is_no_verdict_and_a_configuration_started_by_override_i
     with registry.locked():  # another command (a promote, a retrain's gates record) holds the lock
         assert watch.check() is None and watch.checks == 0
     assert watch.check() is None and watch.checks == 1
+    watch.busy_limit = 0.5  # held for longer than any command holds it (300 s in use): stuck, or held on purpose
+    with registry.locked():
+        assert watch.check() is None  # the first busy check starts the count
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:  # the lock stays held past the limit
+            time.sleep(0.05)
+        assert "its lock has been held for" in watch.check()
+    assert watch.check() is None and watch.checks == 3
 
     config = live_config(tmp_path, **{"ml.artifacts": str(registry.paths.base)})
     from kraken_global.sessions.configuration_check import OVERRIDE_WORD

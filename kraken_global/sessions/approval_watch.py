@@ -17,7 +17,9 @@ open positions are kept (selling them is a trading decision: ``flatten`` from th
 operator's pause, ``resume`` does not lift it: only the registry can, when the same model and configuration are
 approved again. Each change is a log line, an alert event (``approval_withdrawn`` / ``approval_restored``) and a
 line in the session's audit trail. A registry busy with another command (its lock) is no verdict: the check is
-tried again at the next interval.
+tried again at the next interval; but a lock held for longer than :data:`BUSY_LIMIT_SECONDS` (every command holds it
+for moments) is treated as a chain that cannot be verified, so whoever can hold the lock cannot keep a rolled-back
+session trading.
 
 The checks run on their own thread so that a slow disk or a registry lock never holds up the bar loop; the
 broker only reads :attr:`ApprovalWatch.withdrawn`.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +41,7 @@ from kraken_global.registry.model_registry import ModelRegistry
 from kraken_global.sessions.audit_trail import AuditTrail
 
 log = logging.getLogger("kraken_global.session")
+BUSY_LIMIT_SECONDS = 300.0  # a registry locked this long without a break is not "busy", it is stuck or held
 
 
 class ApprovalWatch:
@@ -62,6 +66,8 @@ class ApprovalWatch:
         self.reason: str | None = None  # why entries are withdrawn; None: everything traded is approved
         self.checks = 0  # completed verdicts (a busy registry is not one)
         self.changes = 0
+        self.busy_limit = BUSY_LIMIT_SECONDS
+        self._busy_since: float | None = None
         self._checked = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -103,9 +109,15 @@ class ApprovalWatch:
         """Run one check and act on a change; returns the reason entries are withdrawn (None: approved)."""
         try:
             reason = self.verdict()
+            self._busy_since = None
         except RegistryBusy as exc:
-            log.info("approval check skipped: %s", exc)
-            return self.reason
+            now = time.monotonic()
+            self._busy_since = now if self._busy_since is None else self._busy_since
+            if now - self._busy_since < self.busy_limit:
+                log.info("approval check skipped: %s", exc)
+                return self.reason
+            reason = (f"the registry's audit chain cannot be verified: its lock has been held for "
+                      f"{now - self._busy_since:.0f} s ({exc})")
         if reason != self.reason:
             self._announce(reason)
         with self._checked:
