@@ -197,3 +197,13 @@ def test_a_release_that_moves_a_strategy_default_makes_another_configuration(mon
     pinned = config.with_overrides({"strategy.per_strategy": {"TrendFollower": {"stop_atr": 3.0}}})
     monkeypatch.undo()
     assert configuration_fingerprint(pinned) == before  # the same values, named or defaulted, are the same
+
+
+def test_a_pair_spelled_the_exchanges_way_is_the_same_configuration_but_another_order_is_not(tmp_path):
+    config = live_config(tmp_path, **{"universe.pairs": ["BTC/USD", "ETH/USD"], "universe.benchmark": "BTC/USD"})
+    fingerprint = configuration_fingerprint(config)
+    for pairs, benchmark in ((["XXBTZUSD", "XETHZUSD"], "XBTUSD"), (["XBT/USD", "eth/usd"], "xxbtzusd")):
+        spelled = config.with_overrides({"universe.pairs": pairs, "universe.benchmark": benchmark})
+        assert configuration_fingerprint(spelled) == fingerprint, pairs
+    # the order is kept: it decides which pair's order a bar handles first, so it is gated as its own configuration
+    assert configuration_fingerprint(config.with_overrides({"universe.pairs": ["ETH/USD", "BTC/USD"]})) != fingerprint

@@ -30,7 +30,9 @@ def trading_setup(config: BacktestConfig) -> dict[str, Any]:
     return {
         "strategy": config.strategy.model_dump(mode="json"),
         "regimes": config.regimes.model_dump(mode="json"),
-        "universe": {"pairs": list(config.universe.pairs),
+        # as the feeds are named: BTC/USD, XBTUSD, XXBTZUSD and btc/usd are one pair (the order stays: it decides
+        # which pair's order a bar handles first)
+        "universe": {"pairs": list(config.universe.build().symbols),
                      "custom_pairs": [pair.model_dump(mode="json") for pair in config.universe.custom_pairs]},
         "timeframe": config.data.timeframe,
         "gaps": config.data.gaps.model_dump(mode="json"),
@@ -67,7 +69,7 @@ def configuration_setup(config: BacktestConfig) -> dict[str, Any]:
     binds the rival its gates beat, so another benchmark is another configuration, gated again."""
     setup = trading_setup(config)
     setup["broker"] = {key: value for key, value in setup["broker"].items() if key != "cash"}
-    setup["universe"] = {**setup["universe"], "benchmark": config.universe.benchmark}
+    setup["universe"] = {**setup["universe"], "benchmark": config.universe.benchmark_symbol()}
     setup["strategy"] = {"name": config.strategy.name, "parameters": strategy_parameters(config)}
     return setup
 
