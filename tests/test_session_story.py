@@ -145,3 +145,28 @@ def test_days_are_counted_by_bars_and_a_short_session_has_no_annualized_figures(
     assert performance["bars"] >= LIVE_BARS
     assert performance["sharpe"] is None and performance["annualized_return_pct"] is None
     assert "under 30" in performance["annualized_withheld"]
+
+
+def test_the_report_shows_the_net_pnl_of_each_pair_and_strategy_the_session_traded(story, monkeypatch, tmp_path):
+    import struct
+    from types import SimpleNamespace
+
+    from matplotlib.figure import Figure
+
+    from kraken_global.reports.plots import plot_session
+
+    png = (story["out"] / "report.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24]) == (1210, 880)
+    drawn: list[Figure] = []
+    saved = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (drawn.append(fig), saved(fig, *a, **k)))
+    equity = pd.read_csv(story["out"] / "equity.csv", index_col=0, parse_dates=True)["value"]
+    result = SimpleNamespace(equity=equity, fills=story["fills"], metrics=story["metrics"], mode="paper")
+    plot_session(result, tmp_path / "report.png")
+    panels = {axis.get_title(): axis for axis in drawn[0].axes}
+    by_pair = panels["net P&L by pair (USD)"]
+    breakdowns = story["metrics"]["breakdowns"]
+    assert [label.get_text() for label in by_pair.get_yticklabels()] == list(breakdowns["by_pair"])
+    assert [bar.get_width() for bar in by_pair.patches] == pytest.approx(
+        [row["net_pnl"] for row in breakdowns["by_pair"].values()])
+    assert "net P&L by strategy (USD)" in panels

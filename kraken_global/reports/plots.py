@@ -1,5 +1,6 @@
 """The pictures of a run: ``report.png`` of a backtest (equity against buy-and-hold, regimes shaded, drawdown) and
-of a paper or live session (value per live bar, fills marked). matplotlib is imported only when a plot is drawn."""
+of a paper or live session (value per live bar, fills marked, net P&L by pair and by strategy). matplotlib is
+imported only when a plot is drawn."""
 
 from __future__ import annotations
 
@@ -97,7 +98,8 @@ def shade_regimes(axis, regimes) -> None:
 
 
 def plot_session(result, path: Path) -> None:
-    """A paper or live session's ``report.png``: value per live bar, each fill marked (buys ^, sells v)."""
+    """A paper or live session's ``report.png``: value per live bar, each fill marked (buys ^, sells v), and
+    below it the net P&L by pair and by strategy (closed + open - fees, from the session's ledger)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -105,7 +107,9 @@ def plot_session(result, path: Path) -> None:
     import pandas as pd
 
     equity = result.equity
-    fig, axis = plt.subplots(figsize=(11, 5))
+    fig = plt.figure(figsize=(11, 8))
+    grid = fig.add_gridspec(2, 2, height_ratios=[2.2, 1.2])
+    axis = fig.add_subplot(grid[0, :])
     axis.plot(equity.index, equity.to_numpy(), label="portfolio value", linewidth=1.2)
     fills = result.fills
     if len(fills):
@@ -118,6 +122,16 @@ def plot_session(result, path: Path) -> None:
     axis.set_ylabel("portfolio value (USD)")
     axis.grid(alpha=0.3)
     axis.legend(loc="upper left")
+    breakdowns = result.metrics.get("breakdowns") or {}
+    for column, (key, title) in enumerate((("by_pair", "net P&L by pair (USD)"),
+                                           ("by_strategy", "net P&L by strategy (USD)"))):
+        values = {name: row["net_pnl"] for name, row in breakdowns.get(key, {}).items()}
+        panel = fig.add_subplot(grid[1, column])
+        if values:
+            plot_pnl_bars(panel, values, title)
+        else:
+            panel.set_title(f"{title}: no round trips yet", fontsize=10)
+            panel.set_axis_off()
     perf = result.metrics["performance"]
     fig.suptitle(f"kraken-global {result.mode} session - return {perf['total_return_pct']:.2f}%, "
                  f"{len(fills)} fills")
