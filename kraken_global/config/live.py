@@ -45,6 +45,8 @@ class LiveConfig(Strict):
     sync_seconds: FiniteFloat = Field(default=5.0, gt=0, le=3600)
     timeout_ms: WholeNumber = Field(default=10_000, ge=100, le=120_000)
     max_attempts: WholeNumber = Field(default=5, ge=1, le=20)
+    # a start whose lookups Kraken keeps refusing (rate limit, unavailable) tries again for this long before exit 2
+    start_wait_seconds: FiniteFloat = Field(default=120.0, ge=0, le=3600)
     rate_limit: Flag = True  # ccxt's throttle and Kraken's decay-counter model (rate_tier); off only for the emulator
     rate_tier: Literal["starter", "intermediate", "pro"] = "starter"  # the account's verification tier
     dead_mans_switch_seconds: WholeNumber | None = Field(default=60, ge=10, le=86_400)  # None: no dead man's switch

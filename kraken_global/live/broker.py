@@ -44,6 +44,7 @@ from kraken_global.live.leftovers import Leftovers
 from kraken_global.live.order_checks import OrderChecks
 from kraken_global.live.ownership import bot_cash, foreign_orders_refusal, own_units, split_open_orders
 from kraken_global.live.risk import RiskGuard, RiskLimits
+from kraken_global.live.start_wait import start_patiently
 from kraken_global.live.state import TradingState
 from kraken_global.live.store import KrakenStore, new_client_order_id
 from kraken_global.order_reasons import describe, order_labels
@@ -85,6 +86,8 @@ class KrakenLiveBroker(OrderChecks, Leftovers, KillSwitch, bt.broker.BrokerBase)
         ("dedicated_account", False),  # the account holds nothing but the bot's orders: its switch may cancel all
         ("capital_budget", None),  # USD the bot may spend beyond what its fills brought back (None: no cap)
         ("fees", DEFAULT_FEES),  # (maker, taker) the account pays (TradeVolume)
+        ("start_wait_seconds", 120.0),  # how long a start waits out Kraken's refusals of its lookups (0: not at all)
+        ("stop", None),  # a StopRequest: a stop asked for while the start waits ends the wait
     )
 
     def __init__(self) -> None:
@@ -121,7 +124,18 @@ class KrakenLiveBroker(OrderChecks, Leftovers, KillSwitch, bt.broker.BrokerBase)
 
     def start(self) -> None:
         super().start()
-        self.reconciliation = self.state.reconcile(self.store)
+        self.reconciliation = []
+        stop = self.p.stop
+        start_patiently(self._start_with_exchange, self.p.start_wait_seconds, self.store.clock,
+                        lambda: stop is not None and stop.requested)
+        if self.p.dead_mans_switch_seconds:
+            self.dms = DeadMansSwitch(self.store, self.p.dead_mans_switch_seconds, self.p.dms_refresh_seconds).start()
+
+    def _start_with_exchange(self) -> None:
+        """Reconcile with Kraken's records, deal with open orders, read fills and balances (repeatable: a lookup
+        Kraken refused midway settles nothing, and the next attempt starts over from the state)."""
+        first = len(self.reconciliation)
+        self.reconciliation += self.state.reconcile(self.store)
         ours, foreign = split_open_orders(self.store.fetch_open_orders(), self.state.client_ids())
         self.foreign_orders = len(foreign)
         refusal = foreign_orders_refusal(len(foreign), self.p.dead_mans_switch_seconds, self.p.dedicated_account)
@@ -130,13 +144,11 @@ class KrakenLiveBroker(OrderChecks, Leftovers, KillSwitch, bt.broker.BrokerBase)
         if foreign:
             log.info("%d open order(s) on the account are not this bot's: left alone", len(foreign))
         self._take_over_leftovers(ours)
-        for line in self.reconciliation:
+        for line in self.reconciliation[first:]:
             log.info("reconciliation: %s", line)
         self._take_new_fills()
         self._refresh_balances()
         self.startingcash = self.getcash()
-        if self.p.dead_mans_switch_seconds:
-            self.dms = DeadMansSwitch(self.store, self.p.dead_mans_switch_seconds, self.p.dms_refresh_seconds).start()
 
     def stop(self) -> None:
         """A last sync, so that a fill of the last bar's order reaches the results as it reached the state."""

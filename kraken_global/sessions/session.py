@@ -268,7 +268,8 @@ class SessionRunner:
                 schedule=config.schedule.schedule(), sync_seconds=live.sync_seconds,
                 dead_mans_switch_seconds=live.dead_mans_switch_seconds, dms_refresh_seconds=live.dms_refresh_seconds,
                 max_pair_share=config.broker.max_pair_share, dedicated_account=live.dedicated_account,
-                capital_budget=live.capital.budget_usd, fees=(self.fees.maker, self.fees.taker))
+                capital_budget=live.capital.budget_usd, fees=(self.fees.maker, self.fees.taker),
+                start_wait_seconds=live.start_wait_seconds, stop=self.stop)
         else:
             self.fees = paper_fees(config, self.credentials, symbols[0])
             cerebro.broker = paper_broker(config, universe, SessionPaperBroker, self.fees.schedule(),
