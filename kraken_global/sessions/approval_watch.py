@@ -10,7 +10,9 @@ session's entries when:
   session trades what it loaded, so it waits for a restart to trade the new one);
 - the trading configuration the session was started on as approved has been rolled back (``rollback
   --trading-config``); a configuration started by the explicit override was never approved and is not watched;
-- the chain cannot be verified (edited, deleted, or state.json disagrees with it): nothing vouches for anything.
+- the chain cannot be verified (edited, deleted, or state.json disagrees with it): nothing vouches for anything;
+  a check that fails for any other reason (a bug, a line that breaks the parser) withdraws them the same way: the
+  watch fails closed, it never keeps trading on the verdict it had before.
 
 Withdrawn means what the operator's pause means: the broker refuses every buy, exits and the kill switch go on,
 open positions are kept (selling them is a trading decision: ``flatten`` from the dashboard does it). Unlike the
@@ -36,7 +38,7 @@ from typing import Any
 from kraken_global.events import event_extra
 from kraken_global.registry.approvals import approval_entries
 from kraken_global.registry.configurations import ConfigurationApprovals
-from kraken_global.registry.errors import RegistryBusy, RegistryError
+from kraken_global.registry.errors import RegistryBusy
 from kraken_global.registry.model_registry import ModelRegistry
 from kraken_global.sessions.audit_trail import AuditTrail
 
@@ -89,8 +91,9 @@ class ApprovalWatch:
             self.registry.checked_state(entries)
         except RegistryBusy:
             raise
-        except (RegistryError, OSError, ValueError) as exc:  # edited, deleted, unreadable: nothing vouches
-            return f"the registry's audit chain cannot be verified: {exc}"
+        except Exception as exc:  # edited, deleted, unreadable, unparseable (a line nested past the recursion
+            # limit raises RecursionError): whatever stops the chain from being read, nothing vouches
+            return f"the registry's audit chain cannot be verified: {type(exc).__name__}: {exc}"
         if self.model is not None:
             stack = approval_entries(entries)
             now = {"id": stack[-1]["details"]["id"], "sha256": stack[-1]["details"]["sha256"]} if stack else None
@@ -118,6 +121,10 @@ class ApprovalWatch:
                 return self.reason
             reason = (f"the registry's audit chain cannot be verified: its lock has been held for "
                       f"{now - self._busy_since:.0f} s ({exc})")
+        except Exception as exc:  # a bug or a chain that breaks the reading: fail closed, never keep the last verdict
+            log.exception("approval check failed")
+            self._busy_since = None
+            reason = f"the approval check failed: {type(exc).__name__}: {exc}"
         if reason != self.reason:
             self._announce(reason)
         with self._checked:
@@ -157,7 +164,7 @@ class ApprovalWatch:
         while not self._stop.wait(self.interval):
             try:
                 self.check()
-            except Exception:  # a bug in a check must not end the session: say so loudly, try again
+            except Exception:  # check() already withdrew on a failed verdict; this must not end the thread either
                 log.exception("approval check failed; trying again in %.0f s", self.interval)
 
     def wait_checks(self, count: int, timeout: float) -> bool:

@@ -1,0 +1,66 @@
+"""Attacks on the approval watch: after a rollback, a running session must not open new positions, whatever someone
+with write access to the artifacts folder (or an impatient operator) does. Each test is bounded in seconds; waits
+are on the watch's own counters, never on guessed sleeps.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kraken_global.registry import ModelRegistry
+from kraken_global.registry.configurations import ConfigurationApprovals
+from kraken_global.sessions.approval_watch import ApprovalWatch
+from kraken_global.sessions.audit_trail import AuditTrail
+from tests.registry_helpers import passed_candidate
+
+FINGERPRINT = "ab" * 32
+
+
+@pytest.fixture()
+def registry(tmp_path) -> ModelRegistry:
+    return ModelRegistry(tmp_path / "artifacts")
+
+
+def approved_fingerprint(registry: ModelRegistry, fingerprint: str = FINGERPRINT) -> str:
+    approvals = ConfigurationApprovals(registry)
+    approvals.record_validation(fingerprint, {"kind": "trading_configuration", "fingerprint": fingerprint,
+                                              "setup": {}, "gates": [], "passed": True,
+                                              "policy_sha256": registry.policy().sha256()})
+    approvals.promote(fingerprint, "yes-promote")
+    return fingerprint
+
+
+def watching(registry: ModelRegistry, trail: AuditTrail | None = None, interval: float = 60.0) -> ApprovalWatch:
+    candidate = passed_candidate(registry)
+    registry.promote(candidate, "yes-promote")
+    fingerprint = approved_fingerprint(registry)
+    watch = ApprovalWatch(registry, registry.state()["approved"], fingerprint, interval, trail)
+    assert watch.check() is None
+    return watch
+
+
+def test_a_line_the_json_parser_cannot_take_withdraws_entries_instead_of_killing_every_check(registry):
+    """A line nested deeper than the parser's recursion limit raised RecursionError, which the verdict did not
+    catch: every check failed in the thread's catch-all, ``reason`` stayed None and the session kept buying after
+    the rollback it was never told about."""
+    watch = watching(registry)
+    ConfigurationApprovals(registry).rollback(FINGERPRINT, "yes-rollback")
+    with open(registry.audit.path, "ab") as handle:  # whoever may write the artifacts folder
+        handle.write(b"[" * 200_000 + b"]" * 200_000 + b"\n")
+    reason = watch.check()
+    assert watch.withdrawn and "cannot be verified" in reason
+
+def test_any_failure_inside_a_check_withdraws_entries_on_the_thread(registry, monkeypatch):
+    """The thread's catch-all kept the session trading on whatever verdict it had before the failure."""
+    watch = watching(registry, interval=0.05)
+
+    def broken():
+        raise KeyError("details")
+
+    monkeypatch.setattr(watch, "verdict", broken)
+    watch.start()
+    try:
+        assert watch.wait_checks(2, timeout=10)
+    finally:
+        watch.stop()
+    assert watch.withdrawn and "check failed" in watch.reason
