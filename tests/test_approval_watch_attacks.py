@@ -64,3 +64,14 @@ def test_any_failure_inside_a_check_withdraws_entries_on_the_thread(registry, mo
     finally:
         watch.stop()
     assert watch.withdrawn and "check failed" in watch.reason
+
+def test_a_trail_that_cannot_be_written_does_not_keep_the_session_buying(registry, tmp_path):
+    """The change was announced (trail, alert) before ``reason`` was set: a trail that raised (a full disk, say)
+    left the session approved after the rollback, at every check."""
+    trail = AuditTrail(tmp_path / "session")
+    watch = watching(registry, trail)
+    trail.path.parent.mkdir(parents=True, exist_ok=True)
+    trail.path.mkdir()  # writing the trail fails (IsADirectoryError), as on a full disk
+    ConfigurationApprovals(registry).rollback(FINGERPRINT, "yes-rollback")
+    assert "was rolled back" in watch.check()  # the failed trail is logged; the verdict stands
+    assert watch.withdrawn and watch.changes == 1

@@ -125,12 +125,13 @@ class ApprovalWatch:
             log.exception("approval check failed")
             self._busy_since = None
             reason = f"the approval check failed: {type(exc).__name__}: {exc}"
-        if reason != self.reason:
-            self._announce(reason)
-        with self._checked:
+        with self._checked:  # the broker acts on the verdict first; telling about it cannot hold it back
+            changed = reason != self.reason
             self.reason = reason
             self.checks += 1
             self._checked.notify_all()
+        if changed:
+            self._announce(reason)
         return reason
 
     def _announce(self, reason: str | None) -> None:
@@ -141,11 +142,14 @@ class ApprovalWatch:
         else:
             log.warning("approval restored: the model and configuration this session trades are approved again; "
                         "new entries resume", extra=event_extra("approval_restored"))
-        if self.trail is not None:
-            self.trail.append("approval_withdrawn" if reason else "approval_restored", "registry",
-                              result=reason or "approved again")
-        if self.on_change is not None:
-            self.on_change(reason)
+        try:  # a trail that cannot be written (a full disk) must not undo the withdrawal: it is already in force
+            if self.trail is not None:
+                self.trail.append("approval_withdrawn" if reason else "approval_restored", "registry",
+                                  result=reason or "approved again")
+            if self.on_change is not None:
+                self.on_change(reason)
+        except Exception:
+            log.exception("approval %s, but telling about it failed", "withdrawn" if reason else "restored")
 
     # -- the thread --------------------------------------------------------------------------------------------
 
