@@ -5,6 +5,8 @@ are on the watch's own counters, never on guessed sleeps.
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from kraken_global.registry import ModelRegistry
@@ -75,3 +77,29 @@ def test_a_trail_that_cannot_be_written_does_not_keep_the_session_buying(registr
     ConfigurationApprovals(registry).rollback(FINGERPRINT, "yes-rollback")
     assert "was rolled back" in watch.check()  # the failed trail is logged; the verdict stands
     assert watch.withdrawn and watch.changes == 1
+
+def test_the_namespace_swapped_for_a_symlink_to_an_old_copy_does_not_bring_the_approval_back(registry, tmp_path):
+    """A copy taken before the rollback, put where the namespace was through a symlink, verified as a fresh copy of
+    the original (the symlinked path resolves elsewhere): the watch saw the configuration approved again."""
+    watch = watching(registry)
+    root = registry.paths.root
+    old = tmp_path / "old" / root.name
+    shutil.copytree(root, old)  # taken while the configuration was approved
+    ConfigurationApprovals(registry).rollback(FINGERPRINT, "yes-rollback")
+    assert "was rolled back" in watch.check()
+    root.rename(tmp_path / "rolled-back")
+    root.symlink_to(old, target_is_directory=True)
+    reason = watch.check()
+    assert watch.withdrawn, "the rolled-back configuration was approved again by a symlinked old copy"
+    assert "was rolled back" in reason or "cannot be verified" in reason
+
+def test_a_copy_put_in_place_of_the_namespace_folder_is_not_the_registry_the_session_started_on(registry, tmp_path):
+    """The same with the whole artifacts folder's namespace replaced by a moved directory tree."""
+    watch = watching(registry)
+    root = registry.paths.root
+    old = tmp_path / "elsewhere" / root.name
+    shutil.copytree(root, old)
+    ConfigurationApprovals(registry).rollback(FINGERPRINT, "yes-rollback")
+    root.rename(tmp_path / "rolled-back")
+    shutil.copytree(old, root)  # same path: the anchor records more entries than the copy has
+    assert "cannot be verified" in watch.check()

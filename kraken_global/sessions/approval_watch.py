@@ -60,6 +60,7 @@ class ApprovalWatch:
                  on_change: Callable[[str | None], None] | None = None) -> None:
         self.registry = ModelRegistry(registry.paths.base, registry.paths.namespace, lock_timeout=5.0,
                                       key_dir=registry.keys.folder)
+        self._root = self._identity()  # the namespace folder the session started on (a replaced one is not it)
         self.model = {"id": model["id"], "sha256": model["sha256"]} if model else None
         self.fingerprint = fingerprint
         self.interval = interval_seconds
@@ -84,8 +85,24 @@ class ApprovalWatch:
 
     # -- one check ---------------------------------------------------------------------------------------------
 
+    def _identity(self) -> tuple[str, int, int] | None:
+        """Where the namespace folder resolves to and which folder it is (device, inode); None: it is gone."""
+        root = self.registry.paths.root
+        try:
+            info = root.stat()
+        except OSError:
+            return None
+        return str(root.resolve()), info.st_dev, info.st_ino
+
     def verdict(self) -> str | None:
         """Why the session's entries must be withdrawn now (None: still approved); raises RegistryBusy."""
+        root = self.registry.paths.root
+        if root.is_symlink() or self._identity() != self._root:
+            # a copy taken before a rollback, put in place through a symlink (which resolves elsewhere, so the chain
+            # verifies it as a fresh copy of the original) or as another folder, is not the registry the session
+            # started on; nothing is read or written there
+            return (f"the registry's audit chain cannot be verified: the namespace folder {root} was replaced "
+                    f"(a symlink, or another folder) while the session ran")
         try:
             entries = self.registry.recovered_entries()
             self.registry.checked_state(entries)
