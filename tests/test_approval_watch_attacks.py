@@ -103,3 +103,14 @@ def test_a_copy_put_in_place_of_the_namespace_folder_is_not_the_registry_the_ses
     root.rename(tmp_path / "rolled-back")
     shutil.copytree(old, root)  # same path: the anchor records more entries than the copy has
     assert "cannot be verified" in watch.check()
+
+def test_a_lock_held_right_after_the_rollback_does_not_give_the_session_five_more_minutes(registry):
+    """Whoever can open registry.lock grabbed it as the rollback released it: every check was "busy" and the session
+    kept buying until BUSY_LIMIT_SECONDS (300 s) had passed. The chain itself says the configuration was rolled back
+    and can be read without the lock."""
+    watch = watching(registry)
+    watch.registry._lock.timeout = 0.2
+    ConfigurationApprovals(registry).rollback(FINGERPRINT, "yes-rollback")
+    with registry.locked():
+        reason = watch.check()
+    assert watch.withdrawn and "was rolled back" in reason

@@ -19,9 +19,10 @@ open positions are kept (selling them is a trading decision: ``flatten`` from th
 operator's pause, ``resume`` does not lift it: only the registry can, when the same model and configuration are
 approved again. Each change is a log line, an alert event (``approval_withdrawn`` / ``approval_restored``) and a
 line in the session's audit trail. A registry busy with another command (its lock) is no verdict: the check is
-tried again at the next interval; but a lock held for longer than :data:`BUSY_LIMIT_SECONDS` (every command holds it
-for moments) is treated as a chain that cannot be verified, so whoever can hold the lock cannot keep a rolled-back
-session trading.
+tried again at the next interval, after reading the chain without the lock: a rollback it already holds withdraws
+the entries at once (whoever grabs the lock as the rollback releases it cannot delay it); and a lock held for longer
+than :data:`BUSY_LIMIT_SECONDS` (every command holds it for moments) is treated as a chain that cannot be verified,
+so whoever can hold the lock cannot keep a rolled-back session trading.
 
 The checks run on their own thread so that a slow disk or a registry lock never holds up the bar loop; the
 broker only reads :attr:`ApprovalWatch.withdrawn`.
@@ -111,6 +112,10 @@ class ApprovalWatch:
         except Exception as exc:  # edited, deleted, unreadable, unparseable (a line nested past the recursion
             # limit raises RecursionError): whatever stops the chain from being read, nothing vouches
             return f"the registry's audit chain cannot be verified: {type(exc).__name__}: {exc}"
+        return self._judged(entries)
+
+    def _judged(self, entries: list[dict[str, Any]]) -> str | None:
+        """The verdict of a verified chain on the model and the configuration the session trades."""
         if self.model is not None:
             stack = approval_entries(entries)
             now = {"id": stack[-1]["details"]["id"], "sha256": stack[-1]["details"]["sha256"]} if stack else None
@@ -125,6 +130,16 @@ class ApprovalWatch:
                     "or restart on an approved one")
         return None
 
+    def _unlocked_verdict(self) -> str | None:
+        """While the lock is held: the verified chain read without it (a command holding the lock only appends
+        whole, signed lines, and a torn last line is no entry), for a withdrawal only; a chain that does not verify
+        this way, or that still approves, is no verdict (the locked check decides, or the busy limit)."""
+        try:
+            entries = self.registry.audit.verify_entries()
+        except Exception:
+            return None
+        return self._judged(entries)
+
     def check(self) -> str | None:
         """Run one check and act on a change; returns the reason entries are withdrawn (None: approved)."""
         try:
@@ -133,11 +148,15 @@ class ApprovalWatch:
         except RegistryBusy as exc:
             now = time.monotonic()
             self._busy_since = now if self._busy_since is None else self._busy_since
-            if now - self._busy_since < self.busy_limit:
+            unlocked = self._unlocked_verdict()
+            if unlocked is not None:  # the chain already says it: whoever holds the lock cannot delay a rollback
+                reason = unlocked
+            elif now - self._busy_since < self.busy_limit:
                 log.info("approval check skipped: %s", exc)
                 return self.reason
-            reason = (f"the registry's audit chain cannot be verified: its lock has been held for "
-                      f"{now - self._busy_since:.0f} s ({exc})")
+            else:
+                reason = (f"the registry's audit chain cannot be verified: its lock has been held for "
+                          f"{now - self._busy_since:.0f} s ({exc})")
         except Exception as exc:  # a bug or a chain that breaks the reading: fail closed, never keep the last verdict
             log.exception("approval check failed")
             self._busy_since = None
