@@ -6,6 +6,7 @@ are on the watch's own counters, never on guessed sleeps.
 from __future__ import annotations
 
 import shutil
+import threading
 
 import pytest
 
@@ -114,3 +115,33 @@ def test_a_lock_held_right_after_the_rollback_does_not_give_the_session_five_mor
     with registry.locked():
         reason = watch.check()
     assert watch.withdrawn and "was rolled back" in reason
+
+def test_a_model_promoted_while_the_session_loads_is_not_taken_for_the_one_it_trades(tmp_path, monkeypatch):
+    """The session loaded the approved model, then read state.json again for what to watch: a promote landing in
+    between (an impatient operator) made the watch guard the new model while the session traded the old one."""
+    from kraken_global.live.credentials import Credentials
+    from kraken_global.registry.store import RegistryStore
+    from kraken_global.sessions.configuration_check import OVERRIDE_WORD
+    from kraken_global.sessions.session import SessionRunner
+    from tests.test_configuration_approval import live_config
+
+    config = live_config(tmp_path)
+    registry = ModelRegistry(config.ml.artifacts)
+    first, second = passed_candidate(registry, seed=0), passed_candidate(registry, seed=1)
+    registry.promote(first, "yes-promote")
+    real = RegistryStore.load_candidate
+    promoted = threading.Event()
+
+    def load_then_promote(self, *args, **kwargs):
+        loaded = real(self, *args, **kwargs)
+        if not promoted.is_set():
+            promoted.set()
+            ModelRegistry(config.ml.artifacts).promote(second, "yes-promote")  # lands while the session starts
+        return loaded
+
+    monkeypatch.setattr(RegistryStore, "load_candidate", load_then_promote)
+    runner = SessionRunner(config, "live", Credentials("key", "c2VjcmV0"), registry=registry,
+                           unapproved_config=OVERRIDE_WORD)
+    assert promoted.is_set()
+    assert runner.approval_watch.model["id"] == first, "the watch guards a model the session does not trade"
+    assert "no longer the approved one" in runner.approval_watch.check()
