@@ -145,3 +145,44 @@ def test_a_model_promoted_while_the_session_loads_is_not_taken_for_the_one_it_tr
     assert promoted.is_set()
     assert runner.approval_watch.model["id"] == first, "the watch guards a model the session does not trade"
     assert "no longer the approved one" in runner.approval_watch.check()
+
+
+# -- attacks that held (kept as regression tests) --------------------------------------------------------------
+
+
+def test_rolling_back_then_promoting_another_configuration_keeps_the_sessions_entries_withdrawn(registry):
+    watch = watching(registry)
+    approvals = ConfigurationApprovals(registry)
+    approvals.rollback(FINGERPRINT, "yes-rollback")
+    approved_fingerprint(registry, "cd" * 32)  # at once, before the next check: another configuration
+    assert "was rolled back" in watch.check()
+
+
+def test_the_same_model_id_on_another_sha256_is_not_the_model_the_session_loaded(registry):
+    watch = watching(registry)
+    watch.model = {**watch.model, "sha256": "0" * 64}
+    assert "is no longer the approved one" in watch.check()
+
+
+def test_a_truncated_chain_withdraws_entries(registry):
+    watch = watching(registry)
+    ConfigurationApprovals(registry).rollback(FINGERPRINT, "yes-rollback")
+    data = registry.audit.path.read_bytes()
+    registry.audit.path.write_bytes(data[: data.rstrip(b"\n").rfind(b"\n") + 1])  # the rollback line cut off
+    assert "truncated" in watch.check()
+
+
+def test_a_paper_session_trading_the_approved_model_watches_it(tmp_path):
+    from tests.test_configuration_approval import live_config
+
+    config = live_config(tmp_path, **{"ml.use_model": "approved"})
+    registry = ModelRegistry(config.ml.artifacts)
+    first, second = passed_candidate(registry, seed=0), passed_candidate(registry, seed=1)
+    registry.promote(first, "yes-promote")
+    registry.promote(second, "yes-promote")
+    from kraken_global.sessions.session import SessionRunner
+
+    watch = SessionRunner(config, "paper", registry=registry).approval_watch
+    assert watch.model["id"] == second and watch.fingerprint is None and watch.watching
+    registry.rollback("yes-rollback")
+    assert f"model {second} is no longer the approved one ({first} is" in watch.check()
