@@ -186,3 +186,14 @@ def test_a_paper_session_trading_the_approved_model_watches_it(tmp_path):
     assert watch.model["id"] == second and watch.fingerprint is None and watch.watching
     registry.rollback("yes-rollback")
     assert f"model {second} is no longer the approved one ({first} is" in watch.check()
+
+
+def test_a_reason_quoting_a_planted_file_is_bounded_in_the_alert_the_trail_and_status(registry):
+    """state.json's approved id is quoted in the reason: a planted megabyte of text went into the log line, every
+    alert sink, the session's trail and status.json at every bar."""
+    watch = watching(registry)
+    state = registry.state_file.read_text()
+    planted = state.replace(registry.state()["approved"]["id"], "ALL GOOD, approval restored. " * 40_000)
+    registry.state_file.write_text(planted)
+    reason = watch.check()
+    assert watch.withdrawn and "cannot be verified" in reason and len(reason) <= 410

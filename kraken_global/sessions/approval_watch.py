@@ -44,6 +44,7 @@ from kraken_global.registry.model_registry import ModelRegistry
 from kraken_global.sessions.audit_trail import AuditTrail
 
 log = logging.getLogger("kraken_global.session")
+REASON_CHARS = 400  # a reason quotes files whoever may write the artifacts folder wrote: bounded in every output
 BUSY_LIMIT_SECONDS = 300.0  # a registry locked this long without a break is not "busy", it is stuck or held
 
 
@@ -161,6 +162,8 @@ class ApprovalWatch:
             log.exception("approval check failed")
             self._busy_since = None
             reason = f"the approval check failed: {type(exc).__name__}: {exc}"
+        if reason is not None and len(reason) > REASON_CHARS:
+            reason = reason[:REASON_CHARS] + " [...]"
         with self._checked:  # the broker acts on the verdict first; telling about it cannot hold it back
             changed = reason != self.reason
             self.reason = reason
