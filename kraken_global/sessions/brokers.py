@@ -52,8 +52,9 @@ class SessionRules:
         if order.isbuy():
             if self.controls is not None and self.controls.paused:
                 return "entries paused by the operator (dashboard): exits and reductions only"
-            if self.approval_watch is not None and self.approval_watch.withdrawn:
-                return f"approval withdrawn: {self.approval_watch.reason}; exits and reductions only"
+            withdrawn = self.approval_watch.reason if self.approval_watch is not None else None  # read once
+            if withdrawn is not None:
+                return f"approval withdrawn: {withdrawn}; exits and reductions only"
             cap = self.capital_cap(self.getvalue()) if self.capital_cap is not None else None
             if cap is not None and len(order.data):
                 notional = abs(order.size) * (order.created.price or order.data.close[0])

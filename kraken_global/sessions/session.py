@@ -223,7 +223,9 @@ class SessionRunner:
             check_model_applies(config)  # live always trades with the approved model: a strategy must use it
             approved = load_trading_approval(self.registry)  # refuses on a missing or bad model
             self.model, manifest, self.approval = approved.model, approved.manifest, approved.record
-            self.approved = self.registry.state()["approved"]
+            # what was loaded, from the same read of the chain (state.json read again could already name a model
+            # promoted since, and the watch would guard that one while the session trades this one)
+            self.approved = {"id": self.approval["approval"]["id"], "sha256": self.approval["approval"]["sha256"]}
             self.config = bind_operating_point(config, manifest)  # trade at the point the model was gated at
         if mode == "live" and credentials is None:
             credentials = load_credentials(config.live.credentials)
