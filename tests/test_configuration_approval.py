@@ -58,7 +58,8 @@ def test_the_default_policy_fails_a_configuration_that_does_not_hold_up_out_of_s
     report = json.loads(done.stdout)
     gates = {g["name"]: g for g in report["gates"]}
     assert list(gates) == ["out_of_sample_days", "walk_forward_sharpe", "pbo", "survives_2x_costs",
-                           "beats_sma_baseline", "beats_buy_and_hold"]
+                           "beats_sma_baseline", "beats_buy_and_hold", "earlier_failures"]
+    assert gates["earlier_failures"]["passed"] and gates["earlier_failures"]["failed_runs"] == []
     assert report["passed"] is False and not gates["walk_forward_sharpe"]["passed"]
     # the grid holds the configuration itself: its own values were added where the --set axes missed them
     assert report["grid_added"] == {"strategy.params.fast": 60}
@@ -207,3 +208,53 @@ def test_a_pair_spelled_the_exchanges_way_is_the_same_configuration_but_another_
         assert configuration_fingerprint(spelled) == fingerprint, pairs
     # the order is kept: it decides which pair's order a bar handles first, so it is gated as its own configuration
     assert configuration_fingerprint(config.with_overrides({"universe.pairs": ["ETH/USD", "BTC/USD"]})) != fingerprint
+
+
+def test_a_configuration_gated_again_and_again_until_it_passes_is_not_approved(tmp_path):
+    """The research settings (windows, PBO splits, grid, period) are a gates run's own: each failed run is counted,
+    and past the policy's config_max_failed_runs a passing run no longer approves the configuration."""
+    from kraken_global.gating.configuration import earlier_failures_gate
+
+    registry = ModelRegistry(tmp_path / "artifacts")
+    config = live_config(tmp_path)
+    approvals = ConfigurationApprovals(registry)
+    fingerprint = configuration_fingerprint(config)
+    policy = registry.policy()
+    assert policy.config_max_failed_runs == 2
+
+    def gates_run(passed: bool) -> None:
+        from kraken_global.config.fingerprint import configuration_setup
+
+        entries = registry.recovered_entries()
+        gate = earlier_failures_gate(registry.policy(), fingerprint, approvals.failed_runs(entries, fingerprint))
+        approvals.record_validation(fingerprint, {"kind": "trading_configuration", "fingerprint": fingerprint,
+                                                  "setup": configuration_setup(config), "gates": [gate],
+                                                  "passed": passed and gate["passed"],
+                                                  "policy_sha256": registry.policy().sha256()})
+
+    gates_run(False)
+    gates_run(True)  # passed on its second run: approved, and the approval says it failed once before
+    approvals.promote(fingerprint, "yes-promote")
+    status = approvals.status(fingerprint)
+    assert status["approved"] and any("passed after 1 failed gates run(s)" in flag for flag in status["flags"])
+    approvals.rollback(fingerprint, "yes-rollback")
+    gates_run(False)
+    gates_run(False)  # three failures now: the next run's own gate fails, whatever its figures
+    gates_run(True)
+    report = approvals.audited_report(fingerprint, registry.recovered_entries())
+    assert not report["passed"] and report["gates"][0]["name"] == "earlier_failures"
+    assert "failed its gates 3 time(s) before" in report["gates"][0]["detail"]
+    with pytest.raises(RegistryError, match=r"failed its gates \(earlier_failures\)"):
+        approvals.promote(fingerprint, "yes-promote")
+    # a passing run that did not count them (one racing another gates run) is held to the cap by promote itself
+    approvals.record_validation(fingerprint, {"kind": "trading_configuration", "fingerprint": fingerprint,
+                                              "setup": report["setup"], "gates": [], "passed": True,
+                                              "policy_sha256": registry.policy().sha256()})
+    with pytest.raises(RegistryError, match="more than the policy's config_max_failed_runs 2: a pass after that"):
+        approvals.promote(fingerprint, "yes-promote")
+    # raising the cap is the audited policy command, and it shows as looser than the defaults
+    registry.set_policy({"config_max_failed_runs": "10"}, "yes-change-policy")
+    gates_run(True)
+    approvals.promote(fingerprint, "yes-promote")
+    flags = approvals.status(fingerprint)["flags"]
+    assert any("config_max_failed_runs 10 (default 2)" in flag for flag in flags), flags

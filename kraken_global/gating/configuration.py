@@ -16,6 +16,9 @@ grid (:mod:`kraken_global.runners.optimize`) and the grid's PBO:
 4. ``survives_2x_costs``: the same legs at twice the fees and slippage keep a positive Sharpe and return;
 5. ``beats_sma_baseline`` and ``beats_buy_and_hold``: a higher Sharpe than the SMA baseline strategy and than
    buying and holding the benchmark, on the same out-of-sample legs (each leg starts flat).
+6. ``earlier_failures``: the configuration failed its gates at most ``config_max_failed_runs`` times before (the
+   walk-forward's windows, the PBO's splits, the grid and the period are the run's own settings: without a cap, a
+   configuration could be gated again under other settings until one run passed). ``promote`` counts again.
 
 The model is switched off for the run (``ml.use_model: none``): a model is gated on its own. The trading setup
 (costs and caps) is held to the policy's floor first, as for a model. The report binds the configuration's
@@ -38,7 +41,7 @@ from kraken_global.errors import ConfigError
 from kraken_global.gating.policy import GatePolicy
 from kraken_global.gating.trading_setup import check_setup, setup_record
 from kraken_global.registry import ModelRegistry
-from kraken_global.registry.configurations import ConfigurationApprovals
+from kraken_global.registry.configurations import ConfigurationApprovals, too_many_failures
 from kraken_global.research.costs import return_figures
 from kraken_global.runners.grid import Grid
 
@@ -162,6 +165,19 @@ def configuration_gates(policy: GatePolicy, walk: dict[str, Any], baseline: dict
     return gates
 
 
+def earlier_failures_gate(policy: GatePolicy, fingerprint: str, failed: list[int]) -> dict[str, Any]:
+    """Whether the configuration failed its gates more often than ``config_max_failed_runs`` before this run: the
+    research settings (windows, PBO splits, grid, period) are the gates run's own, so without a cap a configuration
+    could be gated again and again under other settings until one run passed."""
+    cap = policy.config_max_failed_runs
+    if cap is not None and len(failed) > cap:
+        return _gate("earlier_failures", False, too_many_failures(fingerprint, failed, cap), failed_runs=failed)
+    lines = f" (audit line(s) {', '.join(map(str, failed))})" if failed else ""
+    limit = "no cap (config_max_failed_runs none)" if cap is None else f"at most {cap}"
+    return _gate("earlier_failures", True, f"{len(failed)} earlier failed gates run(s) of this configuration{lines}; "
+                                           f"{limit}", failed_runs=failed)
+
+
 def distinct_pbo(walk_pbo: dict[str, Any], matrix: np.ndarray, splits: int) -> dict[str, Any]:
     """The grid's PBO over its distinct configurations: columns of the sweep with the same daily returns count once.
 
@@ -245,13 +261,16 @@ def gate_configuration(config: BacktestConfig, grid: Grid, out: Path, registry: 
     walk["pbo"] = distinct_pbo(walk["pbo"], SweepStore(out).returns_matrix()[2], config.research.pbo_splits)
     baseline = baseline_legs(config, [w.window for w in result.windows], client)
     gates = configuration_gates(policy, walk, baseline)
+    approvals = ConfigurationApprovals(registry)
+    gates.append(earlier_failures_gate(policy, fingerprint, approvals.failed_runs(registry.recovered_entries(),
+                                                                                  fingerprint)))
     report = {"kind": KIND, "fingerprint": fingerprint, "setup": configuration_setup(config),
               "policy": policy.model_dump(mode="json"), "policy_sha256": policy.sha256(),
               "grid": grid.to_dict(), "grid_added": added, "period": {"start": str(config.data.start),
                                                                       "end": str(config.data.end)},
               "trading_setup": record, "walk_forward": walk, "baseline": baseline, "results": str(out),
               "gates": gates, "passed": all(g["passed"] for g in gates)}
-    ConfigurationApprovals(registry).record_validation(fingerprint, _plain(report))
+    approvals.record_validation(fingerprint, _plain(report))
     return report
 
 

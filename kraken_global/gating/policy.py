@@ -82,6 +82,10 @@ class GatePolicy(BaseModel):
     config_survive_2x_costs: bool = True
     config_beat_baseline: bool = True
     config_beat_buy_and_hold: bool = True
+    # gates runs of one configuration that may fail before a passing one no longer approves it: re-running with other
+    # research settings (windows, PBO splits, grid, period) until it passes is how a backtest fools its author
+    # (None: no cap, only through the audited policy command)
+    config_max_failed_runs: int | None = Field(default=2, ge=0, le=1000)
 
     @model_validator(mode="after")
     def _long_enough(self) -> GatePolicy:
@@ -132,7 +136,7 @@ POLICY_STRICTER: dict[str, str] = {**STRICTER, "min_oos_days": "higher", "champi
                                    "fee_floor": "kraken-legacy < kraken-pro < kraken-2026-07",
                                    "config_min_oos_sharpe": "higher", "config_max_pbo": "lower",
                                    "config_survive_2x_costs": "true", "config_beat_baseline": "true",
-                                   "config_beat_buy_and_hold": "true"}
+                                   "config_beat_buy_and_hold": "true", "config_max_failed_runs": "lower"}
 FEE_FLOOR_ORDER = (None, "kraken-legacy", "kraken-pro", "kraken-2026-07")
 
 

@@ -31,7 +31,15 @@ REPORT_BYTES = 64 * 1024 ** 2  # a walk-forward report is a few hundred kB; boun
 FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
 # the policy keys a configuration's gates are held to (gating/configuration.py and its trading setup's floors)
 CONFIG_POLICY_KEYS = ("min_oos_days", "fee_floor", "min_slippage_bps", "max_volume_share", "config_min_oos_sharpe",
-                      "config_max_pbo", "config_survive_2x_costs", "config_beat_baseline", "config_beat_buy_and_hold")
+                      "config_max_pbo", "config_survive_2x_costs", "config_beat_baseline", "config_beat_buy_and_hold",
+                      "config_max_failed_runs")
+
+
+def too_many_failures(fingerprint: str, failed: list[int], cap: int) -> str:
+    return (f"configuration {fingerprint[:12]} failed its gates {len(failed)} time(s) before (audit line(s) "
+            f"{', '.join(map(str, failed))}), more than the policy's config_max_failed_runs {cap}: a pass after that "
+            "many tries is what re-running until it passes looks like. Change the configuration (it is gated as a new "
+            "one), or raise config_max_failed_runs with `policy set` (audited, flagged as looser than the defaults)")
 
 
 def check_fingerprint(fingerprint: str) -> str:
@@ -147,6 +155,10 @@ class ConfigurationApprovals:
                 failed = [g["name"] for g in report.get("gates", []) if not g.get("passed")]
                 raise RegistryError(f"configuration {fingerprint[:12]} failed its gates ({', '.join(failed)}); "
                                     "not promoted")
+            failed = self.failed_runs(entries, fingerprint, recorded["seq"])
+            cap = policy.config_max_failed_runs
+            if cap is not None and len(failed) > cap:  # a gates run racing another one may not have counted it
+                raise RegistryError(too_many_failures(fingerprint, failed, cap))
             if self.approval(entries, fingerprint) is not None:
                 raise RegistryError(f"configuration {fingerprint[:12]} is already approved")
             return self.registry.record(PROMOTE, {"fingerprint": fingerprint, "validation_entry": recorded["seq"],
@@ -172,6 +184,12 @@ class ConfigurationApprovals:
                 return entry if entry["action"] == PROMOTE else None
         return None
 
+    @staticmethod
+    def failed_runs(entries: list[dict[str, Any]], fingerprint: str, before_seq: int | None = None) -> list[int]:
+        """The audit lines of the configuration's failed gates runs (before line ``before_seq`` when given)."""
+        return [e["seq"] for e in entries if e["action"] == VALIDATION and e["details"].get("fingerprint") ==
+                fingerprint and not e["details"]["passed"] and (before_seq is None or e["seq"] < before_seq)]
+
     def status(self, fingerprint: str, entries: list[dict[str, Any]] | None = None,
                policy=None) -> dict[str, Any]:
         """Whether ``fingerprint`` is approved, on which gates run, and what a reader should know (flags).
@@ -187,6 +205,10 @@ class ConfigurationApprovals:
                 flags.append("approved under an earlier policy")
             if gated is not None and gated["seq"] > backing["seq"] and not gated["details"]["passed"]:
                 flags.append(f"a later gates run failed (line {gated['seq']})")
+            failed = self.failed_runs(entries, fingerprint, backing["seq"])
+            if failed:
+                flags.append(f"it passed after {len(failed)} failed gates run(s) of it (line(s) "
+                             f"{', '.join(map(str, failed))})")
             flags += self._namespace_flags(policy)
         return {"fingerprint": fingerprint, "namespace": self.registry.paths.namespace,
                 "approved": promoted is not None, "approved_at_entry": promoted["seq"] if promoted else None,
