@@ -11,10 +11,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 MPLCONFIGDIR
     KRAKEN_GLOBAL_KEY_DIR=/data/keys
 RUN useradd --create-home --uid 10001 trader
 WORKDIR /app
-COPY setup.cfg pyproject.toml constraints.txt README.md ./
+# the dependencies first, from setup.cfg's install_requires under the pins: a layer that an edit of the code or of
+# README.md (setup.cfg reads it as the long description) does not invalidate, so a rebuild reinstalls nothing
+COPY setup.cfg constraints.txt ./
+RUN python -c "import configparser; c = configparser.ConfigParser(); c.read('setup.cfg'); \
+print(c['options']['install_requires'].strip())" > /tmp/requirements.txt \
+    && pip install --disable-pip-version-check -c constraints.txt -r /tmp/requirements.txt && rm /tmp/requirements.txt
+COPY pyproject.toml README.md ./
 COPY kraken_global ./kraken_global
 # /data itself 0755: any uid reaches the folders mounted on it; unmounted, they are the image user's (0770)
-RUN pip install --disable-pip-version-check -c constraints.txt . \
+RUN pip install --disable-pip-version-check --no-deps -c constraints.txt . \
+    && pip check \
     && mkdir -p /data/artifacts /data/keys /data/locks /data/state /data/logs /data/results /data/candles \
                 /data/history \
     && chown -R trader /data && chmod -R 0770 /data && chmod 0755 /data

@@ -52,10 +52,12 @@ class SessionMonitor(OnePortfolio, bt.Strategy):
     capital ramp; ``controls``: the operator's controls and ``approval``: the session's approval watch (their states
     are published); ``benchmark``: the pair held
     by the buy-and-hold line; ``on_live_bar(when)``: called after each live bar (the registry signs the session's
-    live bars with it). :attr:`values`, :attr:`benchmark_values`, :attr:`regimes`: per live bar."""
+    live bars with it); ``session_start``: the exchange's time at start (a bar closed after it is the session's,
+    even when it came before the feed went LIVE). :attr:`values`, :attr:`benchmark_values`, :attr:`regimes`: per
+    live bar."""
 
     params = (("board", None), ("journal", None), ("ramp", None), ("controls", None), ("approval", None),
-              ("benchmark", None), ("on_live_bar", None))
+              ("benchmark", None), ("on_live_bar", None), ("session_start", None))
     trades = False
 
     def __init__(self) -> None:
@@ -102,9 +104,12 @@ class SessionMonitor(OnePortfolio, bt.Strategy):
         self.next()
 
     def next(self) -> None:
-        live = self.feed == "LIVE"
         value = self.broker.getvalue()
         when = max(d.datetime.datetime(0) for d in self.datas if len(d))
+        # a session bar: the feed is LIVE, or the bar closed after the session started and came with the warm-up's
+        # last poll (the figures, from the analyzers, count it: equity.csv and the ramp must count the same bars)
+        start = self.p.session_start
+        live = self.feed == "LIVE" or (start is not None and when > start)
         if live:
             self.live_bars += 1
             self.values[when] = value

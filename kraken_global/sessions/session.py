@@ -315,7 +315,8 @@ class SessionRunner:
             cerebro.addstrategy(DowntimeRetrainer, job=self.retrain_job)
         cerebro.addstrategy(SessionMonitor, board=self.board, journal=self.journal, ramp=self.ramp,
                             controls=self.controls, approval=self.approval_watch, benchmark=config.universe.benchmark,
-                            on_live_bar=self.recorder.live_bar if self.recorder is not None else None)
+                            on_live_bar=self.recorder.live_bar if self.recorder is not None else None,
+                            session_start=now.to_pydatetime())
         # the figures cover the session only: from the first bar that closes after it started (bars are stamped at
         # their close, and the candle that closed at ``now`` is history the session never traded)
         add_standard_analyzers(cerebro, config, evaluation_start=(now + pd.Timedelta(microseconds=1)).to_pydatetime())
