@@ -258,3 +258,19 @@ def test_a_configuration_gated_again_and_again_until_it_passes_is_not_approved(t
     approvals.promote(fingerprint, "yes-promote")
     flags = approvals.status(fingerprint)["flags"]
     assert any("config_max_failed_runs 10 (default 2)" in flag for flag in flags), flags
+
+
+def test_a_whole_number_for_a_decimal_parameter_is_the_same_configuration(tmp_path):
+    """``stop_atr: 3`` trades as ``3.0`` (the default) does: the same configuration, so it neither loses its approval
+    nor escapes its failed gates runs (config_max_failed_runs) by a spelling; another value is another one."""
+    config = live_config(tmp_path)
+    fingerprint = configuration_fingerprint(config)
+    for spelled in ({"TrendFollower": {"stop_atr": 3}}, {"TrendFollower": {"stop_atr": 3.0}},
+                    {"MeanReversion": {"entry_z": 2, "exit_z": -0.0}}, {"MeanReversion": {"exit_z": 0}}):
+        assert configuration_fingerprint(config.with_overrides({"strategy.per_strategy": spelled})) == fingerprint, \
+            spelled
+    assert configuration_fingerprint(config.with_overrides(
+        {"strategy.per_strategy": {"TrendFollower": {"stop_atr": 3.5}}})) != fingerprint
+    single = live_config(tmp_path, **{"strategy.name": "TrendFollower"})
+    assert configuration_fingerprint(single.with_overrides({"strategy.params": {"stop_atr": 3}})) == \
+        configuration_fingerprint(single)

@@ -92,12 +92,18 @@ def strategy_parameters(config: BacktestConfig) -> dict[str, dict[str, Any]]:
         declared = STRATEGIES[name].params
         given = chosen.per_strategy.get(name, {}) if chosen.name == "regime" else chosen.params
         values = {key: getattr(declared, key) for key in declared._getkeys() if key not in _RUN_PARAMETERS}
-        out[name] = {key: _plain(value) for key, value in {**values, **given}.items()}
+        out[name] = {key: _plain(value, values.get(key)) for key, value in {**values, **given}.items()}
     return out
 
 
-def _plain(value: Any) -> Any:
-    """A parameter as JSON can hold it (an object a strategy declares is named by its text)."""
+def _plain(value: Any, default: Any = None) -> Any:
+    """A parameter as JSON can hold it (an object a strategy declares is named by its text), written as its default
+    is: a whole number for a decimal parameter (``stop_atr: 3``) and ``-0.0`` trade as ``3.0`` and ``0.0`` do, so they
+    name the same configuration (else a spelling escaped its failed gates runs, or lost its approval)."""
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, float) and value == 0:
+        value = 0.0
     return value if isinstance(value, str | int | float | bool | type(None)) else repr(value)
 
 
