@@ -274,3 +274,22 @@ def test_a_whole_number_for_a_decimal_parameter_is_the_same_configuration(tmp_pa
     single = live_config(tmp_path, **{"strategy.name": "TrendFollower"})
     assert configuration_fingerprint(single.with_overrides({"strategy.params": {"stop_atr": 3}})) == \
         configuration_fingerprint(single)
+
+
+ATOM = {"symbol": "ATOM/USD", "pair_id": "ATOMUSD", "altname": "ATOMUSD", "pair_decimals": 4, "lot_decimals": 8,
+        "ordermin": 0.5, "tick_size": 0.0001}
+FOO = {**ATOM, "symbol": "FOO/USD", "pair_id": "FOOUSD", "altname": "FOOUSD"}
+
+
+def test_a_custom_pair_the_configuration_does_not_trade_is_no_part_of_it(tmp_path):
+    """A custom pair declared but neither traded nor the benchmark changes no decision: declaring one (or listing
+    them in another order) is the same configuration, so it is no fresh start past config_max_failed_runs. The rules
+    of a custom pair that is traded, or is the benchmark, are."""
+    config = live_config(tmp_path, **{"universe.pairs": ["BTC/USD", "ATOM/USD"], "universe.custom_pairs": [ATOM]})
+    fingerprint = configuration_fingerprint(config)
+    assert configuration_fingerprint(config.with_overrides({"universe.custom_pairs": [ATOM, FOO]})) == fingerprint
+    assert configuration_fingerprint(config.with_overrides({"universe.custom_pairs": [FOO, ATOM]})) == fingerprint
+    assert configuration_fingerprint(config.with_overrides(
+        {"universe.custom_pairs": [{**ATOM, "lot_decimals": 2}]})) != fingerprint
+    assert configuration_fingerprint(config.with_overrides(
+        {"universe.custom_pairs": [ATOM, FOO], "universe.benchmark": "FOO/USD"})) != fingerprint

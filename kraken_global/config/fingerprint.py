@@ -27,13 +27,14 @@ def trading_setup(config: BacktestConfig) -> dict[str, Any]:
     """The decision-relevant part of ``config`` (see the module docstring), as plain data."""
     broker = config.broker
     schedule = broker.fees.schedule()
+    symbols = list(config.universe.build().symbols)
     return {
         "strategy": config.strategy.model_dump(mode="json"),
         "regimes": config.regimes.model_dump(mode="json"),
         # as the feeds are named: BTC/USD, XBTUSD, XXBTZUSD and btc/usd are one pair (the order stays: it decides
         # which pair's order a bar handles first)
-        "universe": {"pairs": list(config.universe.build().symbols),
-                     "custom_pairs": [pair.model_dump(mode="json") for pair in config.universe.custom_pairs]},
+        "universe": {"pairs": symbols,
+                     "custom_pairs": _custom_pairs(config, symbols)},
         "timeframe": config.data.timeframe,
         "gaps": config.data.gaps.model_dump(mode="json"),
         "broker": {
@@ -49,6 +50,14 @@ def trading_setup(config: BacktestConfig) -> dict[str, Any]:
         "schedule": config.schedule.model_dump(mode="json"),
         "risk": config.live.risk.model_dump(mode="json"),
     }
+
+
+def _custom_pairs(config: BacktestConfig, symbols: list[str]) -> list[dict[str, Any]]:
+    """The custom pairs whose rules ``symbols`` trade with (the last one declared for a symbol, as the universe takes
+    them), in the order of ``symbols``: one declared and not used decides nothing, so it is no part of the
+    configuration (else declaring one gave a fresh fingerprint, a fresh start past config_max_failed_runs)."""
+    declared = {pair.symbol: pair.model_dump(mode="json") for pair in config.universe.custom_pairs}
+    return [declared[symbol] for symbol in dict.fromkeys(symbols) if symbol in declared]
 
 
 def trading_fingerprint(config: BacktestConfig) -> str:
@@ -69,7 +78,9 @@ def configuration_setup(config: BacktestConfig) -> dict[str, Any]:
     binds the rival its gates beat, so another benchmark is another configuration, gated again."""
     setup = trading_setup(config)
     setup["broker"] = {key: value for key, value in setup["broker"].items() if key != "cash"}
-    setup["universe"] = {**setup["universe"], "benchmark": config.universe.benchmark_symbol()}
+    benchmark = config.universe.benchmark_symbol()
+    setup["universe"] = {**setup["universe"], "benchmark": benchmark,
+                         "custom_pairs": _custom_pairs(config, [*setup["universe"]["pairs"], benchmark])}
     setup["strategy"] = {"name": config.strategy.name, "parameters": strategy_parameters(config)}
     return setup
 
