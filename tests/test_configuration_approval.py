@@ -293,3 +293,15 @@ def test_a_custom_pair_the_configuration_does_not_trade_is_no_part_of_it(tmp_pat
         {"universe.custom_pairs": [{**ATOM, "lot_decimals": 2}]})) != fingerprint
     assert configuration_fingerprint(config.with_overrides(
         {"universe.custom_pairs": [ATOM, FOO], "universe.benchmark": "FOO/USD"})) != fingerprint
+
+
+def test_the_hours_of_a_switched_off_downtime_are_no_part_of_the_configuration(tmp_path):
+    """With ``schedule.enabled: false`` every moment trades, whatever hours it names: the same configuration (else
+    other hours were a fresh start past config_max_failed_runs); switched on, the hours are part of it."""
+    off = live_config(tmp_path, **{"schedule.enabled": False})
+    moved = {"schedule.downtime_start": "10:00:00", "schedule.downtime_end": "11:00:00",
+             "schedule.transition_minutes": 5}
+    assert configuration_fingerprint(off.with_overrides(moved)) == configuration_fingerprint(off)
+    on = live_config(tmp_path)
+    assert configuration_fingerprint(on.with_overrides(moved)) != configuration_fingerprint(on)
+    assert configuration_fingerprint(on) != configuration_fingerprint(off)

@@ -47,7 +47,8 @@ def trading_setup(config: BacktestConfig) -> dict[str, Any]:
             "volume_share": broker.volume_share,
             "max_pair_share": broker.max_pair_share,
         },
-        "schedule": config.schedule.model_dump(mode="json"),
+        # switched off, every moment trades (DowntimeSchedule.state_at): the hours it names decide nothing
+        "schedule": config.schedule.model_dump(mode="json") if config.schedule.enabled else {"enabled": False},
         "risk": config.live.risk.model_dump(mode="json"),
     }
 
