@@ -305,3 +305,20 @@ def test_the_hours_of_a_switched_off_downtime_are_no_part_of_the_configuration(t
     on = live_config(tmp_path)
     assert configuration_fingerprint(on.with_overrides(moved)) != configuration_fingerprint(on)
     assert configuration_fingerprint(on) != configuration_fingerprint(off)
+
+
+def test_a_custom_fee_schedule_that_is_a_preset_tier_for_tier_is_that_preset(tmp_path):
+    """``preset: custom`` with the tiers of a preset charges what the preset does: the same configuration (else a
+    copied tier table was a fresh start past config_max_failed_runs); one rate changed is another configuration."""
+    from kraken_global.fees import PRESETS
+
+    config = live_config(tmp_path)
+    preset = config.broker.fees.schedule()
+    tiers = [{"min_volume": t.min_volume, "maker_pct": round(t.maker * 100, 6), "taker_pct": round(t.taker * 100, 6)}
+             for t in PRESETS[preset.name].tiers]
+    custom = config.with_overrides({"broker.fees": {"preset": "custom", "tiers": tiers}})
+    assert custom.broker.fees.schedule().tiers == preset.tiers
+    assert configuration_fingerprint(custom) == configuration_fingerprint(config)
+    tiers[0] = {**tiers[0], "taker_pct": tiers[0]["taker_pct"] + 0.01}
+    assert configuration_fingerprint(config.with_overrides({"broker.fees": {"preset": "custom", "tiers": tiers}})) \
+        != configuration_fingerprint(config)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 def trading_setup(config: BacktestConfig) -> dict[str, Any]:
     """The decision-relevant part of ``config`` (see the module docstring), as plain data."""
     broker = config.broker
-    schedule = broker.fees.schedule()
+    schedule = _as_preset(broker.fees.schedule())
     symbols = list(config.universe.build().symbols)
     return {
         "strategy": config.strategy.model_dump(mode="json"),
@@ -51,6 +51,15 @@ def trading_setup(config: BacktestConfig) -> dict[str, Any]:
         "schedule": config.schedule.model_dump(mode="json") if config.schedule.enabled else {"enabled": False},
         "risk": config.live.risk.model_dump(mode="json"),
     }
+
+
+def _as_preset(schedule):
+    """The preset a fee schedule charges as, tier for tier (a custom table copied from a preset is that preset: its
+    name and its numbers' spelling, 0 or 0.0, decide no fee, so they gave a fresh fingerprint, a fresh start past
+    config_max_failed_runs)."""
+    from kraken_global.fees import PRESETS
+
+    return next((preset for preset in PRESETS.values() if preset.tiers == schedule.tiers), schedule)
 
 
 def _custom_pairs(config: BacktestConfig, symbols: list[str]) -> list[dict[str, Any]]:
