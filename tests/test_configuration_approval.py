@@ -322,3 +322,11 @@ def test_a_custom_fee_schedule_that_is_a_preset_tier_for_tier_is_that_preset(tmp
     tiers[0] = {**tiers[0], "taker_pct": tiers[0]["taker_pct"] + 0.01}
     assert configuration_fingerprint(config.with_overrides({"broker.fees": {"preset": "custom", "tiers": tiers}})) \
         != configuration_fingerprint(config)
+
+
+def test_minus_zero_anywhere_in_the_configuration_is_zero(tmp_path):
+    """``-0.0`` trades as ``0.0`` wherever it is written (a threshold, the slippage): the same configuration, so it
+    is no fresh start past config_max_failed_runs."""
+    config = live_config(tmp_path)
+    for key in ("regimes.thresholds.panic_recent_return", "broker.random_slippage_bps"):
+        assert configuration_fingerprint(config.with_overrides({key: -0.0})) == configuration_fingerprint(config), key

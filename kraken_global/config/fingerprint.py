@@ -28,7 +28,7 @@ def trading_setup(config: BacktestConfig) -> dict[str, Any]:
     broker = config.broker
     schedule = _as_preset(broker.fees.schedule())
     symbols = list(config.universe.build().symbols)
-    return {
+    return _no_minus_zero({
         "strategy": config.strategy.model_dump(mode="json"),
         "regimes": config.regimes.model_dump(mode="json"),
         # as the feeds are named: BTC/USD, XBTUSD, XXBTZUSD and btc/usd are one pair (the order stays: it decides
@@ -50,7 +50,17 @@ def trading_setup(config: BacktestConfig) -> dict[str, Any]:
         # switched off, every moment trades (DowntimeSchedule.state_at): the hours it names decide nothing
         "schedule": config.schedule.model_dump(mode="json") if config.schedule.enabled else {"enabled": False},
         "risk": config.live.risk.model_dump(mode="json"),
-    }
+    })
+
+
+def _no_minus_zero(data: Any) -> Any:
+    """``data`` with every ``-0.0`` written ``0.0``: it decides as ``0.0`` does (a threshold, a slippage), so it named
+    another configuration for nothing (a fresh start past config_max_failed_runs)."""
+    if isinstance(data, dict):
+        return {key: _no_minus_zero(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_no_minus_zero(value) for value in data]
+    return 0.0 if isinstance(data, float) and data == 0 else data
 
 
 def _as_preset(schedule):
