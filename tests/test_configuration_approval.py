@@ -258,3 +258,75 @@ def test_a_configuration_gated_again_and_again_until_it_passes_is_not_approved(t
     approvals.promote(fingerprint, "yes-promote")
     flags = approvals.status(fingerprint)["flags"]
     assert any("config_max_failed_runs 10 (default 2)" in flag for flag in flags), flags
+
+
+def test_a_whole_number_for_a_decimal_parameter_is_the_same_configuration(tmp_path):
+    """``stop_atr: 3`` trades as ``3.0`` (the default) does: the same configuration, so it neither loses its approval
+    nor escapes its failed gates runs (config_max_failed_runs) by a spelling; another value is another one."""
+    config = live_config(tmp_path)
+    fingerprint = configuration_fingerprint(config)
+    for spelled in ({"TrendFollower": {"stop_atr": 3}}, {"TrendFollower": {"stop_atr": 3.0}},
+                    {"MeanReversion": {"entry_z": 2, "exit_z": -0.0}}, {"MeanReversion": {"exit_z": 0}}):
+        assert configuration_fingerprint(config.with_overrides({"strategy.per_strategy": spelled})) == fingerprint, \
+            spelled
+    assert configuration_fingerprint(config.with_overrides(
+        {"strategy.per_strategy": {"TrendFollower": {"stop_atr": 3.5}}})) != fingerprint
+    single = live_config(tmp_path, **{"strategy.name": "TrendFollower"})
+    assert configuration_fingerprint(single.with_overrides({"strategy.params": {"stop_atr": 3}})) == \
+        configuration_fingerprint(single)
+
+
+ATOM = {"symbol": "ATOM/USD", "pair_id": "ATOMUSD", "altname": "ATOMUSD", "pair_decimals": 4, "lot_decimals": 8,
+        "ordermin": 0.5, "tick_size": 0.0001}
+FOO = {**ATOM, "symbol": "FOO/USD", "pair_id": "FOOUSD", "altname": "FOOUSD"}
+
+
+def test_a_custom_pair_the_configuration_does_not_trade_is_no_part_of_it(tmp_path):
+    """A custom pair declared but neither traded nor the benchmark changes no decision: declaring one (or listing
+    them in another order) is the same configuration, so it is no fresh start past config_max_failed_runs. The rules
+    of a custom pair that is traded, or is the benchmark, are."""
+    config = live_config(tmp_path, **{"universe.pairs": ["BTC/USD", "ATOM/USD"], "universe.custom_pairs": [ATOM]})
+    fingerprint = configuration_fingerprint(config)
+    assert configuration_fingerprint(config.with_overrides({"universe.custom_pairs": [ATOM, FOO]})) == fingerprint
+    assert configuration_fingerprint(config.with_overrides({"universe.custom_pairs": [FOO, ATOM]})) == fingerprint
+    assert configuration_fingerprint(config.with_overrides(
+        {"universe.custom_pairs": [{**ATOM, "lot_decimals": 2}]})) != fingerprint
+    assert configuration_fingerprint(config.with_overrides(
+        {"universe.custom_pairs": [ATOM, FOO], "universe.benchmark": "FOO/USD"})) != fingerprint
+
+
+def test_the_hours_of_a_switched_off_downtime_are_no_part_of_the_configuration(tmp_path):
+    """With ``schedule.enabled: false`` every moment trades, whatever hours it names: the same configuration (else
+    other hours were a fresh start past config_max_failed_runs); switched on, the hours are part of it."""
+    off = live_config(tmp_path, **{"schedule.enabled": False})
+    moved = {"schedule.downtime_start": "10:00:00", "schedule.downtime_end": "11:00:00",
+             "schedule.transition_minutes": 5}
+    assert configuration_fingerprint(off.with_overrides(moved)) == configuration_fingerprint(off)
+    on = live_config(tmp_path)
+    assert configuration_fingerprint(on.with_overrides(moved)) != configuration_fingerprint(on)
+    assert configuration_fingerprint(on) != configuration_fingerprint(off)
+
+
+def test_a_custom_fee_schedule_that_is_a_preset_tier_for_tier_is_that_preset(tmp_path):
+    """``preset: custom`` with the tiers of a preset charges what the preset does: the same configuration (else a
+    copied tier table was a fresh start past config_max_failed_runs); one rate changed is another configuration."""
+    from kraken_global.fees import PRESETS
+
+    config = live_config(tmp_path)
+    preset = config.broker.fees.schedule()
+    tiers = [{"min_volume": t.min_volume, "maker_pct": round(t.maker * 100, 6), "taker_pct": round(t.taker * 100, 6)}
+             for t in PRESETS[preset.name].tiers]
+    custom = config.with_overrides({"broker.fees": {"preset": "custom", "tiers": tiers}})
+    assert custom.broker.fees.schedule().tiers == preset.tiers
+    assert configuration_fingerprint(custom) == configuration_fingerprint(config)
+    tiers[0] = {**tiers[0], "taker_pct": tiers[0]["taker_pct"] + 0.01}
+    assert configuration_fingerprint(config.with_overrides({"broker.fees": {"preset": "custom", "tiers": tiers}})) \
+        != configuration_fingerprint(config)
+
+
+def test_minus_zero_anywhere_in_the_configuration_is_zero(tmp_path):
+    """``-0.0`` trades as ``0.0`` wherever it is written (a threshold, the slippage): the same configuration, so it
+    is no fresh start past config_max_failed_runs."""
+    config = live_config(tmp_path)
+    for key in ("regimes.thresholds.panic_recent_return", "broker.random_slippage_bps"):
+        assert configuration_fingerprint(config.with_overrides({key: -0.0})) == configuration_fingerprint(config), key

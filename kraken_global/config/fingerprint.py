@@ -26,14 +26,15 @@ if TYPE_CHECKING:
 def trading_setup(config: BacktestConfig) -> dict[str, Any]:
     """The decision-relevant part of ``config`` (see the module docstring), as plain data."""
     broker = config.broker
-    schedule = broker.fees.schedule()
-    return {
+    schedule = _as_preset(broker.fees.schedule())
+    symbols = list(config.universe.build().symbols)
+    return _no_minus_zero({
         "strategy": config.strategy.model_dump(mode="json"),
         "regimes": config.regimes.model_dump(mode="json"),
         # as the feeds are named: BTC/USD, XBTUSD, XXBTZUSD and btc/usd are one pair (the order stays: it decides
         # which pair's order a bar handles first)
-        "universe": {"pairs": list(config.universe.build().symbols),
-                     "custom_pairs": [pair.model_dump(mode="json") for pair in config.universe.custom_pairs]},
+        "universe": {"pairs": symbols,
+                     "custom_pairs": _custom_pairs(config, symbols)},
         "timeframe": config.data.timeframe,
         "gaps": config.data.gaps.model_dump(mode="json"),
         "broker": {
@@ -46,9 +47,37 @@ def trading_setup(config: BacktestConfig) -> dict[str, Any]:
             "volume_share": broker.volume_share,
             "max_pair_share": broker.max_pair_share,
         },
-        "schedule": config.schedule.model_dump(mode="json"),
+        # switched off, every moment trades (DowntimeSchedule.state_at): the hours it names decide nothing
+        "schedule": config.schedule.model_dump(mode="json") if config.schedule.enabled else {"enabled": False},
         "risk": config.live.risk.model_dump(mode="json"),
-    }
+    })
+
+
+def _no_minus_zero(data: Any) -> Any:
+    """``data`` with every ``-0.0`` written ``0.0``: it decides as ``0.0`` does (a threshold, a slippage), so it named
+    another configuration for nothing (a fresh start past config_max_failed_runs)."""
+    if isinstance(data, dict):
+        return {key: _no_minus_zero(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_no_minus_zero(value) for value in data]
+    return 0.0 if isinstance(data, float) and data == 0 else data
+
+
+def _as_preset(schedule):
+    """The preset a fee schedule charges as, tier for tier (a custom table copied from a preset is that preset: its
+    name and its numbers' spelling, 0 or 0.0, decide no fee, so they gave a fresh fingerprint, a fresh start past
+    config_max_failed_runs)."""
+    from kraken_global.fees import PRESETS
+
+    return next((preset for preset in PRESETS.values() if preset.tiers == schedule.tiers), schedule)
+
+
+def _custom_pairs(config: BacktestConfig, symbols: list[str]) -> list[dict[str, Any]]:
+    """The custom pairs whose rules ``symbols`` trade with (the last one declared for a symbol, as the universe takes
+    them), in the order of ``symbols``: one declared and not used decides nothing, so it is no part of the
+    configuration (else declaring one gave a fresh fingerprint, a fresh start past config_max_failed_runs)."""
+    declared = {pair.symbol: pair.model_dump(mode="json") for pair in config.universe.custom_pairs}
+    return [declared[symbol] for symbol in dict.fromkeys(symbols) if symbol in declared]
 
 
 def trading_fingerprint(config: BacktestConfig) -> str:
@@ -69,7 +98,9 @@ def configuration_setup(config: BacktestConfig) -> dict[str, Any]:
     binds the rival its gates beat, so another benchmark is another configuration, gated again."""
     setup = trading_setup(config)
     setup["broker"] = {key: value for key, value in setup["broker"].items() if key != "cash"}
-    setup["universe"] = {**setup["universe"], "benchmark": config.universe.benchmark_symbol()}
+    benchmark = config.universe.benchmark_symbol()
+    setup["universe"] = {**setup["universe"], "benchmark": benchmark,
+                         "custom_pairs": _custom_pairs(config, [*setup["universe"]["pairs"], benchmark])}
     setup["strategy"] = {"name": config.strategy.name, "parameters": strategy_parameters(config)}
     return setup
 
@@ -92,12 +123,18 @@ def strategy_parameters(config: BacktestConfig) -> dict[str, dict[str, Any]]:
         declared = STRATEGIES[name].params
         given = chosen.per_strategy.get(name, {}) if chosen.name == "regime" else chosen.params
         values = {key: getattr(declared, key) for key in declared._getkeys() if key not in _RUN_PARAMETERS}
-        out[name] = {key: _plain(value) for key, value in {**values, **given}.items()}
+        out[name] = {key: _plain(value, values.get(key)) for key, value in {**values, **given}.items()}
     return out
 
 
-def _plain(value: Any) -> Any:
-    """A parameter as JSON can hold it (an object a strategy declares is named by its text)."""
+def _plain(value: Any, default: Any = None) -> Any:
+    """A parameter as JSON can hold it (an object a strategy declares is named by its text), written as its default
+    is: a whole number for a decimal parameter (``stop_atr: 3``) and ``-0.0`` trade as ``3.0`` and ``0.0`` do, so they
+    name the same configuration (else a spelling escaped its failed gates runs, or lost its approval)."""
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, float) and value == 0:
+        value = 0.0
     return value if isinstance(value, str | int | float | bool | type(None)) else repr(value)
 
 
