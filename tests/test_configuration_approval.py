@@ -330,3 +330,40 @@ def test_minus_zero_anywhere_in_the_configuration_is_zero(tmp_path):
     config = live_config(tmp_path)
     for key in ("regimes.thresholds.panic_recent_return", "broker.random_slippage_bps"):
         assert configuration_fingerprint(config.with_overrides({key: -0.0})) == configuration_fingerprint(config), key
+
+
+def test_a_configuration_that_failed_in_one_namespace_cannot_start_afresh_in_another(tmp_path):
+    """A new namespace starts with an empty chain: its count of failed runs must still see the failures of the
+    other namespaces in the same artifacts folder."""
+    from kraken_global.config.fingerprint import configuration_setup
+    from kraken_global.gating.configuration import earlier_failures_gate
+    from kraken_global.registry.configurations import failures_elsewhere
+
+    config = live_config(tmp_path)
+    fingerprint = configuration_fingerprint(config)
+    tried = ModelRegistry(tmp_path / "artifacts")
+    fresh = ModelRegistry(tmp_path / "artifacts", "fresh")
+
+    def record(registry: ModelRegistry, passed: bool) -> None:
+        ConfigurationApprovals(registry).record_validation(fingerprint, {
+            "kind": "trading_configuration", "fingerprint": fingerprint, "setup": configuration_setup(config),
+            "gates": [], "passed": passed, "policy_sha256": registry.policy().sha256()})
+
+    for _ in range(3):
+        record(tried, False)
+    assert failures_elsewhere(fresh, fingerprint) == {"kraken_global": 3}
+    gate = earlier_failures_gate(fresh.policy(), fingerprint, [], failures_elsewhere(fresh, fingerprint))
+    assert not gate["passed"] and "3 in namespace kraken_global" in gate["detail"]
+    record(fresh, True)  # a passing run that did not count them is still refused by promote
+    with pytest.raises(RegistryError, match=r"failed its gates 3 time\(s\) before .* 3 in namespace kraken_global"):
+        ConfigurationApprovals(fresh).promote(fingerprint, "yes-promote")
+    # under a cap raised by the audited command, the approval says where it failed
+    fresh.set_policy({"config_max_failed_runs": "5"}, "yes-change-policy")
+    record(fresh, True)
+    ConfigurationApprovals(fresh).promote(fingerprint, "yes-promote")
+    flags = ConfigurationApprovals(fresh).status(fingerprint)["flags"]
+    assert "it failed its gates 3 time(s) in namespace kraken_global" in flags
+    # an edited sibling chain still counts what it holds
+    log = tried.audit.path
+    log.write_bytes(log.read_bytes().replace(b'"actor":', b'"actor" :', 1))
+    assert failures_elsewhere(fresh, fingerprint) == {"kraken_global": 3}

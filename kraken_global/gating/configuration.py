@@ -41,7 +41,7 @@ from kraken_global.errors import ConfigError
 from kraken_global.gating.policy import GatePolicy
 from kraken_global.gating.trading_setup import check_setup, setup_record
 from kraken_global.registry import ModelRegistry
-from kraken_global.registry.configurations import ConfigurationApprovals, too_many_failures
+from kraken_global.registry.configurations import ConfigurationApprovals, failures_elsewhere, too_many_failures
 from kraken_global.research.costs import return_figures
 from kraken_global.runners.grid import Grid
 
@@ -165,17 +165,23 @@ def configuration_gates(policy: GatePolicy, walk: dict[str, Any], baseline: dict
     return gates
 
 
-def earlier_failures_gate(policy: GatePolicy, fingerprint: str, failed: list[int]) -> dict[str, Any]:
-    """Whether the configuration failed its gates more often than ``config_max_failed_runs`` before this run: the
-    research settings (windows, PBO splits, grid, period) are the gates run's own, so without a cap a configuration
-    could be gated again and again under other settings until one run passed."""
+def earlier_failures_gate(policy: GatePolicy, fingerprint: str, failed: list[int],
+                          elsewhere: dict[str, int] | None = None) -> dict[str, Any]:
+    """Whether the configuration failed its gates more often than ``config_max_failed_runs`` before this run, here
+    (audit lines ``failed``) and in the other namespaces of the artifacts folder (``elsewhere``): the research
+    settings (windows, PBO splits, grid, period) are the gates run's own, so without a cap a configuration could be
+    gated again and again under other settings, or in a new namespace, until one run passed."""
+    elsewhere = elsewhere or {}
     cap = policy.config_max_failed_runs
-    if cap is not None and len(failed) > cap:
-        return _gate("earlier_failures", False, too_many_failures(fingerprint, failed, cap), failed_runs=failed)
+    total = len(failed) + sum(elsewhere.values())
+    values = {"failed_runs": failed, "failed_elsewhere": elsewhere}
+    if cap is not None and total > cap:
+        return _gate("earlier_failures", False, too_many_failures(fingerprint, failed, cap, elsewhere), **values)
     lines = f" (audit line(s) {', '.join(map(str, failed))})" if failed else ""
+    others = "".join(f", {count} in namespace {name}" for name, count in sorted(elsewhere.items()))
     limit = "no cap (config_max_failed_runs none)" if cap is None else f"at most {cap}"
-    return _gate("earlier_failures", True, f"{len(failed)} earlier failed gates run(s) of this configuration{lines}; "
-                                           f"{limit}", failed_runs=failed)
+    return _gate("earlier_failures", True, f"{total} earlier failed gates run(s) of this configuration{lines}{others}; "
+                                           f"{limit}", **values)
 
 
 def distinct_pbo(walk_pbo: dict[str, Any], matrix: np.ndarray, splits: int) -> dict[str, Any]:
@@ -263,7 +269,8 @@ def gate_configuration(config: BacktestConfig, grid: Grid, out: Path, registry: 
     gates = configuration_gates(policy, walk, baseline)
     approvals = ConfigurationApprovals(registry)
     gates.append(earlier_failures_gate(policy, fingerprint, approvals.failed_runs(registry.recovered_entries(),
-                                                                                  fingerprint)))
+                                                                                  fingerprint),
+                                       failures_elsewhere(registry, fingerprint)))
     report = {"kind": KIND, "fingerprint": fingerprint, "setup": configuration_setup(config),
               "policy": policy.model_dump(mode="json"), "policy_sha256": policy.sha256(),
               "grid": grid.to_dict(), "grid_added": added, "period": {"start": str(config.data.start),

@@ -35,11 +35,29 @@ CONFIG_POLICY_KEYS = ("min_oos_days", "fee_floor", "min_slippage_bps", "max_volu
                       "config_max_failed_runs")
 
 
-def too_many_failures(fingerprint: str, failed: list[int], cap: int) -> str:
-    return (f"configuration {fingerprint[:12]} failed its gates {len(failed)} time(s) before (audit line(s) "
-            f"{', '.join(map(str, failed))}), more than the policy's config_max_failed_runs {cap}: a pass after that "
-            "many tries is what re-running until it passes looks like. Change the configuration (it is gated as a new "
-            "one), or raise config_max_failed_runs with `policy set` (audited, flagged as looser than the defaults)")
+def too_many_failures(fingerprint: str, failed: list[int], cap: int, elsewhere: dict[str, int] | None = None) -> str:
+    others = "".join(f"; {count} in namespace {name}" for name, count in sorted((elsewhere or {}).items()))
+    total = len(failed) + sum((elsewhere or {}).values())
+    return (f"configuration {fingerprint[:12]} failed its gates {total} time(s) before (audit line(s) "
+            f"{', '.join(map(str, failed)) or 'none'} here{others}), more than the policy's config_max_failed_runs "
+            f"{cap}: a pass after that many tries is what re-running until it passes looks like. Change the "
+            "configuration (it is gated as a new one), or raise config_max_failed_runs with `policy set` (audited, "
+            "flagged as looser than the defaults)")
+
+
+def failures_elsewhere(registry: RegistryStore, fingerprint: str) -> dict[str, int]:
+    """Failed gates runs of ``fingerprint`` in the other namespaces of the same artifacts folder, by namespace.
+
+    A namespace starts with an empty chain, so gating a configuration that failed here in a new namespace
+    (``ml.namespace: fresh``) would have started its count at zero. A sibling's chain that does not verify is read
+    line by line (:meth:`RegistryStore.sibling_chains`): its failures count all the same, and counting more can
+    only refuse more."""
+    counts: dict[str, int] = {}
+    for namespace, entries in registry.sibling_chains():
+        failed = ConfigurationApprovals.failed_runs(entries, fingerprint)
+        if failed:
+            counts[namespace] = len(failed)
+    return counts
 
 
 def check_fingerprint(fingerprint: str) -> str:
@@ -156,9 +174,10 @@ class ConfigurationApprovals:
                 raise RegistryError(f"configuration {fingerprint[:12]} failed its gates ({', '.join(failed)}); "
                                     "not promoted")
             failed = self.failed_runs(entries, fingerprint, recorded["seq"])
+            elsewhere = failures_elsewhere(self.registry, fingerprint)
             cap = policy.config_max_failed_runs
-            if cap is not None and len(failed) > cap:  # a gates run racing another one may not have counted it
-                raise RegistryError(too_many_failures(fingerprint, failed, cap))
+            if cap is not None and len(failed) + sum(elsewhere.values()) > cap:  # a racing gates run did not count
+                raise RegistryError(too_many_failures(fingerprint, failed, cap, elsewhere))
             if self.approval(entries, fingerprint) is not None:
                 raise RegistryError(f"configuration {fingerprint[:12]} is already approved")
             return self.registry.record(PROMOTE, {"fingerprint": fingerprint, "validation_entry": recorded["seq"],
@@ -209,6 +228,8 @@ class ConfigurationApprovals:
             if failed:
                 flags.append(f"it passed after {len(failed)} failed gates run(s) of it (line(s) "
                              f"{', '.join(map(str, failed))})")
+            flags += [f"it failed its gates {count} time(s) in namespace {name}"
+                      for name, count in sorted(failures_elsewhere(self.registry, fingerprint).items())]
             flags += self._namespace_flags(policy)
         return {"fingerprint": fingerprint, "namespace": self.registry.paths.namespace,
                 "approved": promoted is not None, "approved_at_entry": promoted["seq"] if promoted else None,

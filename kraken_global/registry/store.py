@@ -36,7 +36,7 @@ import getpass
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,6 +150,24 @@ class RegistryStore(CandidateShelf):
         with self.locked():
             self.recover()
             return self.audit.verify_entries()
+
+    def sibling_chains(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """``(namespace, entries)`` of every other namespace of the artifacts folder with an audit log: verified with
+        the same key, or read line by line when it does not verify (for counting what they hold, never for
+        trusting it); a log that cannot be read at all is left out."""
+        base = self.paths.base
+        for folder in sorted(base.iterdir()) if base.is_dir() else []:
+            log = folder / "audit.jsonl"
+            if folder.name == self.paths.namespace or folder.is_symlink() or not log.is_file():
+                continue
+            audit = AuditLog(log, self.keys)
+            try:
+                yield folder.name, audit.verify_entries()
+            except RegistryError:
+                try:
+                    yield folder.name, audit.entries()
+                except (RegistryError, OSError):
+                    continue
 
     def record(self, action: str, details: dict[str, Any]) -> dict[str, Any]:
         """Append an audit entry under the lock, after finishing any interrupted change (a torn line first)."""
