@@ -87,3 +87,15 @@ def test_a_stop_while_the_start_waits_ends_the_wait(tmp_path, caplog, monkeypatc
     assert not worker.is_alive(), "the start kept waiting after a stop"
     assert "rate limited" in str(outcome["error"])
     assert len(waits(caplog)) == 1  # the stop ends the pause it came in, not after 600 s
+
+
+def test_arming_the_dead_mans_switch_refused_by_the_rate_limit_waits_too(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="kraken_global.live.start_wait")
+    with emulator(start=TRADING_START) as server:
+        runner = live_runner(server, tmp_path)
+        assert runner.config.live.dead_mans_switch_seconds
+        server.faults.add("CancelAllOrdersAfter", "rate_limit", count=2)  # every attempt of the first arming
+        result = runner.run()
+        refused = [f for f in server.faults.injected if f.endpoint == "CancelAllOrdersAfter"]
+    assert len(refused) == 2 and len(waits(caplog)) == 1
+    assert len(result.equity) >= 2, "the session did not trade after the switch was armed"

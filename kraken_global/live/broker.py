@@ -126,10 +126,15 @@ class KrakenLiveBroker(OrderChecks, Leftovers, KillSwitch, bt.broker.BrokerBase)
         super().start()
         self.reconciliation = []
         stop = self.p.stop
-        start_patiently(self._start_with_exchange, self.p.start_wait_seconds, self.store.clock,
-                        lambda: stop is not None and stop.requested)
-        if self.p.dead_mans_switch_seconds:
-            self.dms = DeadMansSwitch(self.store, self.p.dead_mans_switch_seconds, self.p.dms_refresh_seconds).start()
+
+        def patiently(step):
+            return start_patiently(step, self.p.start_wait_seconds, self.store.clock,
+                                   lambda: stop is not None and stop.requested)
+
+        patiently(self._start_with_exchange)
+        if self.p.dead_mans_switch_seconds:  # arming it is refused by the same rate limit: it waits the same way
+            self.dms = patiently(lambda: DeadMansSwitch(self.store, self.p.dead_mans_switch_seconds,
+                                                        self.p.dms_refresh_seconds).start())
 
     def _start_with_exchange(self) -> None:
         """Reconcile with Kraken's records, deal with open orders, read fills and balances (repeatable: a lookup

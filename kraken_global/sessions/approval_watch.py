@@ -204,11 +204,13 @@ class ApprovalWatch:
             self._thread.join(timeout=30)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        while True:  # the first check at once: a rollback while the session was building is not left for later
             try:
                 self.check()
             except Exception:  # check() already withdrew on a failed verdict; this must not end the thread either
                 log.exception("approval check failed; trying again in %.0f s", self.interval)
+            if self._stop.wait(self.interval):
+                return
 
     def wait_checks(self, count: int, timeout: float) -> bool:
         """Block until ``count`` verdicts were reached (tests wait on this, not on time)."""
