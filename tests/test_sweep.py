@@ -167,3 +167,32 @@ def test_bad_research_input_is_one_line(small_sweep, tmp_path, capsys, args, mes
     assert main(argv) == 2
     error = capsys.readouterr().err
     assert message in error and error.count("\n") == 1
+
+
+def test_a_sweep_does_not_resume_from_points_edited_or_planted_in_its_folder(quick, tmp_path):
+    """The folder is outside the registry: a line the ledger did not vouch for is no evidence, for the research
+    commands (``optimize`` runs its grid through the same ``run_sweep``) as for the gates
+    (tests/test_configuration_attacks.py)."""
+    grid = parse_grid(["strategy.params.fast=20,40", "strategy.params.slow=150,300"])
+    out = tmp_path / "sweep"
+    run_sweep(quick, grid, out)
+    run_sweep(quick, grid, out)  # its own lines: resumed (here: nothing left to run)
+    points = out / "points.jsonl"
+    honest = points.read_bytes()
+    lines = honest.splitlines()
+    record = json.loads(lines[1])
+    record["figures"]["sharpe"] = 9.9  # a weak point made strong
+    points.write_bytes(b"\n".join([lines[0], json.dumps(record).encode(), *lines[2:]]) + b"\n")
+    from kraken_global.registry.errors import IntegrityError
+
+    with pytest.raises(IntegrityError, match=r"holds 1 point\(s\) the registry's ledger does not vouch for \(point "):
+        run_sweep(quick, grid, out)
+    points.write_bytes(lines[0] + b"\n")  # the edited line and those after it taken out: the vouched one resumes,
+    run_sweep(quick, grid, out)  # the rest runs again
+    assert sorted(r["point"] for r in SweepStore(out).records()) == [0, 1, 2, 3]
+    # the command line says it in one line, exit 1
+    points.write_bytes(b"\n".join([lines[0], json.dumps(record).encode(), *lines[2:]]) + b"\n")
+    done = cli("sweep", "--config", str(QUICK), "--set", "strategy.params.fast=20,40",
+               "--set", "strategy.params.slow=150,300", "--out", str(out), "--scheduler", "serial",
+               "--artifacts", str(tmp_path / "artifacts"))
+    assert done.returncode == 1 and "does not vouch for" in done.stderr and "Traceback" not in done.stderr

@@ -216,16 +216,10 @@ def baseline_legs(config: BacktestConfig, windows: list[Any], client=None) -> di
 
 
 def check_resumed_sweep(config: BacktestConfig, grid: Grid, out: Path, registry: ModelRegistry) -> None:
-    """Refuse to resume a sweep folder holding points the registry did not run.
-
-    The sweep resumes from ``--out``, a results folder outside the registry, and every point found there is
-    skipped and read as it is: its daily returns choose the point each walk-forward window trades, and make the
-    PBO. Lines planted or edited there (returns moved from one window to another, a strong rival marked as refused)
-    passed the gates on made-up evidence. The registry's ledger vouches for the SHA256 of every line a sweep wrote
-    (:meth:`~kraken_global.registry.trials.TrialLedger.vouched_lines`); any other line refuses the resume."""
-    from kraken_global.registry.errors import IntegrityError
+    """Refuse, before any data is read, to resume a sweep folder holding points the registry did not run (the
+    sweep itself refuses them too: :func:`~kraken_global.runners.sweep.refuse_unvouched_points`)."""
     from kraken_global.registry.trials import TrialLedger
-    from kraken_global.runners.sweep import sweep_manifest
+    from kraken_global.runners.sweep import refuse_unvouched_points, sweep_manifest
     from kraken_global.runners.sweep_store import SweepStore
 
     store = SweepStore(out)
@@ -235,12 +229,7 @@ def check_resumed_sweep(config: BacktestConfig, grid: Grid, out: Path, registry:
     manifest = store.manifest()
     if manifest is not None and manifest.get("identity") != identity:
         return  # another sweep's folder: the sweep refuses to mix them, saying so
-    unvouched = store.unvouched(TrialLedger(registry).vouched_lines(identity))
-    if unvouched:
-        raise IntegrityError(f"the sweep in {out} holds {len(unvouched)} point(s) the registry's ledger does not "
-                             f"vouch for (point {unvouched[0]} first): edited, planted, or run before sweeps were "
-                             "vouched for. The gates do not resume from them: delete the folder or choose another "
-                             "--out")
+    refuse_unvouched_points(store, identity, TrialLedger(registry))
 
 
 def gate_configuration(config: BacktestConfig, grid: Grid, out: Path, registry: ModelRegistry | None = None,

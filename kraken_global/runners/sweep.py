@@ -109,12 +109,14 @@ def run_sweep(config: BacktestConfig, grid: Grid, out: Path, client=None,
     manifest = sweep_manifest(config, grid)
     with store.writing(manifest) as writer:
         done = store.done_points()
+        trials = SweepTrials(config)
+        if done:
+            refuse_unvouched_points(store, manifest["identity"], trials.ledger)
         finished = len(done)
         if on_done is not None:
             on_done(finished, grid.size)
         if finished == grid.size:
             return store
-        trials = SweepTrials(config)
         batch: list[dict[str, Any]] = []
         flushed = time.monotonic()
         limit = min(FLUSH_POINTS, max(1, grid.size // 100))
@@ -142,6 +144,23 @@ def run_sweep(config: BacktestConfig, grid: Grid, out: Path, client=None,
         finally:
             flush()
     return store
+
+
+def refuse_unvouched_points(store: SweepStore, identity: str, ledger) -> None:
+    """Refuse a sweep folder holding points the registry's ledger does not vouch for.
+
+    A sweep resumes from its folder, outside the registry, and every point found there is skipped and read as it
+    is: its figures pick ``optimize``'s point in each window and the best row of ``sweep``, and make the PBO. Lines
+    planted or edited there (returns moved, a strong rival marked as refused) gave made-up evidence. The ledger
+    vouches for the SHA256 of every line a sweep wrote (:meth:`~kraken_global.registry.trials.TrialLedger.
+    vouched_lines`); any other line refuses the resume, before anything runs or is summed up."""
+    from kraken_global.registry.errors import IntegrityError
+
+    unvouched = store.unvouched(ledger.vouched_lines(identity))
+    if unvouched:
+        raise IntegrityError(f"the sweep in {store.folder} holds {len(unvouched)} point(s) the registry's ledger does "
+                             f"not vouch for (point {unvouched[0]} first): edited, planted, or run before sweeps were "
+                             "vouched for. It is not resumed from them: delete the folder or choose another --out")
 
 
 def sweep_overview(store: SweepStore, grid: Grid, days: pd.DatetimeIndex) -> dict[str, Any]:
