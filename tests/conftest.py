@@ -114,6 +114,44 @@ def stepped_emulator(stepped_server):
     return stepped_server
 
 
+SHARED_ACCOUNT = {"ZUSD": 10_000.0, "XXBT": 0.5}  # the owner's coins before the bot starts
+
+
+@pytest.fixture(scope="module")
+def shared_account_server():
+    """One stepped emulator for a test module, charging the current fee schedule (kraken-2026-07)."""
+    from kraken_global.clocks import SteppedClock
+    from kraken_global.emulator import EmulatorServer
+    from kraken_global.fees import KRAKEN_2026_07
+
+    with EmulatorServer(fault_delay=0.0, exchange_clock=SteppedClock(), fees=KRAKEN_2026_07) as server:
+        yield server
+
+
+@pytest.fixture
+def shared_account(shared_account_server):
+    """The module's emulator with an account that already holds the owner's coins (:data:`SHARED_ACCOUNT`) and
+    every market online, fresh for each test."""
+    from dataclasses import replace
+
+    shared_account_server.reset(SHARED_ACCOUNT)
+    rules = shared_account_server.market.rules
+    for pid, pair_rules in list(rules.items()):
+        rules[pid] = replace(pair_rules, status="online")
+    return shared_account_server
+
+
+def account_store(emulator, **settings):
+    """A started :class:`KrakenStore` on ``emulator``'s account and Kraken clock (no client-side throttle);
+    ``settings``: any other :class:`StoreSettings`."""
+    from kraken_global.live.credentials import Credentials
+    from kraken_global.live.store import KrakenStore, StoreSettings
+
+    options = {"api_url": emulator.base_url, "timeout_ms": 5000, "enable_rate_limit": False, **settings}
+    return KrakenStore(Credentials(emulator.key, emulator.secret), StoreSettings(**options),
+                       clock=emulator.exchange_clock).start()
+
+
 @pytest.fixture
 def flat_btc() -> pd.DataFrame:
     return candles([50_000.0] * 10)

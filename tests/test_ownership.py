@@ -11,42 +11,23 @@ from dataclasses import replace
 import backtrader as bt
 import pytest
 
-from kraken_global.clocks import SteppedClock
-from kraken_global.emulator import EmulatorServer
 from kraken_global.feeds import NumpyFeed
-from kraken_global.fees import KRAKEN_2026_07, KRAKEN_LEGACY
+from kraken_global.fees import KRAKEN_LEGACY
 from kraken_global.live.account_fees import read_account_fees
 from kraken_global.live.broker import KrakenLiveBroker
 from kraken_global.live.credentials import Credentials
 from kraken_global.live.errors import OrderRejected, TradingRefused
 from kraken_global.live.rate_limit import RatePacer
 from kraken_global.live.state import TradingState
-from kraken_global.live.store import KrakenStore, StoreSettings, new_client_order_id
+from kraken_global.live.store import KrakenStore, new_client_order_id
 from kraken_global.schedule import DowntimeSchedule
 from kraken_global.universe import Universe, catalog
-from tests.conftest import candles
-
-BEFORE = {"ZUSD": 10_000.0, "XXBT": 0.5}
-
-
-@pytest.fixture(scope="module")
-def server():
-    with EmulatorServer(fault_delay=0.0, exchange_clock=SteppedClock(), fees=KRAKEN_2026_07) as emulator:
-        yield emulator
+from tests.conftest import SHARED_ACCOUNT, account_store, candles
 
 
 @pytest.fixture
-def emulator(server):
-    server.reset(BEFORE)
-    for pid, rules in list(server.market.rules.items()):
-        server.market.rules[pid] = replace(rules, status="online")
-    return server
-
-
-def store_for(emulator, **settings) -> KrakenStore:
-    options = {"api_url": emulator.base_url, "timeout_ms": 5000, "enable_rate_limit": False, **settings}
-    return KrakenStore(Credentials(emulator.key, emulator.secret), StoreSettings(**options),
-                       clock=emulator.exchange_clock).start()
+def emulator(shared_account):
+    return shared_account
 
 
 def by_hand(store: KrakenStore, client_order_id: str | None = None) -> str:
@@ -59,7 +40,7 @@ def status_of(emulator, txid: str) -> str:
 
 
 def test_a_start_with_others_orders_under_the_dead_mans_switch_is_refused_unless_dedicated(emulator):
-    store = store_for(emulator)
+    store = account_store(emulator)
     hand = by_hand(store)
     with pytest.raises(TradingRefused, match=r"1 open order\(s\) this bot did not place.*dedicated_account: true"):
         KrakenLiveBroker(store=store, state=TradingState(":memory:")).start()
@@ -72,7 +53,7 @@ def test_a_start_with_others_orders_under_the_dead_mans_switch_is_refused_unless
 
 
 def test_only_the_bots_own_leftovers_are_cancelled_at_start(emulator):
-    store = store_for(emulator)
+    store = account_store(emulator)
     state = TradingState(":memory:")
     mine = new_client_order_id()
     state.record_intent(mine, "BTC/USD", "sell", "limit", 0.1, 99_000.0)
@@ -107,7 +88,7 @@ class Script(bt.Strategy):
 
 
 def run_script(emulator, then=None, universe: Universe | None = None, **broker) -> tuple[Script, TradingState]:
-    store = store_for(emulator)
+    store = account_store(emulator)
     state = TradingState(":memory:")
     last = emulator.market.last_price("XXBTZUSD", emulator.clock.now())
     cerebro = bt.Cerebro(stdstats=False)
@@ -119,11 +100,11 @@ def run_script(emulator, then=None, universe: Universe | None = None, **broker) 
 
 
 def test_the_kill_switch_cancels_and_sells_only_what_the_bot_placed_and_built(emulator):
-    hand = by_hand(store_for(emulator))
+    hand = by_hand(account_store(emulator))
     strategy, state = run_script(emulator, then=lambda s: s.broker.flatten())
     assert strategy.reasons == []
     assert status_of(emulator, hand) == "open"
-    assert emulator.exchange.accounts[emulator.key].balances["XXBT"] == pytest.approx(BEFORE["XXBT"])
+    assert emulator.exchange.accounts[emulator.key].balances["XXBT"] == pytest.approx(SHARED_ACCOUNT["XXBT"])
     assert state.positions().get("BTC/USD", 0.0) == pytest.approx(0.0, abs=1e-12)
     ours = [o for o in emulator.exchange.orders[emulator.key].values() if o.cl_ord_id]
     assert [o.status for o in ours if o.ordertype == "limit"] == ["canceled"]
@@ -157,7 +138,7 @@ def test_a_pairs_market_status_is_honoured_before_sending(emulator, status, refu
 
 
 def test_krakens_market_status_refusals_are_final(emulator):
-    store = store_for(emulator)
+    store = account_store(emulator)
     emulator.market.rules["XXBTZUSD"] = replace(emulator.market.rules["XXBTZUSD"], status="cancel_only")
     with pytest.raises(OrderRejected, match="EService:Market in cancel_only mode"):
         store.submit_order("BTC/USD", "buy", "limit", 0.01, 1000.0)
@@ -167,7 +148,7 @@ def test_krakens_market_status_refusals_are_final(emulator):
 
 def test_the_rate_model_makes_calls_wait_instead_of_being_refused(emulator):
     """Starter tier: 15 calls at once, then one per 3 s; a Kraken refusal fills the counter."""
-    store = store_for(emulator, rate_tier="starter")
+    store = account_store(emulator, rate_tier="starter")
     start = emulator.exchange_clock.time()
     for _ in range(20):
         store.fetch_balance()
@@ -182,7 +163,7 @@ def test_the_rate_model_makes_calls_wait_instead_of_being_refused(emulator):
 
 def test_the_session_takes_the_fee_the_account_pays_from_trade_volume(emulator):
     """The emulated account pays the 2026-07 schedule; a session configured with the legacy preset pays that."""
-    fees = read_account_fees(store_for(emulator), "BTC/USD", KRAKEN_LEGACY)
+    fees = read_account_fees(account_store(emulator), "BTC/USD", KRAKEN_LEGACY)
     assert (fees.maker, fees.taker, fees.source) == (pytest.approx(0.004), pytest.approx(0.008), "TradeVolume")
     assert fees.as_metrics() == {"maker_pct": 0.4, "taker_pct": 0.8, "source": "TradeVolume"}
     public = read_account_fees(None, "BTC/USD", KRAKEN_LEGACY)

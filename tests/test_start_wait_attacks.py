@@ -4,42 +4,26 @@ succeed and then are refused, repeated; against the emulator and the real live b
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 
 import pytest
 
-from kraken_global.clocks import SteppedClock
-from kraken_global.emulator import EmulatorServer
-from kraken_global.fees import KRAKEN_2026_07
 from kraken_global.live.broker import KrakenLiveBroker
-from kraken_global.live.credentials import Credentials
 from kraken_global.live.errors import TemporaryError
 from kraken_global.live.state import TradingState
-from kraken_global.live.store import KrakenStore, StoreSettings, new_client_order_id
+from kraken_global.live.store import KrakenStore, new_client_order_id
 from kraken_global.sessions.stop import StopRequest
+from tests.conftest import account_store
 
-BEFORE = {"ZUSD": 10_000.0, "XXBT": 0.5}
 ATTEMPTS = 2  # the store's attempts per read: one start attempt refused in full is ATTEMPTS faults
 
 
-@pytest.fixture(scope="module")
-def server():
-    with EmulatorServer(fault_delay=0.0, exchange_clock=SteppedClock(), fees=KRAKEN_2026_07) as emulator:
-        yield emulator
-
-
 @pytest.fixture
-def emulator(server):
-    server.reset(BEFORE)
-    for pid, rules in list(server.market.rules.items()):
-        server.market.rules[pid] = replace(rules, status="online")
-    return server
+def emulator(shared_account):
+    return shared_account
 
 
 def store_for(emulator) -> KrakenStore:
-    settings = StoreSettings(api_url=emulator.base_url, timeout_ms=5000, enable_rate_limit=False,
-                             max_attempts=ATTEMPTS)
-    return KrakenStore(Credentials(emulator.key, emulator.secret), settings, clock=emulator.exchange_clock).start()
+    return account_store(emulator, max_attempts=ATTEMPTS)
 
 
 def leftovers(store: KrakenStore, state: TradingState) -> tuple[str, str]:
