@@ -41,7 +41,7 @@ from kraken_global.errors import ConfigError
 from kraken_global.gating.policy import GatePolicy
 from kraken_global.gating.trading_setup import check_setup, setup_record
 from kraken_global.registry import ModelRegistry
-from kraken_global.registry.configurations import ConfigurationApprovals, failures_elsewhere, too_many_failures
+from kraken_global.registry.configurations import ConfigurationApprovals, failure_cap_refusal, failures_elsewhere
 from kraken_global.research.costs import return_figures
 from kraken_global.runners.grid import Grid
 
@@ -173,13 +173,14 @@ def earlier_failures_gate(policy: GatePolicy, fingerprint: str, failed: list[int
     gated again and again under other settings, or in a new namespace, until one run passed."""
     elsewhere = elsewhere or {}
     cap = policy.config_max_failed_runs
-    total = len(failed) + sum(elsewhere.values())
     values = {"failed_runs": failed, "failed_elsewhere": elsewhere}
-    if cap is not None and total > cap:
-        return _gate("earlier_failures", False, too_many_failures(fingerprint, failed, cap, elsewhere), **values)
+    refusal = failure_cap_refusal(fingerprint, failed, elsewhere, cap)
+    if refusal is not None:
+        return _gate("earlier_failures", False, refusal, **values)
     lines = f" (audit line(s) {', '.join(map(str, failed))})" if failed else ""
     others = "".join(f", {count} in namespace {name}" for name, count in sorted(elsewhere.items()))
     limit = "no cap (config_max_failed_runs none)" if cap is None else f"at most {cap}"
+    total = len(failed) + sum(elsewhere.values())
     return _gate("earlier_failures", True, f"{total} earlier failed gates run(s) of this configuration{lines}{others}; "
                                            f"{limit}", **values)
 

@@ -35,9 +35,14 @@ CONFIG_POLICY_KEYS = ("min_oos_days", "fee_floor", "min_slippage_bps", "max_volu
                       "config_max_failed_runs")
 
 
-def too_many_failures(fingerprint: str, failed: list[int], cap: int, elsewhere: dict[str, int] | None = None) -> str:
-    others = "".join(f"; {count} in namespace {name}" for name, count in sorted((elsewhere or {}).items()))
-    total = len(failed) + sum((elsewhere or {}).values())
+def failure_cap_refusal(fingerprint: str, failed: list[int], elsewhere: dict[str, int], cap: int | None) -> str | None:
+    """Why a passing gates run may not approve ``fingerprint`` (its failed runs: audit lines ``failed`` here, counts
+    ``elsewhere`` by namespace, more than the policy's ``config_max_failed_runs`` ``cap``), or None. One check for
+    the ``earlier_failures`` gate and for ``promote``."""
+    total = len(failed) + sum(elsewhere.values())
+    if cap is None or total <= cap:
+        return None
+    others = "".join(f"; {count} in namespace {name}" for name, count in sorted(elsewhere.items()))
     return (f"configuration {fingerprint[:12]} failed its gates {total} time(s) before (audit line(s) "
             f"{', '.join(map(str, failed)) or 'none'} here{others}), more than the policy's config_max_failed_runs "
             f"{cap}: a pass after that many tries is what re-running until it passes looks like. Change the "
@@ -45,15 +50,16 @@ def too_many_failures(fingerprint: str, failed: list[int], cap: int, elsewhere: 
             "flagged as looser than the defaults)")
 
 
-def failures_elsewhere(registry: RegistryStore, fingerprint: str) -> dict[str, int]:
+def failures_elsewhere(registry: RegistryStore, fingerprint: str,
+                       chains: list[tuple[str, list[dict[str, Any]]]] | None = None) -> dict[str, int]:
     """Failed gates runs of ``fingerprint`` in the other namespaces of the same artifacts folder, by namespace.
 
     A namespace starts with an empty chain, so gating a configuration that failed here in a new namespace
     (``ml.namespace: fresh``) would have started its count at zero. A sibling's chain that does not verify is read
     line by line (:meth:`RegistryStore.sibling_chains`): its failures count all the same, and counting more can
-    only refuse more."""
+    only refuse more. ``chains``: the sibling chains already read (by a listing of many configurations)."""
     counts: dict[str, int] = {}
-    for namespace, entries in registry.sibling_chains():
+    for namespace, entries in registry.sibling_chains() if chains is None else chains:
         failed = ConfigurationApprovals.failed_runs(entries, fingerprint)
         if failed:
             counts[namespace] = len(failed)
@@ -173,11 +179,11 @@ class ConfigurationApprovals:
                 failed = [g["name"] for g in report.get("gates", []) if not g.get("passed")]
                 raise RegistryError(f"configuration {fingerprint[:12]} failed its gates ({', '.join(failed)}); "
                                     "not promoted")
-            failed = self.failed_runs(entries, fingerprint, recorded["seq"])
-            elsewhere = failures_elsewhere(self.registry, fingerprint)
-            cap = policy.config_max_failed_runs
-            if cap is not None and len(failed) + sum(elsewhere.values()) > cap:  # a racing gates run did not count
-                raise RegistryError(too_many_failures(fingerprint, failed, cap, elsewhere))
+            refusal = failure_cap_refusal(fingerprint, self.failed_runs(entries, fingerprint, recorded["seq"]),
+                                          failures_elsewhere(self.registry, fingerprint),
+                                          policy.config_max_failed_runs)
+            if refusal is not None:  # a gates run racing another may not have counted it
+                raise RegistryError(refusal)
             if self.approval(entries, fingerprint) is not None:
                 raise RegistryError(f"configuration {fingerprint[:12]} is already approved")
             return self.registry.record(PROMOTE, {"fingerprint": fingerprint, "validation_entry": recorded["seq"],
@@ -210,9 +216,10 @@ class ConfigurationApprovals:
                 fingerprint and not e["details"]["passed"] and (before_seq is None or e["seq"] < before_seq)]
 
     def status(self, fingerprint: str, entries: list[dict[str, Any]] | None = None,
-               policy=None) -> dict[str, Any]:
+               policy=None, siblings: list[tuple[str, list[dict[str, Any]]]] | None = None) -> dict[str, Any]:
         """Whether ``fingerprint`` is approved, on which gates run, and what a reader should know (flags).
-        ``entries`` and ``policy``: the chain and the policy already read (by a listing of many)."""
+        ``entries``, ``policy`` and ``siblings``: the chain, the policy and the other namespaces' chains already
+        read (by a listing of many)."""
         entries = self.registry.audit.verify_entries() if entries is None else entries
         promoted = self.approval(entries, fingerprint)
         gated = last_entry(entries, VALIDATION, fingerprint, key="fingerprint")
@@ -229,7 +236,7 @@ class ConfigurationApprovals:
                 flags.append(f"it passed after {len(failed)} failed gates run(s) of it (line(s) "
                              f"{', '.join(map(str, failed))})")
             flags += [f"it failed its gates {count} time(s) in namespace {name}"
-                      for name, count in sorted(failures_elsewhere(self.registry, fingerprint).items())]
+                      for name, count in sorted(failures_elsewhere(self.registry, fingerprint, siblings).items())]
             flags += self._namespace_flags(policy)
         return {"fingerprint": fingerprint, "namespace": self.registry.paths.namespace,
                 "approved": promoted is not None, "approved_at_entry": promoted["seq"] if promoted else None,
@@ -270,8 +277,10 @@ class ConfigurationApprovals:
             fingerprint = entry["details"].get("fingerprint") if entry["action"] == VALIDATION else None
             if fingerprint and fingerprint not in seen:
                 seen.append(fingerprint)
-        policy = self.registry.policy() if any(e["action"] == PROMOTE for e in entries) else None
-        return [self.status(f, entries, policy) for f in seen]
+        promoted = any(e["action"] == PROMOTE for e in entries)  # only an approval reads the policy and siblings
+        policy = self.registry.policy() if promoted else None
+        siblings = list(self.registry.sibling_chains()) if promoted else None
+        return [self.status(f, entries, policy, siblings) for f in seen]
 
     def record_override(self, fingerprint: str, session: str, mode: str) -> dict[str, Any]:
         """A session started on an unapproved configuration by explicit override: in the chain, for the record."""
