@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -18,6 +20,7 @@ PAIRS = ["BTC/USD", "ETH/USD", "XRP/USD"]
 SPEED = 20 * 3600  # twenty market hours per wall second
 LIVE_BARS = 120
 TRADING_START = datetime(2019, 7, 11)  # an emulator started here: the regime system trades from its first live bar
+WAIT = 90.0  # seconds a session test waits for one thing the session does
 
 
 def emulator(**kwargs) -> EmulatorServer:
@@ -96,3 +99,21 @@ def state_rows(path: Path, table: str) -> list[dict]:
         return [dict(r) for r in db.execute(f"SELECT * FROM {table}")]
     finally:
         db.close()
+
+
+def wait_until(condition, what: str, worker: threading.Thread | None = None) -> None:
+    """Wait until ``condition()`` holds, at most :data:`WAIT` seconds; fails at once when ``worker`` (the thread
+    running the session) ended first."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if worker is not None and not worker.is_alive():
+            raise AssertionError(f"the session ended before {what}")
+        time.sleep(0.05)
+    raise AssertionError(f"no {what} within {WAIT} s")
+
+
+def refusals(runner, words: str) -> int:
+    """How many orders the session's broker refused with ``words`` in the reason."""
+    return sum(1 for r in getattr(runner.broker, "rejections", []) if words in r.reason)

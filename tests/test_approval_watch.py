@@ -29,10 +29,18 @@ from kraken_global.sessions.session import SessionRunner
 from kraken_global.sessions.status import StatusBoard
 from kraken_global.sessions.stop import StopRequest
 from tests.registry_helpers import approved_configuration, passed_candidate
-from tests.session_helpers import TRADING_START, approve_a_model, emulator, exchange_orders, write_config_file
+from tests.session_helpers import (
+    TRADING_START,
+    WAIT,
+    approve_a_model,
+    emulator,
+    exchange_orders,
+    refusals,
+    wait_until,
+    write_config_file,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-WAIT = 90.0
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -40,23 +48,8 @@ def cli(*args: str) -> subprocess.CompletedProcess:
                           timeout=120, cwd=ROOT)
 
 
-def wait_until(condition, what: str, worker: threading.Thread | None = None) -> None:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        if worker is not None and not worker.is_alive():
-            raise AssertionError(f"the session ended before {what}")
-        time.sleep(0.05)
-    raise AssertionError(f"no {what} within {WAIT} s")
-
-
 def buys_on_exchange(server) -> int:
     return sum(1 for order in exchange_orders(server) if order.side == "buy")
-
-
-def refusals(runner: SessionRunner, words: str) -> int:
-    return sum(1 for r in getattr(runner.broker, "rejections", []) if words in r.reason)
 
 
 def test_rolling_back_the_configuration_withdraws_a_live_sessions_entries_until_it_is_promoted_again(tmp_path):

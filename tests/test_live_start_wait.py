@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 import pytest
 
@@ -18,7 +17,15 @@ from kraken_global.live.state import FINAL
 from kraken_global.sessions.configuration_check import OVERRIDE_WORD
 from kraken_global.sessions.session import SessionRunner
 from kraken_global.sessions.stop import StopRequest
-from tests.session_helpers import TRADING_START, approve_a_model, emulator, exchange_orders, session_config, state_rows
+from tests.session_helpers import (
+    TRADING_START,
+    approve_a_model,
+    emulator,
+    exchange_orders,
+    session_config,
+    state_rows,
+    wait_until,
+)
 
 REFUSED_ROUNDS = 2  # starts refused in full before Kraken answers
 
@@ -78,10 +85,7 @@ def test_a_stop_while_the_start_waits_ends_the_wait(tmp_path, caplog, monkeypatc
 
         worker = threading.Thread(target=run, daemon=True)
         worker.start()
-        deadline = time.monotonic() + 60
-        while worker.is_alive() and not waits(caplog) and time.monotonic() < deadline:  # the start is waiting
-            time.sleep(0.05)
-        assert waits(caplog), "the start never waited"
+        wait_until(lambda: waits(caplog), "the start waiting", worker)
         stop.request("test: stop while waiting")
         worker.join(60)
     assert not worker.is_alive(), "the start kept waiting after a stop"

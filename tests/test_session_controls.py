@@ -7,7 +7,6 @@ seconds.
 from __future__ import annotations
 
 import threading
-import time
 
 import pandas as pd
 
@@ -20,26 +19,17 @@ from kraken_global.sessions.stop import StopRequest
 from kraken_global.universe import catalog
 from tests.session_helpers import (
     TRADING_START,
+    WAIT,
     approve_a_model,
     emulator,
     exchange_trades,
+    refusals,
     session_config,
     state_rows,
+    wait_until,
 )
 
-WAIT = 90.0
 BASES = ("XXBT", "XETH", "XXRP")
-
-
-def wait_until(condition, what: str, worker: threading.Thread) -> None:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        if not worker.is_alive():
-            raise AssertionError(f"the session ended before {what}")
-        time.sleep(0.05)
-    raise AssertionError(f"no {what} within {WAIT} s")
 
 
 def test_flatten_and_stop_a_live_session_from_its_controls(tmp_path):
@@ -60,8 +50,7 @@ def test_flatten_and_stop_a_live_session_from_its_controls(tmp_path):
             wait_until(lambda: controls.flattened == 1, "the flatten", worker)
             held = {b: account.balances.get(b, 0.0) for b in BASES}
             flattened_at = len(runner.journal.snapshot()["t"])
-            wait_until(lambda: any("entries paused" in r.reason for r in runner_rejections(runner)),
-                       "a buy refused while paused", worker)
+            wait_until(lambda: refusals(runner, "entries paused"), "a buy refused while paused", worker)
             # the refusal can come on the flatten's own bar: wait for a later bar too, so the check below has one
             wait_until(lambda: len(runner.journal.snapshot()["t"]) > flattened_at, "a bar after the flatten", worker)
             controls.request("stop", "test")
@@ -88,6 +77,3 @@ def test_flatten_and_stop_a_live_session_from_its_controls(tmp_path):
     assert any(o["strategy"] == "kill-switch" for o in state_rows(config.live.state, "orders"))
     assert [e["action"] for e in read_trail(tmp_path / "session" / "audit.jsonl")] == ["flatten", "stop"]
 
-
-def runner_rejections(runner: SessionRunner) -> list:
-    return list(getattr(runner.broker, "rejections", []))
