@@ -124,7 +124,6 @@ class KrakenLiveBroker(OrderChecks, Leftovers, KillSwitch, bt.broker.BrokerBase)
 
     def start(self) -> None:
         super().start()
-        self.reconciliation = []
         stop = self.p.stop
 
         def patiently(step):
